@@ -1,0 +1,236 @@
+//! Pins the JSON of the wire (a change here is a protocol change: update
+//! docs/PROTOCOL.md in the same commit) and keeps the generated TypeScript in step.
+
+use serde_json::json;
+
+use crate::accounts::*;
+use crate::contacts::*;
+use crate::conversations::*;
+use crate::sync::*;
+use crate::ws::*;
+use crate::*;
+
+fn check<T: serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug + PartialEq>(
+    value: T,
+    expected: serde_json::Value,
+) {
+    let actual = serde_json::to_value(&value).expect("serializes");
+    assert_eq!(actual, expected, "wire JSON changed");
+    let back: T = serde_json::from_value(expected).expect("parses back");
+    assert_eq!(back, value);
+}
+
+fn profile() -> UserProfile {
+    UserProfile { id: UserId(7), username: "alice".into(), display_name: "爱丽丝".into(), created_at: Timestamp(1_700_000_000_000) }
+}
+
+fn text_message() -> Message {
+    Message {
+        conversation_id: ConversationId(3),
+        seq: Seq(42),
+        sender_id: UserId(7),
+        client_msg_id: Some(ClientMsgId("c1".into())),
+        sent_at: Timestamp(1_700_000_000_123),
+        content: MessageContent::Text { text: "你好 👋".into() },
+        reply_to: None,
+        edited_at: None,
+        recalled_at: None,
+        expires_at: None,
+    }
+}
+
+#[test]
+fn client_frames_have_a_flat_shape() {
+    check(
+        ClientFrame { id: Some(1), request: ClientRequest::Auth { token: "t0k".into() } },
+        json!({"id": 1, "type": "auth", "token": "t0k"}),
+    );
+    check(ClientFrame { id: None, request: ClientRequest::Ping }, json!({"type": "ping"}));
+    check(
+        ClientFrame {
+            id: Some(2),
+            request: ClientRequest::Send {
+                conversation_id: ConversationId(3),
+                message: SendMessageRequest {
+                    client_msg_id: ClientMsgId("c1".into()),
+                    content: MessageContent::Text { text: "hi".into() },
+                    reply_to: None,
+                },
+            },
+        },
+        json!({"id": 2, "type": "send", "conversation_id": 3, "client_msg_id": "c1",
+               "content": {"kind": "text", "text": "hi"}}),
+    );
+    check(
+        ClientFrame { id: Some(3), request: ClientRequest::Read { conversation_id: ConversationId(3), seq: Seq(9) } },
+        json!({"id": 3, "type": "read", "conversation_id": 3, "seq": 9}),
+    );
+    check(
+        ClientFrame { id: None, request: ClientRequest::Typing { conversation_id: ConversationId(3) } },
+        json!({"type": "typing", "conversation_id": 3}),
+    );
+    check(
+        ClientFrame { id: Some(4), request: ClientRequest::Sync { since: SyncCursor(17) } },
+        json!({"id": 4, "type": "sync", "since": 17}),
+    );
+    check(
+        ClientFrame {
+            id: Some(5),
+            request: ClientRequest::History {
+                conversation_id: ConversationId(3),
+                query: HistoryQuery { before: Some(Seq(40)), after: None, limit: Some(20) },
+            },
+        },
+        json!({"id": 5, "type": "history", "conversation_id": 3, "before": 40, "limit": 20}),
+    );
+}
+
+#[test]
+fn server_frames_have_a_stable_shape() {
+    check(
+        ServerFrame::AuthOk {
+            id: Some(1),
+            user: profile(),
+            device_id: DeviceId(11),
+            protocol: PROTOCOL_VERSION,
+            server_time: Timestamp(5),
+        },
+        json!({"type": "auth_ok", "id": 1, "device_id": 11, "protocol": 1, "server_time": 5,
+               "user": {"id": 7, "username": "alice", "display_name": "爱丽丝", "created_at": 1_700_000_000_000i64}}),
+    );
+    check(
+        ServerFrame::Error { id: Some(2), code: ErrorCode::NotFound, message: "no".into(), retry_after_ms: None },
+        json!({"type": "error", "id": 2, "code": "not_found", "message": "no"}),
+    );
+    check(ServerFrame::Reply { id: 3, result: json!({"ok": true}) }, json!({"type": "reply", "id": 3, "result": {"ok": true}}));
+    check(
+        ServerFrame::Event { event: Event::Message { message: text_message() } },
+        json!({"type": "event", "event": {"type": "message", "message": {
+            "conversation_id": 3, "seq": 42, "sender_id": 7, "client_msg_id": "c1",
+            "sent_at": 1_700_000_000_123i64, "content": {"kind": "text", "text": "你好 👋"},
+            "reply_to": null, "edited_at": null, "recalled_at": null, "expires_at": null}}}),
+    );
+    check(
+        ServerFrame::Event {
+            event: Event::Read { conversation_id: ConversationId(3), user_id: UserId(8), read_seq: Seq(42) },
+        },
+        json!({"type": "event", "event": {"type": "read", "conversation_id": 3, "user_id": 8, "read_seq": 42}}),
+    );
+    check(
+        ServerFrame::Event { event: Event::Presence { user_id: UserId(8), online: false, last_seen_at: Some(Timestamp(9)) } },
+        json!({"type": "event", "event": {"type": "presence", "user_id": 8, "online": false, "last_seen_at": 9}}),
+    );
+    check(
+        ServerFrame::Event {
+            event: Event::User {
+                event: UserEvent {
+                    cursor: SyncCursor(12),
+                    at: Timestamp(4),
+                    change: UserChange::ReadPosition { conversation_id: ConversationId(3), read_seq: Seq(42) },
+                },
+            },
+        },
+        json!({"type": "event", "event": {"type": "user", "event": {"cursor": 12, "at": 4,
+               "change": {"type": "read_position", "conversation_id": 3, "read_seq": 42}}}}),
+    );
+}
+
+#[test]
+fn system_events_and_outcomes_are_tagged() {
+    check(
+        MessageContent::System { event: SystemEvent::MembersAdded { by: UserId(1), users: vec![UserId(2), UserId(3)] } },
+        json!({"kind": "system", "event": {"type": "members_added", "by": 1, "users": [2, 3]}}),
+    );
+    check(
+        SyncQuery { since: SyncCursor(0) },
+        json!({"since": 0}),
+    );
+    let request = FriendRequest {
+        id: FriendRequestId(5),
+        from: profile(),
+        to: profile(),
+        greeting: "hi".into(),
+        status: FriendRequestStatus::Pending,
+        created_at: Timestamp(1),
+        updated_at: Timestamp(1),
+    };
+    let value = serde_json::to_value(FriendRequestOutcome::Pending { request }).expect("serializes");
+    assert_eq!(value["outcome"], "pending");
+    assert_eq!(value["request"]["status"], "pending");
+}
+
+#[test]
+fn error_codes_are_spelled_as_their_table_says() {
+    for code in ErrorCode::ALL {
+        let json = serde_json::to_value(code).expect("serializes");
+        assert_eq!(json, serde_json::Value::String(code.as_str().to_owned()));
+        let status = code.http_status();
+        assert!((400..600).contains(&status), "{code} has status {status}");
+    }
+    // A few pinned spellings that clients switch on.
+    assert_eq!(ErrorCode::InvalidCredentials.as_str(), "invalid_credentials");
+    assert_eq!(ErrorCode::RateLimited.as_str(), "rate_limited");
+    assert_eq!(ErrorCode::TooFarBehind.as_str(), "too_far_behind");
+}
+
+#[test]
+fn endpoint_paths_fill_their_placeholders() {
+    assert_eq!(
+        REMOVE_MEMBER.fill(&[&ConversationId(3), &UserId(9)]),
+        "/api/v1/groups/3/members/9"
+    );
+    assert_eq!(LIST_FRIENDS.fill(&[]), "/api/v1/friends");
+    let mut seen = std::collections::HashSet::new();
+    for endpoint in crate::endpoint::ALL_ENDPOINTS {
+        assert!(endpoint.path.starts_with("/api/v1/"), "{}", endpoint.path);
+        assert!(seen.insert((endpoint.method, endpoint.path)), "declared twice: {}", endpoint.path);
+    }
+}
+
+/// The TypeScript declarations of every wire type, in one file for the web client.
+pub fn typescript_bindings() -> String {
+    use ts_rs::TS;
+    let mut out = String::from(
+        "// Generated from crates/natter-protocol by `NATTER_UPDATE_TS=1 cargo test -p natter-protocol`.\n\
+         // Do not edit by hand: a test fails when this file and the Rust types disagree.\n\n",
+    );
+    macro_rules! emit {
+        ($($t:ty),* $(,)?) => {$(
+            out.push_str("export ");
+            out.push_str(&<$t as TS>::decl());
+            out.push_str("\n\n");
+        )*};
+    }
+    emit!(
+        UserId, DeviceId, Timestamp, ConversationId, FriendRequestId, Seq, SyncCursor, ClientMsgId,
+        ErrorCode, ErrorBody,
+        RegisterRequest, LoginRequest, LoginResponse, UserProfile, UpdateProfileRequest,
+        ChangePasswordRequest, Device, DeviceList, accounts::Ok,
+        SearchUsersQuery, UserSearchPage, FriendRequestStatus, FriendRequest, SendFriendRequest,
+        FriendRequestOutcome, FriendRequestList, Friend, FriendList, UpdateFriendRequest, BlockList,
+        ConversationKind, Role, ConversationSummary, ConversationList, OpenDirectRequest, Message,
+        MessageContent, MediaRef, SystemEvent, SendMessageRequest, SendMessageResponse, HistoryQuery,
+        MessagePage, MarkReadRequest, ReadPosition, Member, MemberList, CreateGroupRequest,
+        UpdateGroupRequest, InviteRequest, SetRoleRequest, TransferRequest,
+        SyncQuery, SyncResponse, UserEvent, UserChange,
+        ClientFrame, ClientRequest, ServerFrame, Event,
+    );
+    out.push_str(&format!("export const PROTOCOL_VERSION = {PROTOCOL_VERSION};\n"));
+    out
+}
+
+#[test]
+fn generated_typescript_matches_the_rust_types() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web/src/generated/protocol.ts");
+    let fresh = typescript_bindings();
+    if std::env::var_os("NATTER_UPDATE_TS").is_some() {
+        std::fs::create_dir_all(path.parent().expect("has a parent")).expect("creates the folder");
+        std::fs::write(&path, &fresh).expect("writes the bindings");
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == fresh,
+        "web/src/generated/protocol.ts is stale: run `NATTER_UPDATE_TS=1 cargo test -p natter-protocol`"
+    );
+}
