@@ -1,0 +1,246 @@
+//! The embedded SQLite backend.
+//!
+//! One writer thread owns the only writing connection and commits in batches
+//! (group commit): it takes every job that is waiting, runs each inside its own
+//! savepoint (so one failing job rolls back alone), commits once, and only then
+//! answers the callers. A small pool of read-only connections serves reads in
+//! parallel; WAL mode lets them run while the writer writes. `synchronous=FULL`
+//! makes every commit survive power loss where the disk honours fsync.
+
+mod accounts;
+mod contacts;
+mod conversations;
+mod migrations;
+mod rows;
+mod sync;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use crate::{Store, StoreError, StoreResult};
+
+/// Tuning of the SQLite backend.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Read-only connections for concurrent reads.
+    pub readers: usize,
+    /// Most jobs committed in one transaction.
+    pub max_batch: usize,
+    /// Writes that may wait for the writer before callers are made to wait.
+    pub queue: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions { readers: 4, max_batch: 512, queue: 4096 }
+    }
+}
+
+/// A job for the writer thread: runs inside a savepoint, is answered after the commit.
+trait WriteJob: Send {
+    fn run(self: Box<Self>, conn: &Connection) -> Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+    fn fail(self: Box<Self>, error: StoreError);
+}
+
+struct Job<F, R> {
+    work: F,
+    reply: oneshot::Sender<StoreResult<R>>,
+}
+
+impl<F, R> WriteJob for Job<F, R>
+where
+    F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+    R: Send + 'static,
+{
+    fn run(self: Box<Self>, conn: &Connection) -> Box<dyn FnOnce(Result<(), StoreError>) + Send> {
+        let Job { work, reply } = *self;
+        let result = in_savepoint(conn, work);
+        Box::new(move |commit: Result<(), StoreError>| {
+            let outcome = match (result, commit) {
+                (Err(error), _) => Err(error),
+                (Ok(_), Err(error)) => Err(error),
+                (Ok(value), Ok(())) => Ok(value),
+            };
+            // The caller may have gone (a cancelled request); the write stands regardless.
+            let _ = reply.send(outcome);
+        })
+    }
+
+    fn fail(self: Box<Self>, error: StoreError) {
+        let _ = self.reply.send(Err(error));
+    }
+}
+
+fn in_savepoint<R>(conn: &Connection, work: impl FnOnce(&Connection) -> StoreResult<R>) -> StoreResult<R> {
+    conn.execute_batch("SAVEPOINT job").map_err(db_error)?;
+    let result = work(conn);
+    let end = if result.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+    conn.execute_batch(end).map_err(db_error)?;
+    result
+}
+
+/// Maps a database failure to the store's error; the cause is logged here, once.
+pub(crate) fn db_error(error: rusqlite::Error) -> StoreError {
+    tracing::error!(%error, "sqlite error");
+    StoreError::Unavailable(error.to_string())
+}
+
+/// The SQLite store. Cheap to share behind an `Arc`.
+pub struct SqliteStore {
+    writer: Mutex<Option<mpsc::Sender<Box<dyn WriteJob>>>>,
+    writer_thread: Mutex<Option<JoinHandle<()>>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    reader_permits: Arc<Semaphore>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database `natter.db` in `dir` and migrates it.
+    pub fn open(dir: &Path, options: SqliteOptions) -> StoreResult<SqliteStore> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Unavailable(format!("create {}: {e}", dir.display())))?;
+        let path = dir.join("natter.db");
+        let mut writer = open_writer(&path)?;
+        migrations::migrate(&mut writer)?;
+        let readers = (0..options.readers.max(1)).map(|_| open_reader(&path)).collect::<StoreResult<Vec<_>>>()?;
+        let (tx, rx) = mpsc::channel(options.queue.max(1));
+        let max_batch = options.max_batch.max(1);
+        let thread = std::thread::Builder::new()
+            .name("natter-sqlite-writer".into())
+            .spawn(move || write_loop(writer, rx, max_batch))
+            .map_err(|e| StoreError::Unavailable(format!("spawn writer: {e}")))?;
+        Ok(SqliteStore {
+            writer: Mutex::new(Some(tx)),
+            writer_thread: Mutex::new(Some(thread)),
+            reader_permits: Arc::new(Semaphore::new(readers.len())),
+            readers: Arc::new(Mutex::new(readers)),
+        })
+    }
+
+    /// Runs `work` in the next group commit and returns its result once committed.
+    pub(crate) async fn write<R, F>(&self, work: F) -> StoreResult<R>
+    where
+        F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let sender = {
+            // A short critical section without awaits: std Mutex is right here.
+            let guard = self.writer.lock().map_err(|_| StoreError::Unavailable("writer poisoned".into()))?;
+            guard.clone().ok_or_else(|| StoreError::Unavailable("shutting down".into()))?
+        };
+        let (reply, answer) = oneshot::channel();
+        sender
+            .send(Box::new(Job { work, reply }))
+            .await
+            .map_err(|_| StoreError::Unavailable("writer stopped".into()))?;
+        answer.await.map_err(|_| StoreError::Unavailable("writer stopped".into()))?
+    }
+
+    /// Runs `work` on a read-only connection from the pool.
+    pub(crate) async fn read<R, F>(&self, work: F) -> StoreResult<R>
+    where
+        F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let permit = self
+            .reader_permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Unavailable("readers closed".into()))?;
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool
+                .lock()
+                .map_err(|_| StoreError::Unavailable("reader pool poisoned".into()))?
+                .pop()
+                .ok_or_else(|| StoreError::Unavailable("no reader free".into()))?;
+            // A read transaction gives every query of `work` one consistent snapshot.
+            let result = conn
+                .execute_batch("BEGIN")
+                .map_err(db_error)
+                .and_then(|()| work(&conn));
+            let _ = conn.execute_batch("COMMIT");
+            if let Ok(mut readers) = pool.lock() {
+                readers.push(conn);
+            }
+            drop(permit);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("reader task: {e}")))?
+    }
+}
+
+impl Store for SqliteStore {
+    fn shutdown(&self) {
+        if let Ok(mut writer) = self.writer.lock() {
+            writer.take();
+        }
+        let thread = self.writer_thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(thread) = thread {
+            // The writer drains what is queued, commits it and exits.
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        if let Ok(mut writer) = self.writer.lock() {
+            writer.take();
+        }
+    }
+}
+
+fn open_writer(path: &PathBuf) -> StoreResult<Connection> {
+    let conn = Connection::open(path).map_err(db_error)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 5000;
+         PRAGMA wal_autocheckpoint = 4000;",
+    )
+    .map_err(db_error)?;
+    Ok(conn)
+}
+
+fn open_reader(path: &PathBuf) -> StoreResult<Connection> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(db_error)?;
+    conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA query_only = ON;").map_err(db_error)?;
+    Ok(conn)
+}
+
+fn write_loop(conn: Connection, mut jobs: mpsc::Receiver<Box<dyn WriteJob>>, max_batch: usize) {
+    let mut batch: Vec<Box<dyn WriteJob>> = Vec::with_capacity(max_batch);
+    while let Some(first) = jobs.blocking_recv() {
+        batch.push(first);
+        while batch.len() < max_batch {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(error) = conn.execute_batch("BEGIN IMMEDIATE").map_err(db_error) {
+            for job in batch.drain(..) {
+                job.fail(error.clone());
+            }
+            continue;
+        }
+        let completions: Vec<_> = batch.drain(..).map(|job| job.run(&conn)).collect();
+        let commit = conn.execute_batch("COMMIT").map_err(db_error);
+        if commit.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for complete in completions {
+            complete(commit.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,261 @@
+//! Row mapping and the small steps that several use cases share.
+
+use std::sync::Arc;
+
+use natter_protocol::accounts::UserProfile;
+use natter_protocol::conversations::{Message, MessageContent, Role, SystemEvent};
+use natter_protocol::sync::{UserChange, UserEvent};
+use natter_protocol::{ClientMsgId, ConversationId, Seq, SyncCursor, Timestamp, UserId};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::db_error;
+use crate::{Changes, StoreError, StoreResult};
+
+pub(super) const PROFILE_COLUMNS: &str = "u.id, u.username, u.display_name, u.created_at";
+
+pub(super) fn profile_at(row: &Row<'_>, first: usize) -> rusqlite::Result<UserProfile> {
+    Ok(UserProfile {
+        id: UserId(row.get(first)?),
+        username: row.get(first + 1)?,
+        display_name: row.get(first + 2)?,
+        created_at: Timestamp(row.get(first + 3)?),
+    })
+}
+
+pub(super) fn find_profile(conn: &Connection, user: UserId) -> StoreResult<Option<UserProfile>> {
+    conn.prepare_cached(&format!("SELECT {PROFILE_COLUMNS} FROM users u WHERE u.id = ?1"))
+        .and_then(|mut stmt| stmt.query_row([user.0], |row| profile_at(row, 0)).optional())
+        .map_err(db_error)
+}
+
+pub(super) fn get_profile(conn: &Connection, user: UserId) -> StoreResult<UserProfile> {
+    find_profile(conn, user)?.ok_or(StoreError::NotFound)
+}
+
+/// Takes the next value of the sync clock.
+pub(super) fn tick(conn: &Connection) -> StoreResult<i64> {
+    conn.prepare_cached("UPDATE sync_clock SET value = value + 1 WHERE id = 1 RETURNING value")
+        .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
+        .map_err(db_error)
+}
+
+/// Appends an entry to a user's change stream and records it for publishing.
+pub(super) fn push_event(
+    conn: &Connection,
+    changes: &mut Changes,
+    user: UserId,
+    at: Timestamp,
+    change: UserChange,
+) -> StoreResult<()> {
+    let cursor = tick(conn)?;
+    let json = to_json(&change)?;
+    conn.prepare_cached("INSERT INTO user_events (cursor, user_id, at, change) VALUES (?1, ?2, ?3, ?4)")
+        .and_then(|mut stmt| stmt.execute(params![cursor, user.0, at.0, json]))
+        .map_err(db_error)?;
+    changes.user_events.push((user, UserEvent { cursor: SyncCursor(cursor), at, change }));
+    Ok(())
+}
+
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Unavailable(format!("encode: {e}")))
+}
+
+pub(super) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> rusqlite::Result<T> {
+    serde_json::from_str(text).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+pub(super) fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Owner => "owner",
+        Role::Admin => "admin",
+        Role::Member => "member",
+    }
+}
+
+pub(super) fn parse_role(name: &str) -> Role {
+    match name {
+        "owner" => Role::Owner,
+        "admin" => Role::Admin,
+        _ => Role::Member,
+    }
+}
+
+pub(super) fn member_role(conn: &Connection, conversation: ConversationId, user: UserId) -> StoreResult<Option<Role>> {
+    conn.prepare_cached("SELECT role FROM members WHERE conversation_id = ?1 AND user_id = ?2")
+        .and_then(|mut stmt| {
+            stmt.query_row([conversation.0, user.0], |row| row.get::<_, String>(0)).optional()
+        })
+        .map(|role| role.map(|r| parse_role(&r)))
+        .map_err(db_error)
+}
+
+/// The caller's role, or `NotFound` when the caller is not a member (which is
+/// what a non-member must see whether or not the conversation exists).
+pub(super) fn require_member(conn: &Connection, conversation: ConversationId, user: UserId) -> StoreResult<Role> {
+    member_role(conn, conversation, user)?.ok_or(StoreError::NotFound)
+}
+
+pub(super) fn member_ids(conn: &Connection, conversation: ConversationId) -> StoreResult<Arc<[UserId]>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT user_id FROM members WHERE conversation_id = ?1")
+        .map_err(db_error)?;
+    let ids = stmt
+        .query_map([conversation.0], |row| row.get(0).map(UserId))
+        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+        .map_err(db_error)?;
+    Ok(ids.into())
+}
+
+pub(super) fn is_group(conn: &Connection, conversation: ConversationId) -> StoreResult<bool> {
+    conn.prepare_cached("SELECT kind FROM conversations WHERE id = ?1")
+        .and_then(|mut stmt| stmt.query_row([conversation.0], |row| row.get::<_, String>(0)).optional())
+        .map(|kind| kind.as_deref() == Some("group"))
+        .map_err(db_error)
+}
+
+pub(super) const MESSAGE_COLUMNS: &str = "conversation_id, seq, sender_id, client_msg_id, sent_at, content, reply_to, \
+     edited_at, recalled_at, expires_at";
+
+pub(super) fn message_at(row: &Row<'_>) -> rusqlite::Result<Message> {
+    let content: String = row.get(5)?;
+    Ok(Message {
+        conversation_id: ConversationId(row.get(0)?),
+        seq: Seq(row.get(1)?),
+        sender_id: UserId(row.get(2)?),
+        client_msg_id: row.get::<_, Option<String>>(3)?.map(ClientMsgId),
+        sent_at: Timestamp(row.get(4)?),
+        content: from_json(&content)?,
+        reply_to: row.get::<_, Option<i64>>(6)?.map(Seq),
+        edited_at: row.get::<_, Option<i64>>(7)?.map(Timestamp),
+        recalled_at: row.get::<_, Option<i64>>(8)?.map(Timestamp),
+        expires_at: row.get::<_, Option<i64>>(9)?.map(Timestamp),
+    })
+}
+
+pub(super) fn find_message(conn: &Connection, conversation: ConversationId, seq: Seq) -> StoreResult<Option<Message>> {
+    conn.prepare_cached(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 AND seq = ?2"))
+        .and_then(|mut stmt| stmt.query_row([conversation.0, seq.0], message_at).optional())
+        .map_err(db_error)
+}
+
+/// Stores a message with the conversation's next seq, in the caller's transaction.
+/// Also moves the conversation's version (for sync) and the sender's read
+/// position (sending implies having read what came before).
+pub(super) fn insert_message(
+    conn: &Connection,
+    conversation: ConversationId,
+    sender: UserId,
+    client_msg_id: Option<&ClientMsgId>,
+    content: MessageContent,
+    reply_to: Option<Seq>,
+    now: Timestamp,
+) -> StoreResult<Message> {
+    let version = tick(conn)?;
+    let seq: i64 = conn
+        .prepare_cached(
+            "UPDATE conversations SET last_seq = last_seq + 1, version = ?2, updated_at = ?3 \
+             WHERE id = ?1 RETURNING last_seq",
+        )
+        .and_then(|mut stmt| stmt.query_row(params![conversation.0, version, now.0], |row| row.get(0)))
+        .optional()
+        .map_err(db_error)?
+        .ok_or(StoreError::NotFound)?;
+    let json = to_json(&content)?;
+    conn.prepare_cached(
+        "INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, sent_at, content, reply_to) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            conversation.0,
+            seq,
+            sender.0,
+            client_msg_id.map(|id| id.0.as_str()),
+            now.0,
+            json,
+            reply_to.map(|s| s.0)
+        ])
+    })
+    .map_err(db_error)?;
+    conn.prepare_cached("UPDATE members SET read_seq = ?3 WHERE conversation_id = ?1 AND user_id = ?2")
+        .and_then(|mut stmt| stmt.execute(params![conversation.0, sender.0, seq]))
+        .map_err(db_error)?;
+    Ok(Message {
+        conversation_id: conversation,
+        seq: Seq(seq),
+        sender_id: sender,
+        client_msg_id: client_msg_id.cloned(),
+        sent_at: now,
+        content,
+        reply_to,
+        edited_at: None,
+        recalled_at: None,
+        expires_at: None,
+    })
+}
+
+/// Records a group change in the group's timeline, delivered to `audience`
+/// (the members after the change, plus anyone who just left).
+pub(super) fn system_message(
+    conn: &Connection,
+    changes: &mut Changes,
+    conversation: ConversationId,
+    actor: UserId,
+    event: SystemEvent,
+    extra_audience: Option<UserId>,
+    now: Timestamp,
+) -> StoreResult<()> {
+    let message = insert_message(conn, conversation, actor, None, MessageContent::System { event }, None, now)?;
+    let mut audience = member_ids(conn, conversation)?.to_vec();
+    if let Some(extra) = extra_audience.filter(|u| !audience.contains(u)) {
+        audience.push(extra);
+    }
+    changes.messages.push((message, audience.into()));
+    Ok(())
+}
+
+pub(super) fn add_member(
+    conn: &Connection,
+    conversation: ConversationId,
+    user: UserId,
+    role: Role,
+    now: Timestamp,
+) -> StoreResult<()> {
+    // A new member starts having "read" everything before they joined.
+    conn.prepare_cached(
+        "INSERT INTO members (conversation_id, user_id, role, joined_at, read_seq, delivered_seq) \
+         SELECT ?1, ?2, ?3, ?4, last_seq, last_seq FROM conversations WHERE id = ?1",
+    )
+    .and_then(|mut stmt| stmt.execute(params![conversation.0, user.0, role_name(role), now.0]))
+    .map_err(db_error)?;
+    conn.prepare_cached("UPDATE conversations SET member_count = member_count + 1 WHERE id = ?1")
+        .and_then(|mut stmt| stmt.execute([conversation.0]))
+        .map_err(db_error)?;
+    Ok(())
+}
+
+pub(super) fn delete_member(conn: &Connection, conversation: ConversationId, user: UserId) -> StoreResult<()> {
+    conn.prepare_cached("DELETE FROM members WHERE conversation_id = ?1 AND user_id = ?2")
+        .and_then(|mut stmt| stmt.execute([conversation.0, user.0]))
+        .map_err(db_error)?;
+    conn.prepare_cached("UPDATE conversations SET member_count = member_count - 1 WHERE id = ?1")
+        .and_then(|mut stmt| stmt.execute([conversation.0]))
+        .map_err(db_error)?;
+    Ok(())
+}
+
+pub(super) fn are_friends(conn: &Connection, a: UserId, b: UserId) -> StoreResult<bool> {
+    conn.prepare_cached(
+        "SELECT count(*) FROM friendships WHERE (user_id = ?1 AND friend_id = ?2) OR (user_id = ?2 AND friend_id = ?1)",
+    )
+    .and_then(|mut stmt| stmt.query_row([a.0, b.0], |row| row.get::<_, i64>(0)))
+    .map(|n| n == 2)
+    .map_err(db_error)
+}
+
+pub(super) fn has_blocked(conn: &Connection, user: UserId, target: UserId) -> StoreResult<bool> {
+    conn.prepare_cached("SELECT 1 FROM blocks WHERE user_id = ?1 AND blocked_id = ?2")
+        .and_then(|mut stmt| stmt.query_row([user.0, target.0], |_| Ok(())).optional())
+        .map(|found| found.is_some())
+        .map_err(db_error)
+}

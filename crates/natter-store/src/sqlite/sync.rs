@@ -1,0 +1,52 @@
+//! The per-user change stream on SQLite.
+
+use async_trait::async_trait;
+use natter_protocol::sync::{SyncResponse, UserEvent};
+use natter_protocol::{SyncCursor, Timestamp, UserId};
+
+use super::conversations::summaries;
+use super::rows::from_json;
+use super::{SqliteStore, db_error};
+use crate::{StoreResult, SyncStore};
+
+#[async_trait]
+impl SyncStore for SqliteStore {
+    async fn sync(&self, user: UserId, since: SyncCursor, max_events: u32) -> StoreResult<SyncResponse> {
+        self.read(move |conn| {
+            // One read transaction: the cursor and everything below it come from the
+            // same snapshot, and the single writer hands out clock values in commit
+            // order, so nothing below the returned cursor can appear later.
+            let cursor: i64 = conn
+                .query_row("SELECT value FROM sync_clock WHERE id = 1", [], |row| row.get(0))
+                .map_err(db_error)?;
+            let mut events = Vec::new();
+            let mut reset = since.0 <= 0 || since.0 > cursor;
+            if !reset {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT cursor, at, change FROM user_events WHERE user_id = ?1 AND cursor > ?2 \
+                         ORDER BY cursor LIMIT ?3",
+                    )
+                    .map_err(db_error)?;
+                events = stmt
+                    .query_map(rusqlite::params![user.0, since.0, i64::from(max_events) + 1], |row| {
+                        let change: String = row.get(2)?;
+                        Ok(UserEvent { cursor: SyncCursor(row.get(0)?), at: Timestamp(row.get(1)?), change: from_json(&change)? })
+                    })
+                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                    .map_err(db_error)?;
+                if events.len() > max_events as usize {
+                    reset = true;
+                    events.clear();
+                }
+            }
+            let conversations = if reset {
+                summaries(conn, user, "?2 = ?2", 0)?
+            } else {
+                summaries(conn, user, "c.version > ?2", since.0)?
+            };
+            Ok(SyncResponse { cursor: SyncCursor(cursor), reset, events, conversations })
+        })
+        .await
+    }
+}
