@@ -1,1 +1,68 @@
-//! natter-server
+//! The Natter server as a library: domains, HTTP API and WebSocket gateway.
+//!
+//! Module map (see docs/ARCHITECTURE.md):
+//! - [`config`]: one `Config`, a sub-struct per domain;
+//! - `app`: the composition root that builds every service;
+//! - `accounts`, `contacts`, `conversations`, `sync`, `presence`: the domains,
+//!   each with its service (rules) and its routes (thin handlers);
+//! - `gateway`: WebSocket sessions, frame dispatch and the hub of live connections;
+//! - `events`: publishing committed changes to the bus;
+//! - `http`: the router, extractors, OpenAPI; `error`: the one error type on the wire.
+//!
+//! Invariants: this crate never names a database or a bus implementation's
+//! crate; it reaches them through `natter_store` and `natter_bus` traits. A
+//! WebSocket frame and its HTTP route call the same service method.
+
+mod accounts;
+mod app;
+mod clock;
+pub mod config;
+mod contacts;
+mod conversations;
+mod error;
+mod events;
+mod gateway;
+mod http;
+mod presence;
+mod sync;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use natter_bus::{InProcessBus, InProcessPresence};
+use natter_store::sqlite::SqliteOptions;
+
+pub use config::Config;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot open the store: {0}")]
+    Store(#[from] natter_store::StoreError),
+    #[error("server I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves on `listener` until `shutdown` completes, then closes every WebSocket
+/// with 1001, lets in-flight requests finish, and commits queued writes.
+pub async fn run(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let store = natter_store::open_sqlite(&config.data, SqliteOptions::default())?;
+    let app = app::AppState::build(&config, store.clone(), Arc::new(InProcessBus::new()), Arc::new(InProcessPresence::new()));
+    let router = http::router(app.clone());
+    let gateway_app = app.clone();
+    tracing::info!(address = %listener.local_addr()?, data = %config.data.display(), "natter listening");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            gateway_app.gateway.begin_shutdown();
+        })
+        .await?;
+    drop(app);
+    // The writer drains what is queued and commits it before we return.
+    tokio::task::spawn_blocking(move || store.shutdown()).await.ok();
+    Ok(())
+}

@@ -138,15 +138,18 @@ pub struct FriendRecord {
     pub since: Timestamp,
     pub last_seen_at: Option<Timestamp>,
     pub conversation_id: ConversationId,
+    /// The friend blocked the user: their presence stays hidden from the user.
+    pub blocked_me: bool,
 }
 
 impl FriendRecord {
+    /// The wire view; `online` is ignored when the friend hides their presence.
     pub fn into_friend(self, online: bool) -> Friend {
         Friend {
             user: self.user,
             remark: self.remark,
             since: self.since,
-            online,
+            online: online && !self.blocked_me,
             last_seen_at: self.last_seen_at,
             conversation_id: self.conversation_id,
         }

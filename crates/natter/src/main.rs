@@ -1,1 +1,152 @@
-fn main() {}
+//! The `natter` binary: `natter serve` runs the chat service (more subcommands
+//! come with the terminal client and the load generator).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use natter_server::Config;
+
+#[derive(Parser)]
+#[command(name = "natter", version, about = "Natter: a self-hosted chat server in one binary")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the chat service (HTTP API, WebSocket, web client).
+    Serve(ServeArgs),
+}
+
+/// Every setting can come from a flag, an environment variable or the config
+/// file, in that order of precedence; anything unset keeps its default.
+#[derive(Args)]
+struct ServeArgs {
+    /// TOML config file (see natter.example.toml). Optional.
+    #[arg(long, env = "NATTER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "NATTER_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Data directory (SQLite database) [default: ./natter-data].
+    #[arg(long, env = "NATTER_DATA")]
+    data: Option<PathBuf>,
+    /// Allow 1:1 messages between people who are not friends [default: false].
+    #[arg(long, env = "NATTER_OPEN_DIRECT_MESSAGES")]
+    open_direct_messages: Option<bool>,
+    /// Allow new registrations [default: true].
+    #[arg(long, env = "NATTER_REGISTRATION_OPEN")]
+    registration_open: Option<bool>,
+    /// Most members per group [default: 2000].
+    #[arg(long, env = "NATTER_MAX_GROUP_MEMBERS")]
+    max_group_members: Option<u32>,
+    /// WebSocket connections accepted before refusing with 503 [default: 19000].
+    #[arg(long, env = "NATTER_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Events queued per connection before a slow client is disconnected [default: 512].
+    #[arg(long, env = "NATTER_OUTBOX_FRAMES")]
+    outbox_frames: Option<usize>,
+    /// Seconds without any frame before a WebSocket is closed [default: 60].
+    #[arg(long, env = "NATTER_IDLE_TIMEOUT_SECS")]
+    idle_timeout_secs: Option<u64>,
+    /// Password hashes computed at once [default: 2].
+    #[arg(long, env = "NATTER_MAX_CONCURRENT_HASHES")]
+    max_concurrent_hashes: Option<usize>,
+    /// Extra browser origins allowed to open WebSockets, comma-separated.
+    #[arg(long, env = "NATTER_ALLOWED_ORIGINS", value_delimiter = ',')]
+    allowed_origins: Option<Vec<String>>,
+}
+
+impl ServeArgs {
+    fn into_config(self) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+                Config::from_toml(&text).with_context(|| format!("parsing {}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        if let Some(v) = self.listen {
+            config.listen = v;
+        }
+        if let Some(v) = self.data {
+            config.data = v;
+        }
+        if let Some(v) = self.open_direct_messages {
+            config.contacts.open_direct_messages = v;
+        }
+        if let Some(v) = self.registration_open {
+            config.accounts.registration_open = v;
+        }
+        if let Some(v) = self.max_group_members {
+            config.groups.max_members = v;
+        }
+        if let Some(v) = self.max_connections {
+            config.gateway.max_connections = v;
+        }
+        if let Some(v) = self.outbox_frames {
+            config.gateway.outbox_frames = v;
+        }
+        if let Some(v) = self.idle_timeout_secs {
+            config.gateway.idle_timeout_secs = v;
+        }
+        if let Some(v) = self.max_concurrent_hashes {
+            config.accounts.max_concurrent_hashes = v;
+        }
+        if let Some(v) = self.allowed_origins {
+            config.gateway.allowed_origins = v;
+        }
+        Ok(config)
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("NATTER_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args.into_config()?),
+    }
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        natter_server::run(config, listener, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, close sockets with 1001, commit what is queued.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -112,7 +112,8 @@ pub(super) fn friend_record(conn: &Connection, user: UserId, friend: UserId) -> 
 // A friend who blocked the user hides their last-seen time from them.
 const FRIEND_SELECT: &str = "SELECT u.id, u.username, u.display_name, u.created_at, fs.remark, fs.since, \
      CASE WHEN EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = fs.friend_id AND b.blocked_id = fs.user_id) \
-          THEN NULL ELSE u.last_seen_at END, fs.conversation_id \
+          THEN NULL ELSE u.last_seen_at END, fs.conversation_id, \
+     EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = fs.friend_id AND b.blocked_id = fs.user_id) \
      FROM friendships fs JOIN users u ON u.id = fs.friend_id";
 
 fn friend_at(row: &Row<'_>) -> rusqlite::Result<FriendRecord> {
@@ -122,6 +123,7 @@ fn friend_at(row: &Row<'_>) -> rusqlite::Result<FriendRecord> {
         since: Timestamp(row.get(5)?),
         last_seen_at: row.get::<_, Option<i64>>(6)?.map(Timestamp),
         conversation_id: ConversationId(row.get(7)?),
+        blocked_me: row.get(8)?,
     })
 }
 

@@ -1,0 +1,253 @@
+//! Accounts: registration, login, sessions (devices), passwords and profiles.
+
+mod names;
+pub mod routes;
+
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use natter_protocol::accounts::{
+    ChangePasswordRequest, Device, DeviceList, LoginRequest, LoginResponse, RegisterRequest, UpdateProfileRequest,
+    UserProfile,
+};
+use natter_protocol::contacts::{SearchUsersQuery, UserSearchPage};
+use natter_protocol::limits::{NAME_MAX_CHARS, PAGE_DEFAULT, PAGE_MAX, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS};
+use natter_protocol::{DeviceId, ErrorCode, UserId};
+use natter_store::{AccountStore, NewUser};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+pub use names::search_key;
+
+use crate::clock::now;
+use crate::config::AccountsConfig;
+use crate::error::{ApiError, ApiResult};
+use crate::events::Publisher;
+
+/// Who is making a request: an authenticated device of a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    pub user: UserId,
+    pub device: DeviceId,
+}
+
+/// How often a device's "last seen" is written, at most.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+pub struct AccountService {
+    store: Arc<dyn AccountStore>,
+    publisher: Arc<Publisher>,
+    config: AccountsConfig,
+    hashing: Semaphore,
+    /// Verified against when a username does not exist, so that a wrong username
+    /// costs the same time as a wrong password.
+    decoy_hash: String,
+}
+
+impl AccountService {
+    pub fn new(store: Arc<dyn AccountStore>, publisher: Arc<Publisher>, config: AccountsConfig) -> AccountService {
+        let decoy_hash = hash_password_now("natter-decoy-password").unwrap_or_default();
+        AccountService { hashing: Semaphore::new(config.max_concurrent_hashes.max(1)), store, publisher, config, decoy_hash }
+    }
+
+    pub async fn register(&self, request: RegisterRequest) -> ApiResult<UserProfile> {
+        if !self.config.registration_open {
+            return Err(ApiError::new(ErrorCode::Forbidden, "Registration is closed on this server."));
+        }
+        let username = names::parse_username(&request.username).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidUsername,
+                "Usernames have 3 to 32 characters: letters, digits, '_', '-' or '.'.",
+            )
+        })?;
+        check_password(&request.password)?;
+        let display_name = match request.display_name {
+            Some(name) => clean_name(&name, "display_name")?.unwrap_or_else(|| username.display.clone()),
+            None => username.display.clone(),
+        };
+        let password_hash = self.hash(request.password).await?;
+        let user = NewUser {
+            display_key: search_key(&display_name),
+            username: username.display,
+            username_key: username.key,
+            display_name,
+            password_hash,
+            now: now(),
+        };
+        Ok(self.store.insert_user(user).await?)
+    }
+
+    pub async fn login(&self, request: LoginRequest) -> ApiResult<LoginResponse> {
+        let invalid = || ApiError::new(ErrorCode::InvalidCredentials, "Wrong username or password.");
+        let device_name = match request.device.as_deref().map(|d| clean_name(d, "device")) {
+            Some(result) => result?.unwrap_or_else(|| "Unnamed device".into()),
+            None => "Unnamed device".into(),
+        };
+        if request.password.chars().count() > PASSWORD_MAX_CHARS {
+            return Err(invalid());
+        }
+        let found = match names::parse_username(&request.username) {
+            Some(username) => self.store.find_credentials(&username.key).await?,
+            None => None,
+        };
+        let (user, hash) = match found {
+            Some((user, hash)) => (Some(user), hash),
+            None => (None, self.decoy_hash.clone()),
+        };
+        let verified = self.verify(request.password, hash).await?;
+        let user = match (user, verified) {
+            (Some(user), true) => user,
+            _ => return Err(invalid()),
+        };
+        let token = new_token();
+        let device_id = self.store.insert_session(user, device_name, token_hash(&token), now()).await?;
+        let profile = self.store.find_user(user).await?.ok_or_else(ApiError::not_found)?;
+        Ok(LoginResponse { token, device_id, user: profile })
+    }
+
+    /// The device a bearer token belongs to. `Unauthorized` for unknown tokens.
+    pub async fn authenticate(&self, token: &str) -> ApiResult<Caller> {
+        let unauthorized = || ApiError::new(ErrorCode::Unauthorized, "Log in again.");
+        if token.is_empty() || token.len() > 128 {
+            return Err(unauthorized());
+        }
+        // Lookup is by the SHA-256 of the token through a unique index: the
+        // comparison never touches the secret itself, so it leaks no timing about it.
+        let session = self.store.find_session(token_hash(token)).await?.ok_or_else(unauthorized)?;
+        let at = now();
+        if at.0 - session.last_seen_at.0 > TOUCH_EVERY_MS {
+            self.store.touch_session(session.device_id, at).await?;
+        }
+        Ok(Caller { user: session.user_id, device: session.device_id })
+    }
+
+    pub async fn logout(&self, caller: Caller) -> ApiResult<()> {
+        self.revoke_device(caller, caller.device).await
+    }
+
+    pub async fn me(&self, caller: Caller) -> ApiResult<UserProfile> {
+        self.store.find_user(caller.user).await?.ok_or_else(ApiError::not_found)
+    }
+
+    pub async fn update_me(&self, caller: Caller, request: UpdateProfileRequest) -> ApiResult<UserProfile> {
+        let current = self.me(caller).await?;
+        let name = clean_name(&request.display_name, "display_name")?.unwrap_or(current.username);
+        let (profile, changes) =
+            self.store.update_display_name(caller.user, name.clone(), search_key(&name), now()).await?;
+        self.publisher.changes(changes, Some(caller.device)).await;
+        Ok(profile)
+    }
+
+    pub async fn change_password(&self, caller: Caller, request: ChangePasswordRequest) -> ApiResult<()> {
+        check_password(&request.new_password)?;
+        let hash = self.store.get_password_hash(caller.user).await?;
+        if !self.verify(request.old_password, hash).await? {
+            return Err(ApiError::new(ErrorCode::InvalidCredentials, "The current password is wrong."));
+        }
+        let new_hash = self.hash(request.new_password).await?;
+        let revoked = self.store.update_password(caller.user, new_hash, caller.device).await?;
+        self.publisher.disconnect(caller.user, revoked).await;
+        Ok(())
+    }
+
+    pub async fn devices(&self, caller: Caller) -> ApiResult<DeviceList> {
+        let sessions = self.store.list_sessions(caller.user).await?;
+        let devices = sessions
+            .into_iter()
+            .map(|s| Device {
+                current: s.device_id == caller.device,
+                id: s.device_id,
+                name: s.name,
+                created_at: s.created_at,
+                last_seen_at: s.last_seen_at,
+            })
+            .collect();
+        Ok(DeviceList { devices })
+    }
+
+    /// Ends a device's session; its live connections close at once.
+    pub async fn revoke_device(&self, caller: Caller, device: DeviceId) -> ApiResult<()> {
+        self.store.delete_session(caller.user, device).await?;
+        self.publisher.disconnect(caller.user, vec![device]).await;
+        Ok(())
+    }
+
+    pub async fn user(&self, _caller: Caller, user: UserId) -> ApiResult<UserProfile> {
+        self.store.find_user(user).await?.ok_or_else(ApiError::not_found)
+    }
+
+    pub async fn search(&self, _caller: Caller, query: SearchUsersQuery) -> ApiResult<UserSearchPage> {
+        let prefix = search_key(query.q.trim());
+        if prefix.is_empty() || prefix.chars().count() > NAME_MAX_CHARS {
+            return Err(ApiError::invalid("Search needs 1 to 64 characters."));
+        }
+        let limit = query.limit.unwrap_or(PAGE_DEFAULT).clamp(1, PAGE_MAX);
+        let offset = query.offset.unwrap_or(0);
+        let users = self.store.search_users(&prefix, limit, offset).await?;
+        let next_offset = (users.len() as u32 == limit).then_some(offset + limit);
+        Ok(UserSearchPage { users, next_offset })
+    }
+
+    async fn hash(&self, password: String) -> ApiResult<String> {
+        let _permit = self.hashing.acquire().await.map_err(|_| internal("hashing closed"))?;
+        tokio::task::spawn_blocking(move || hash_password_now(&password))
+            .await
+            .map_err(|_| internal("hash task failed"))?
+    }
+
+    async fn verify(&self, password: String, hash: String) -> ApiResult<bool> {
+        let _permit = self.hashing.acquire().await.map_err(|_| internal("hashing closed"))?;
+        tokio::task::spawn_blocking(move || {
+            let parsed = PasswordHash::new(&hash).map_err(|_| internal("stored hash unreadable"))?;
+            Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        })
+        .await
+        .map_err(|_| internal("verify task failed"))?
+    }
+}
+
+fn internal(what: &str) -> ApiError {
+    tracing::error!(what, "internal error");
+    ApiError::new(ErrorCode::Internal, "Internal error.")
+}
+
+fn hash_password_now(password: &str) -> ApiResult<String> {
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|_| internal("salt"))?;
+    // Argon2id with the crate's defaults (m=19 MiB, t=2, p=1), as OWASP recommends.
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|_| internal("hash"))
+}
+
+fn check_password(password: &str) -> ApiResult<()> {
+    let count = password.chars().count();
+    if !(PASSWORD_MIN_CHARS..=PASSWORD_MAX_CHARS).contains(&count) {
+        return Err(ApiError::new(ErrorCode::WeakPassword, "Passwords have 8 to 1024 characters."));
+    }
+    Ok(())
+}
+
+/// Trims a user-chosen name; `None` when empty. Refuses control characters and
+/// names longer than 64 characters.
+pub fn clean_name(raw: &str, field: &str) -> ApiResult<Option<String>> {
+    let name = raw.trim();
+    if name.chars().any(char::is_control) || name.chars().count() > NAME_MAX_CHARS {
+        return Err(ApiError::invalid(format!("`{field}` must be at most 64 characters, without control characters.")));
+    }
+    Ok((!name.is_empty()).then(|| name.to_owned()))
+}
+
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}

@@ -1,0 +1,163 @@
+//! Server configuration: one [`Config`] with a sub-struct per domain, loaded once
+//! at start and handed to constructors. No global accessor.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Everything `natter serve` can be told. Every field has a default, so an empty
+/// config file (or none) gives a working single-node server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on. Loopback by default: exposing the server is a choice.
+    pub listen: SocketAddr,
+    /// Directory for the database and (later) media.
+    pub data: PathBuf,
+    pub accounts: AccountsConfig,
+    pub contacts: ContactsConfig,
+    pub groups: GroupsConfig,
+    pub gateway: GatewayConfig,
+    pub sync: SyncConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data: PathBuf::from("natter-data"),
+            accounts: AccountsConfig::default(),
+            contacts: ContactsConfig::default(),
+            groups: GroupsConfig::default(),
+            gateway: GatewayConfig::default(),
+            sync: SyncConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Parses a TOML config file's text.
+    pub fn from_toml(text: &str) -> Result<Config, toml::de::Error> {
+        toml::from_str(text)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountsConfig {
+    /// Password hashes computed at once (Argon2id takes ≈21 ms and 19 MiB each):
+    /// a burst of logins queues instead of starving everything else.
+    pub max_concurrent_hashes: usize,
+    /// Whether anyone may register.
+    pub registration_open: bool,
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        AccountsConfig { max_concurrent_hashes: 2, registration_open: true }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContactsConfig {
+    /// Let users message people who are not their friends (WeChat does not).
+    pub open_direct_messages: bool,
+}
+
+impl Default for ContactsConfig {
+    fn default() -> Self {
+        ContactsConfig { open_direct_messages: false }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GroupsConfig {
+    /// Most members a group may have.
+    pub max_members: u32,
+}
+
+impl Default for GroupsConfig {
+    fn default() -> Self {
+        GroupsConfig { max_members: 2000 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// WebSocket connections this node accepts; above it new ones get 503
+    /// `server_busy`. Keep it below the process's open-file limit.
+    pub max_connections: usize,
+    /// Frames queued for one connection before it counts as too slow and is closed.
+    pub outbox_frames: usize,
+    /// Seconds a new connection has to send its `auth` frame.
+    pub auth_timeout_secs: u64,
+    /// Seconds between server pings.
+    pub ping_interval_secs: u64,
+    /// Seconds without any frame from the client before the connection is closed.
+    pub idle_timeout_secs: u64,
+    /// Origins (scheme://host[:port]) allowed to open WebSockets besides the
+    /// server's own. Browsers send Origin; other clients usually do not.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            max_connections: 19_000,
+            outbox_frames: 512,
+            auth_timeout_secs: 10,
+            ping_interval_secs: 25,
+            idle_timeout_secs: 60,
+            allowed_origins: Vec::new(),
+        }
+    }
+}
+
+impl GatewayConfig {
+    pub fn auth_timeout(&self) -> Duration {
+        Duration::from_secs(self.auth_timeout_secs.max(1))
+    }
+    pub fn ping_interval(&self) -> Duration {
+        Duration::from_secs(self.ping_interval_secs.max(1))
+    }
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs.max(2))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncConfig {
+    /// Most change-stream entries one sync returns before answering "reset".
+    pub max_events: u32,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig { max_events: 1000 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_parses() {
+        let text = include_str!("../../../natter.example.toml");
+        let config = Config::from_toml(text).expect("the example config is valid");
+        assert_eq!(config.groups.max_members, 2000);
+        assert!(!config.contacts.open_direct_messages);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(Config::from_toml("listen = \"127.0.0.1:1\"\nlisten_typo = 1\n").is_err());
+        assert!(Config::from_toml("[groups]\nmax_membres = 3\n").is_err());
+    }
+}

@@ -1,0 +1,79 @@
+//! `ApiError`: the one place where errors meet the wire. Internal causes are
+//! logged where they happen and never sent to clients.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use natter_protocol::{ErrorBody, ErrorCode};
+use natter_store::StoreError;
+
+/// An error a client sees: a stable code and a human message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub retry_after_ms: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError { code, message: message.into(), retry_after_ms: None }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::InvalidRequest, message)
+    }
+
+    pub fn not_found() -> ApiError {
+        ApiError::new(ErrorCode::NotFound, "Not found.")
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody { code: self.code, message: self.message.clone(), retry_after_ms: self.retry_after_ms }
+    }
+}
+
+/// The message a code carries when the store refused something.
+fn default_message(code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::UsernameTaken => "That username is taken.",
+        ErrorCode::NotFriends => "You can only message friends.",
+        ErrorCode::Blocked => "You blocked this user. Unblock them first.",
+        ErrorCode::AlreadyFriends => "You are already friends.",
+        ErrorCode::RequestNotPending => "That friend request is no longer pending.",
+        ErrorCode::GroupFull => "The group is full.",
+        ErrorCode::AlreadyMember => "Already a member.",
+        ErrorCode::OwnerMustTransfer => "Transfer ownership before leaving the group.",
+        ErrorCode::Forbidden => "Your role does not allow this.",
+        ErrorCode::NotFound => "Not found.",
+        _ => "The request was refused.",
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> ApiError {
+        match error {
+            StoreError::NotFound => ApiError::not_found(),
+            StoreError::Rejected(code) => ApiError::new(code, default_message(code)),
+            // The cause was logged by the store; the client learns only that it may retry.
+            StoreError::Unavailable(_) => {
+                ApiError::new(ErrorCode::Unavailable, "Storage is unavailable; nothing was stored. Try again.")
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let retry = self.retry_after_ms;
+        let mut response = (status, axum::Json(self.body())).into_response();
+        if let Some(ms) = retry
+            && let Ok(value) = HeaderValue::from_str(&ms.div_ceil(1000).to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,170 @@
+//! One WebSocket connection: authentication in the first frame, then a single
+//! task that reads requests, drains the outbox (a burst is flushed once), pings,
+//! and closes on idleness, revocation, slowness or shutdown.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::SinkExt;
+use natter_protocol::ws::{ClientRequest, ServerFrame, close};
+use natter_protocol::{ErrorCode, PROTOCOL_VERSION};
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::Admission;
+use super::dispatch::{dispatch, error_frame, parse};
+use crate::accounts::Caller;
+use crate::app::AppState;
+use crate::clock::now;
+use crate::error::ApiError;
+
+/// Most queued events written before the socket is flushed.
+const BURST: usize = 64;
+
+pub async fn run(mut socket: WebSocket, app: AppState, admission: Admission) {
+    let Some((caller, auth_id)) = authenticate(&mut socket, &app).await else {
+        return;
+    };
+    let registration = app.gateway.hub.register(caller.user, caller.device);
+    app.presence.connected(caller.user).await;
+    let profile = app.accounts.me(caller).await;
+    let welcome = match profile {
+        Ok(user) => ServerFrame::AuthOk {
+            id: auth_id,
+            user,
+            device_id: caller.device,
+            protocol: PROTOCOL_VERSION,
+            server_time: now(),
+        },
+        Err(error) => ServerFrame::Error { id: auth_id, code: error.code, message: error.message, retry_after_ms: None },
+    };
+    let sent = match serde_json::to_string(&welcome) {
+        Ok(text) => socket.send(Message::Text(text.into())).await.is_ok(),
+        Err(_) => false,
+    };
+    if sent {
+        serve(&mut socket, &app, caller, registration).await;
+    } else {
+        app.gateway.hub.unregister(caller.user, registration.id);
+    }
+    app.presence.disconnected(caller.user).await;
+    drop(admission);
+}
+
+/// Waits for the `auth` frame. On failure the socket is told why and closed.
+async fn authenticate(socket: &mut WebSocket, app: &AppState) -> Option<(Caller, Option<u64>)> {
+    let first = tokio::time::timeout(app.gateway.config.auth_timeout(), socket.recv()).await;
+    let text = match first {
+        Ok(Some(Ok(Message::Text(text)))) => text,
+        Ok(Some(Ok(Message::Close(_)) | Err(_)) | None) => return None,
+        Ok(Some(Ok(_))) | Err(_) => {
+            let error = ApiError::new(ErrorCode::AuthRequired, "Send an `auth` frame first.");
+            refuse(socket, None, &error).await;
+            return None;
+        }
+    };
+    let frame = match parse(&text) {
+        Ok(frame) => frame,
+        Err(reply) => {
+            let _ = socket.send(Message::Text(reply)).await;
+            close_with(socket, close::UNAUTHORIZED, "auth required").await;
+            return None;
+        }
+    };
+    let ClientRequest::Auth { token } = frame.request else {
+        refuse(socket, frame.id, &ApiError::new(ErrorCode::AuthRequired, "The first frame must be `auth`.")).await;
+        return None;
+    };
+    match app.accounts.authenticate(&token).await {
+        Ok(caller) => Some((caller, frame.id)),
+        Err(error) => {
+            refuse(socket, frame.id, &error).await;
+            None
+        }
+    }
+}
+
+async fn refuse(socket: &mut WebSocket, id: Option<u64>, error: &ApiError) {
+    let _ = socket.send(Message::Text(error_frame(id, error))).await;
+    close_with(socket, close::UNAUTHORIZED, "unauthorized").await;
+}
+
+async fn close_with(socket: &mut WebSocket, code: u16, reason: &'static str) {
+    // The peer may already be gone; there is nobody left to tell.
+    let _ = socket.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))).await;
+}
+
+async fn serve(socket: &mut WebSocket, app: &AppState, caller: Caller, mut registration: super::hub::Registration) {
+    let config = &app.gateway.config;
+    let mut shutdown = app.gateway.shutdown_signal();
+    let mut ping = tokio::time::interval_at(Instant::now() + config.ping_interval(), config.ping_interval());
+    ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let idle_timeout: Duration = config.idle_timeout();
+    let mut last_heard = Instant::now();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => {
+                close_with(socket, close::GOING_AWAY, "server shutting down").await;
+                break;
+            }
+            incoming = socket.recv() => {
+                let message = match incoming {
+                    Some(Ok(message)) => message,
+                    Some(Err(_)) | None => break,
+                };
+                last_heard = Instant::now();
+                let reply = match message {
+                    Message::Text(text) => dispatch(app, caller, &text).await,
+                    Message::Binary(_) => Some(error_frame(
+                        None,
+                        &ApiError::new(ErrorCode::InvalidJson, "Frames are JSON text; binary frames are not accepted."),
+                    )),
+                    Message::Ping(_) | Message::Pong(_) => None,
+                    Message::Close(_) => break,
+                };
+                if let Some(reply) = reply
+                    && socket.send(Message::Text(reply)).await.is_err()
+                {
+                    break;
+                }
+            }
+            outgoing = registration.outbox.recv() => {
+                let Some(first) = outgoing else {
+                    // The hub let go of this connection: revoked or too slow.
+                    let code = registration.close_code.load(Ordering::Relaxed);
+                    let reason = if code == close::REVOKED { "revoked" } else { "too slow: reconnect and sync" };
+                    close_with(socket, code, reason).await;
+                    break;
+                };
+                if socket.feed(Message::Text(first)).await.is_err() {
+                    break;
+                }
+                let mut fed = 1;
+                while fed < BURST {
+                    match registration.outbox.try_recv() {
+                        Ok(next) => {
+                            if socket.feed(Message::Text(next)).await.is_err() {
+                                break;
+                            }
+                            fed += 1;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                if socket.flush().await.is_err() {
+                    break;
+                }
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > idle_timeout {
+                    close_with(socket, close::IDLE, "idle").await;
+                    break;
+                }
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    app.gateway.hub.unregister(caller.user, registration.id);
+}

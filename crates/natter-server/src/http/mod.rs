@@ -1,0 +1,69 @@
+//! The HTTP surface: every domain's routes, the WebSocket endpoint, health,
+//! the OpenAPI document, body limits and security headers.
+
+pub mod extract;
+mod openapi;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::response::Html;
+use axum::routing::get;
+use axum::{Json, Router};
+use natter_protocol::ErrorCode;
+use natter_protocol::limits::HTTP_BODY_MAX_BYTES;
+use natter_protocol::ws::WS_PATH;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+
+pub fn router(state: AppState) -> Router {
+    let headers = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; style-src 'self'; \
+             script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+        ),
+    ];
+    let mut router = Router::new()
+        .merge(crate::accounts::routes::routes())
+        .merge(crate::contacts::routes::routes())
+        .merge(crate::conversations::routes::routes())
+        .merge(crate::sync::routes())
+        .route(WS_PATH, get(crate::gateway::upgrade))
+        .route("/healthz", get(healthz))
+        .route(openapi::PATH, get(openapi::document))
+        .route("/", get(index))
+        .fallback(no_route)
+        .method_not_allowed_fallback(no_route)
+        .layer(DefaultBodyLimit::max(HTTP_BODY_MAX_BYTES));
+    for (name, value) in headers {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from(name),
+            HeaderValue::from_static(value),
+        ));
+    }
+    router.with_state(state)
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok", "protocol": natter_protocol::PROTOCOL_VERSION }))
+}
+
+async fn no_route() -> ApiError {
+    ApiError::new(ErrorCode::NoRoute, "No such route.")
+}
+
+/// Until the web client is built into the binary, say how to get it.
+async fn index() -> Html<&'static str> {
+    Html(concat!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Natter</title></head>",
+        "<body><h1>Natter is running</h1>",
+        "<p>The web client is not built into this binary yet. The API lives under ",
+        "<code>/api/v1/</code>; its description is at <a href=\"/api/v1/openapi.json\">/api/v1/openapi.json</a>.</p>",
+        "</body></html>"
+    ))
+}

@@ -1,0 +1,73 @@
+//! Presence: who is online, told to friends as it changes.
+
+use std::sync::Arc;
+
+use natter_bus::Presence;
+use natter_protocol::ws::Event;
+use natter_protocol::UserId;
+use natter_store::{AccountStore, ContactStore};
+
+use crate::clock::now;
+use crate::events::Publisher;
+
+pub struct PresenceService {
+    presence: Arc<dyn Presence>,
+    contacts: Arc<dyn ContactStore>,
+    accounts: Arc<dyn AccountStore>,
+    publisher: Arc<Publisher>,
+}
+
+impl PresenceService {
+    pub fn new(
+        presence: Arc<dyn Presence>,
+        contacts: Arc<dyn ContactStore>,
+        accounts: Arc<dyn AccountStore>,
+        publisher: Arc<Publisher>,
+    ) -> PresenceService {
+        PresenceService { presence, contacts, accounts, publisher }
+    }
+
+    /// A device of `user` connected.
+    pub async fn connected(&self, user: UserId) {
+        match self.presence.connected(user).await {
+            Ok(true) => self.announce(user, true, None).await,
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%error, "presence unavailable"),
+        }
+    }
+
+    /// A device of `user` disconnected.
+    pub async fn disconnected(&self, user: UserId) {
+        match self.presence.disconnected(user).await {
+            Ok(true) => {
+                let at = now();
+                if let Err(error) = self.accounts.update_last_seen(user, at).await {
+                    tracing::warn!(%error, "cannot record last seen");
+                }
+                self.announce(user, false, Some(at)).await;
+            }
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%error, "presence unavailable"),
+        }
+    }
+
+    /// Which of `users` are online; all offline when presence is unavailable.
+    pub async fn online(&self, users: &[UserId]) -> Vec<bool> {
+        self.presence.online(users).await.unwrap_or_else(|error| {
+            tracing::warn!(%error, "presence unavailable");
+            vec![false; users.len()]
+        })
+    }
+
+    async fn announce(&self, user: UserId, online: bool, last_seen_at: Option<natter_protocol::Timestamp>) {
+        let audience = match self.contacts.list_presence_audience(user).await {
+            Ok(audience) => audience,
+            Err(error) => {
+                tracing::warn!(%error, "cannot load presence audience");
+                return;
+            }
+        };
+        let event = Event::Presence { user_id: user, online, last_seen_at };
+        self.publisher.event(audience.into(), event, None).await;
+    }
+}

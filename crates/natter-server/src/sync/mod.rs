@@ -1,0 +1,40 @@
+//! Sync: the caller's change stream after a cursor, and the conversations that
+//! changed, so a reconnecting device fetches exactly what it missed.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::Router;
+use natter_protocol::sync::{self as api, SyncQuery, SyncResponse};
+use natter_protocol::SyncCursor;
+use natter_store::SyncStore;
+
+use crate::accounts::Caller;
+use crate::app::AppState;
+use crate::config::SyncConfig;
+use crate::error::ApiResult;
+use crate::http::extract::Query;
+
+pub struct SyncService {
+    store: Arc<dyn SyncStore>,
+    config: SyncConfig,
+}
+
+impl SyncService {
+    pub fn new(store: Arc<dyn SyncStore>, config: SyncConfig) -> SyncService {
+        SyncService { store, config }
+    }
+
+    pub async fn sync(&self, caller: Caller, since: SyncCursor) -> ApiResult<SyncResponse> {
+        Ok(self.store.sync(caller.user, since, self.config.max_events.max(1)).await?)
+    }
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route(api::SYNC.path, get(sync))
+}
+
+async fn sync(State(app): State<AppState>, caller: Caller, Query(query): Query<SyncQuery>) -> ApiResult<axum::Json<SyncResponse>> {
+    Ok(axum::Json(app.sync.sync(caller, query.since).await?))
+}
