@@ -29,9 +29,16 @@ pub enum BusError {
 pub enum BusMessage {
     /// Deliver an already-serialized server frame to every device of `users`
     /// (except `except`, the device the change came from).
-    Deliver { users: Arc<[UserId]>, except: Option<DeviceId>, frame: Bytes },
+    Deliver {
+        users: Arc<[UserId]>,
+        except: Option<DeviceId>,
+        frame: Bytes,
+    },
     /// Close the connections of these devices (revoked, logged out, password changed).
-    Disconnect { user: UserId, devices: Arc<[DeviceId]> },
+    Disconnect {
+        user: UserId,
+        devices: Arc<[DeviceId]>,
+    },
 }
 
 /// Receives every message published on the bus, on every node. Called on the
@@ -76,7 +83,11 @@ impl InProcessBus {
 #[async_trait]
 impl Bus for InProcessBus {
     async fn publish(&self, message: BusMessage) -> Result<(), BusError> {
-        let handler = self.handler.read().map_err(|_| BusError::Unavailable("poisoned".into()))?.clone();
+        let handler = self
+            .handler
+            .read()
+            .map_err(|_| BusError::Unavailable("poisoned".into()))?
+            .clone();
         if let Some(handler) = handler {
             handler.handle(&message);
         }
@@ -106,14 +117,20 @@ impl InProcessPresence {
 #[async_trait]
 impl Presence for InProcessPresence {
     async fn connected(&self, user: UserId) -> Result<bool, BusError> {
-        let mut counts = self.counts.lock().map_err(|_| BusError::Unavailable("poisoned".into()))?;
+        let mut counts = self
+            .counts
+            .lock()
+            .map_err(|_| BusError::Unavailable("poisoned".into()))?;
         let count = counts.entry(user).or_insert(0);
         *count += 1;
         Ok(*count == 1)
     }
 
     async fn disconnected(&self, user: UserId) -> Result<bool, BusError> {
-        let mut counts = self.counts.lock().map_err(|_| BusError::Unavailable("poisoned".into()))?;
+        let mut counts = self
+            .counts
+            .lock()
+            .map_err(|_| BusError::Unavailable("poisoned".into()))?;
         match counts.get_mut(&user) {
             Some(count) if *count > 1 => {
                 *count -= 1;
@@ -128,7 +145,10 @@ impl Presence for InProcessPresence {
     }
 
     async fn online(&self, users: &[UserId]) -> Result<Vec<bool>, BusError> {
-        let counts = self.counts.lock().map_err(|_| BusError::Unavailable("poisoned".into()))?;
+        let counts = self
+            .counts
+            .lock()
+            .map_err(|_| BusError::Unavailable("poisoned".into()))?;
         Ok(users.iter().map(|u| counts.contains_key(u)).collect())
     }
 }
@@ -149,14 +169,21 @@ mod tests {
     async fn published_messages_reach_the_subscribed_handler() {
         let bus = InProcessBus::new();
         let recorder = Arc::new(Recorder(Mutex::new(Vec::new())));
-        bus.publish(BusMessage::Disconnect { user: UserId(1), devices: Arc::from(vec![DeviceId(2)]) })
-            .await
-            .expect("publishes without a subscriber");
+        bus.publish(BusMessage::Disconnect {
+            user: UserId(1),
+            devices: Arc::from(vec![DeviceId(2)]),
+        })
+        .await
+        .expect("publishes without a subscriber");
         bus.subscribe(recorder.clone());
         let frame = Bytes::from_static(b"{}");
-        bus.publish(BusMessage::Deliver { users: Arc::from(vec![UserId(1)]), except: None, frame })
-            .await
-            .expect("publishes");
+        bus.publish(BusMessage::Deliver {
+            users: Arc::from(vec![UserId(1)]),
+            except: None,
+            frame,
+        })
+        .await
+        .expect("publishes");
         let seen = recorder.0.lock().expect("lock");
         assert_eq!(seen.len(), 1);
         assert!(matches!(&seen[0], BusMessage::Deliver { users, .. } if users[..] == [UserId(1)]));
@@ -167,10 +194,16 @@ mod tests {
         let presence = InProcessPresence::new();
         assert!(presence.connected(UserId(1)).await.expect("ok"));
         assert!(!presence.connected(UserId(1)).await.expect("ok"));
-        assert_eq!(presence.online(&[UserId(1), UserId(2)]).await.expect("ok"), vec![true, false]);
+        assert_eq!(
+            presence.online(&[UserId(1), UserId(2)]).await.expect("ok"),
+            vec![true, false]
+        );
         assert!(!presence.disconnected(UserId(1)).await.expect("ok"));
         assert!(presence.disconnected(UserId(1)).await.expect("ok"));
         assert!(!presence.disconnected(UserId(1)).await.expect("ok"));
-        assert_eq!(presence.online(&[UserId(1)]).await.expect("ok"), vec![false]);
+        assert_eq!(
+            presence.online(&[UserId(1)]).await.expect("ok"),
+            vec![false]
+        );
     }
 }

@@ -16,7 +16,11 @@ pub(crate) struct Backoff {
 
 impl Backoff {
     pub(crate) fn new(base: Duration, cap: Duration) -> Backoff {
-        Backoff { base, cap: cap.max(base), attempt: 0 }
+        Backoff {
+            base,
+            cap: cap.max(base),
+            attempt: 0,
+        }
     }
 
     /// The delay before the next attempt.
@@ -55,15 +59,32 @@ mod tests {
     fn steps_double_up_to_the_cap() {
         let backoff = Backoff::new(100 * MS, 10_000 * MS);
         let steps: Vec<u128> = (0..10).map(|a| backoff.step(a).as_millis()).collect();
-        assert_eq!(steps, [100, 200, 400, 800, 1600, 3200, 6400, 10_000, 10_000, 10_000]);
-        assert_eq!(backoff.step(u32::MAX), 10_000 * MS, "huge attempt counts neither overflow nor panic");
+        assert_eq!(
+            steps,
+            [100, 200, 400, 800, 1600, 3200, 6400, 10_000, 10_000, 10_000]
+        );
+        assert_eq!(
+            backoff.step(u32::MAX),
+            10_000 * MS,
+            "huge attempt counts neither overflow nor panic"
+        );
     }
 
     #[test]
     fn jitter_stays_in_the_upper_half_of_the_step() {
         let backoff = Backoff::new(100 * MS, 10_000 * MS);
-        for (attempt, unit, expected) in [(0, 0.0, 50), (0, 0.5, 75), (0, 0.999_999, 99), (3, 0.0, 400), (20, 1.0, 10_000)] {
-            assert_eq!(backoff.delay_at(attempt, unit).as_millis(), expected, "attempt {attempt}, unit {unit}");
+        for (attempt, unit, expected) in [
+            (0, 0.0, 50),
+            (0, 0.5, 75),
+            (0, 0.999_999, 99),
+            (3, 0.0, 400),
+            (20, 1.0, 10_000),
+        ] {
+            assert_eq!(
+                backoff.delay_at(attempt, unit).as_millis(),
+                expected,
+                "attempt {attempt}, unit {unit}"
+            );
         }
     }
 
@@ -73,7 +94,10 @@ mod tests {
         let delays: Vec<Duration> = (0..6).map(|_| backoff.next_delay()).collect();
         for (attempt, delay) in delays.iter().enumerate() {
             let step = backoff.step(attempt as u32);
-            assert!(*delay >= step / 2 && *delay <= step, "attempt {attempt}: {delay:?} outside {step:?}");
+            assert!(
+                *delay >= step / 2 && *delay <= step,
+                "attempt {attempt}: {delay:?} outside {step:?}"
+            );
         }
         backoff.reset();
         assert!(backoff.next_delay() <= 100 * MS);

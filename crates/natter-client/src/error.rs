@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use natter_protocol::ws::close;
 use natter_protocol::{ErrorBody, ErrorCode};
 
 /// The SDK's result type.
@@ -42,8 +43,10 @@ pub enum ClientError {
     /// carried out.
     #[error("the connection dropped before the reply arrived")]
     Disconnected,
-    /// The server closed the WebSocket with a code that forbids reconnecting:
-    /// 4001 (unauthorized) or 4002 (device revoked or logged out). See
+    /// The server closed the WebSocket with this code. Once connected, only
+    /// the codes that forbid reconnecting end up here: 4001 (unauthorized) and
+    /// 4002 (device revoked or logged out); others are healed by reconnecting.
+    /// The first connect reports any close this way (1013: server full). See
     /// [`natter_protocol::ws::close`].
     #[error("the server closed the connection with code {code}: {reason}")]
     Closed { code: u16, reason: String },
@@ -72,25 +75,38 @@ impl ClientError {
     /// How long the server asked us to wait before retrying, if it said.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            ClientError::Api { retry_after_ms: Some(ms), .. } => Some(Duration::from_millis(*ms)),
+            ClientError::Api {
+                retry_after_ms: Some(ms),
+                ..
+            } => Some(Duration::from_millis(*ms)),
             _ => None,
         }
     }
 
     /// Whether the same request may succeed if simply sent again later:
-    /// transport failures, timeouts, drops, and the server codes it marks
-    /// retryable ([`ErrorCode::is_retryable`]).
+    /// transport failures, timeouts, drops, closes other than 4001 and 4002,
+    /// and the server codes it marks retryable ([`ErrorCode::is_retryable`]).
     pub fn is_retryable(&self) -> bool {
         match self {
             ClientError::Api { code, .. } => code.is_retryable(),
             ClientError::Transport(_) | ClientError::Disconnected | ClientError::Timeout => true,
-            ClientError::InvalidUrl { .. } | ClientError::Decode(_) | ClientError::Closed { .. } => false,
+            // Only a refused or revoked token is final; other close codes
+            // (1013 server full, 1001 shutting down) are worth another try.
+            ClientError::Closed { code, .. } => {
+                !matches!(*code, close::UNAUTHORIZED | close::REVOKED)
+            }
+            ClientError::InvalidUrl { .. } | ClientError::Decode(_) => false,
         }
     }
 
     /// An error frame (WebSocket) or error body (HTTP) from the server.
     pub(crate) fn api(status: u16, body: ErrorBody) -> Self {
-        ClientError::Api { status, code: body.code, message: body.message, retry_after_ms: body.retry_after_ms }
+        ClientError::Api {
+            status,
+            code: body.code,
+            message: body.message,
+            retry_after_ms: body.retry_after_ms,
+        }
     }
 
     /// Turns a non-2xx HTTP reply into an error.
@@ -118,7 +134,12 @@ impl ClientError {
         if message.is_empty() {
             message = format!("HTTP {status} without an error body");
         }
-        ClientError::Api { status, code, message, retry_after_ms: None }
+        ClientError::Api {
+            status,
+            code,
+            message,
+            retry_after_ms: None,
+        }
     }
 
     pub(crate) fn from_reqwest(err: reqwest::Error) -> Self {
@@ -150,7 +171,11 @@ mod tests {
     use super::*;
 
     fn check(status: u16, body: &str, expected: ClientError) {
-        assert_eq!(ClientError::from_http(status, body.as_bytes()), expected, "status {status}, body {body:?}");
+        assert_eq!(
+            ClientError::from_http(status, body.as_bytes()),
+            expected,
+            "status {status}, body {body:?}"
+        );
     }
 
     #[test]
@@ -206,15 +231,30 @@ mod tests {
 
     #[test]
     fn accessors_and_retryability() {
-        let err = ClientError::from_http(429, br#"{"code":"rate_limited","message":"m","retry_after_ms":20}"#);
+        let err = ClientError::from_http(
+            429,
+            br#"{"code":"rate_limited","message":"m","retry_after_ms":20}"#,
+        );
         assert_eq!(err.code(), Some(ErrorCode::RateLimited));
         assert_eq!(err.status(), Some(429));
         assert_eq!(err.retry_after(), Some(Duration::from_millis(20)));
         assert!(err.is_retryable());
-        let revoked = ClientError::Closed { code: 4002, reason: "revoked".into() };
+        let revoked = ClientError::Closed {
+            code: 4002,
+            reason: "revoked".into(),
+        };
         assert_eq!(revoked.code(), None);
         assert!(!revoked.is_retryable());
+        assert!(
+            ClientError::Closed {
+                code: 1013,
+                reason: "full".into()
+            }
+            .is_retryable()
+        );
         assert!(ClientError::Timeout.is_retryable());
-        assert!(!ClientError::from_http(403, br#"{"code":"forbidden","message":"no"}"#).is_retryable());
+        assert!(
+            !ClientError::from_http(403, br#"{"code":"forbidden","message":"no"}"#).is_retryable()
+        );
     }
 }

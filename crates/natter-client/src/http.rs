@@ -31,7 +31,9 @@ pub(crate) struct Http {
 
 impl fmt::Debug for Http {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Http").field("base", &self.base).finish_non_exhaustive()
+        f.debug_struct("Http")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
     }
 }
 
@@ -43,7 +45,10 @@ impl Http {
             .connect_timeout(CONNECT_TIMEOUT)
             .build()
             .map_err(ClientError::from_reqwest)?;
-        Ok(Http { client, base: base.into() })
+        Ok(Http {
+            client,
+            base: base.into(),
+        })
     }
 
     pub(crate) fn base(&self) -> &str {
@@ -51,7 +56,12 @@ impl Http {
     }
 
     /// A request to `path` (already filled), with the bearer token if given.
-    pub(crate) fn request(&self, method: Method, path: &str, token: Option<&str>) -> reqwest::RequestBuilder {
+    pub(crate) fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+    ) -> reqwest::RequestBuilder {
         let method = match method {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
@@ -59,7 +69,9 @@ impl Http {
             Method::Patch => reqwest::Method::PATCH,
             Method::Delete => reqwest::Method::DELETE,
         };
-        let builder = self.client.request(method, format!("{}{}", self.base, path));
+        let builder = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
         match token {
             Some(token) => builder.bearer_auth(token),
             None => builder,
@@ -81,20 +93,27 @@ impl Http {
 
     /// Sends the request; a 2xx body decodes into `R`, anything else becomes
     /// a [`ClientError`].
-    pub(crate) async fn call<R: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<R> {
+    pub(crate) async fn call<R: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<R> {
         let response = request.send().await.map_err(ClientError::from_reqwest)?;
         let status = response.status().as_u16();
         let body = response.bytes().await.map_err(ClientError::from_reqwest)?;
         if !(200..300).contains(&status) {
             return Err(ClientError::from_http(status, &body));
         }
-        serde_json::from_slice(&body).map_err(|err| ClientError::decode(std::any::type_name::<R>(), err))
+        serde_json::from_slice(&body)
+            .map_err(|err| ClientError::decode(std::any::type_name::<R>(), err))
     }
 
     /// Sends the request and returns the status and the body as JSON,
     /// whatever the status. A body that is not JSON comes back as a JSON
     /// string; an empty body as `null`.
-    pub(crate) async fn call_raw(&self, request: reqwest::RequestBuilder) -> Result<(u16, serde_json::Value)> {
+    pub(crate) async fn call_raw(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(u16, serde_json::Value)> {
         let response = request.send().await.map_err(ClientError::from_reqwest)?;
         let status = response.status().as_u16();
         let body = response.bytes().await.map_err(ClientError::from_reqwest)?;
@@ -112,7 +131,10 @@ fn raw_body(body: &[u8]) -> serde_json::Value {
 
 /// Checks a base URL and strips what would double up when paths are appended.
 pub(crate) fn normalize_base(base_url: &str) -> Result<String> {
-    let invalid = |reason: &str| ClientError::InvalidUrl { url: base_url.to_owned(), reason: reason.to_owned() };
+    let invalid = |reason: &str| ClientError::InvalidUrl {
+        url: base_url.to_owned(),
+        reason: reason.to_owned(),
+    };
     let url = reqwest::Url::parse(base_url.trim()).map_err(|err| invalid(&err.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(invalid("the scheme must be http or https"));
@@ -155,7 +177,9 @@ impl Client {
     /// with a path prefix). Fails only if the URL is not an http(s) URL; no
     /// request is made.
     pub fn new(base_url: &str) -> Result<Client> {
-        Ok(Client { http: Http::new(base_url)? })
+        Ok(Client {
+            http: Http::new(base_url)?,
+        })
     }
 
     /// The normalized base URL, without a trailing slash.
@@ -167,14 +191,23 @@ impl Client {
     ///
     /// Fails with `invalid_username`, `username_taken` or `weak_password`.
     pub async fn register(&self, request: &RegisterRequest) -> Result<UserProfile> {
-        self.http.call(self.http.endpoint(accounts::REGISTER, &[], None).json(request)).await
+        self.http
+            .call(
+                self.http
+                    .endpoint(accounts::REGISTER, &[], None)
+                    .json(request),
+            )
+            .await
     }
 
     /// Logs in, creating a new device, and returns its [`Session`].
     ///
     /// Fails with `invalid_credentials` (wrong username or password alike).
     pub async fn login(&self, request: &LoginRequest) -> Result<Session> {
-        let login: LoginResponse = self.http.call(self.http.endpoint(accounts::LOGIN, &[], None).json(request)).await?;
+        let login: LoginResponse = self
+            .http
+            .call(self.http.endpoint(accounts::LOGIN, &[], None).json(request))
+            .await?;
         Ok(Session::new(self.http.clone(), login))
     }
 
@@ -188,7 +221,12 @@ impl Client {
     /// Whether the server answers its health check with a 2xx status.
     /// Any failure, including an unreachable server, is `false`.
     pub async fn healthz(&self) -> bool {
-        match self.http.request(Method::Get, HEALTHZ_PATH, None).send().await {
+        match self
+            .http
+            .request(Method::Get, HEALTHZ_PATH, None)
+            .send()
+            .await
+        {
             Ok(response) => response.status().is_success(),
             Err(err) => {
                 tracing::debug!(error = %err, "health check failed");
@@ -213,14 +251,32 @@ mod tests {
 
     #[test]
     fn base_urls_normalize_and_map_to_websocket_urls() {
-        check("http://localhost:8080", Some(("http://localhost:8080", "ws://localhost:8080/api/v1/ws")));
-        check("http://localhost:8080/", Some(("http://localhost:8080", "ws://localhost:8080/api/v1/ws")));
-        check(" https://chat.example.org ", Some(("https://chat.example.org", "wss://chat.example.org/api/v1/ws")));
+        check(
+            "http://localhost:8080",
+            Some(("http://localhost:8080", "ws://localhost:8080/api/v1/ws")),
+        );
+        check(
+            "http://localhost:8080/",
+            Some(("http://localhost:8080", "ws://localhost:8080/api/v1/ws")),
+        );
+        check(
+            " https://chat.example.org ",
+            Some((
+                "https://chat.example.org",
+                "wss://chat.example.org/api/v1/ws",
+            )),
+        );
         check(
             "http://127.0.0.1:9/natter/",
-            Some(("http://127.0.0.1:9/natter", "ws://127.0.0.1:9/natter/api/v1/ws")),
+            Some((
+                "http://127.0.0.1:9/natter",
+                "ws://127.0.0.1:9/natter/api/v1/ws",
+            )),
         );
-        check("http://[::1]:3000", Some(("http://[::1]:3000", "ws://[::1]:3000/api/v1/ws")));
+        check(
+            "http://[::1]:3000",
+            Some(("http://[::1]:3000", "ws://[::1]:3000/api/v1/ws")),
+        );
         check("ftp://host", None);
         check("ws://host", None);
         check("localhost:8080", None);
@@ -239,6 +295,9 @@ mod tests {
     #[test]
     fn invalid_urls_are_reported_with_the_url() {
         let err = Client::new("nope").err();
-        assert!(matches!(err, Some(ClientError::InvalidUrl { ref url, .. }) if url == "nope"), "{err:?}");
+        assert!(
+            matches!(err, Some(ClientError::InvalidUrl { ref url, .. }) if url == "nope"),
+            "{err:?}"
+        );
     }
 }

@@ -13,7 +13,8 @@ pub const GET_ME: Endpoint = Endpoint::new(Method::Get, "/api/v1/me", true);
 pub const UPDATE_ME: Endpoint = Endpoint::new(Method::Patch, "/api/v1/me", true);
 pub const CHANGE_PASSWORD: Endpoint = Endpoint::new(Method::Post, "/api/v1/me/password", true);
 pub const LIST_DEVICES: Endpoint = Endpoint::new(Method::Get, "/api/v1/devices", true);
-pub const REVOKE_DEVICE: Endpoint = Endpoint::new(Method::Delete, "/api/v1/devices/{device_id}", true);
+pub const REVOKE_DEVICE: Endpoint =
+    Endpoint::new(Method::Delete, "/api/v1/devices/{device_id}", true);
 pub const GET_USER: Endpoint = Endpoint::new(Method::Get, "/api/v1/users/{user_id}", true);
 
 /// `POST /api/v1/auth/register`

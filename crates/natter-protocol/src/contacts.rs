@@ -10,13 +10,22 @@ use crate::{ConversationId, Endpoint, FriendRequestId, Method, Timestamp, UserId
 pub const SEARCH_USERS: Endpoint = Endpoint::new(Method::Get, "/api/v1/users", true);
 pub const LIST_FRIENDS: Endpoint = Endpoint::new(Method::Get, "/api/v1/friends", true);
 pub const UPDATE_FRIEND: Endpoint = Endpoint::new(Method::Patch, "/api/v1/friends/{user_id}", true);
-pub const REMOVE_FRIEND: Endpoint = Endpoint::new(Method::Delete, "/api/v1/friends/{user_id}", true);
-pub const LIST_FRIEND_REQUESTS: Endpoint = Endpoint::new(Method::Get, "/api/v1/friend-requests", true);
-pub const SEND_FRIEND_REQUEST: Endpoint = Endpoint::new(Method::Post, "/api/v1/friend-requests", true);
-pub const ACCEPT_FRIEND_REQUEST: Endpoint =
-    Endpoint::new(Method::Post, "/api/v1/friend-requests/{request_id}/accept", true);
-pub const DECLINE_FRIEND_REQUEST: Endpoint =
-    Endpoint::new(Method::Post, "/api/v1/friend-requests/{request_id}/decline", true);
+pub const REMOVE_FRIEND: Endpoint =
+    Endpoint::new(Method::Delete, "/api/v1/friends/{user_id}", true);
+pub const LIST_FRIEND_REQUESTS: Endpoint =
+    Endpoint::new(Method::Get, "/api/v1/friend-requests", true);
+pub const SEND_FRIEND_REQUEST: Endpoint =
+    Endpoint::new(Method::Post, "/api/v1/friend-requests", true);
+pub const ACCEPT_FRIEND_REQUEST: Endpoint = Endpoint::new(
+    Method::Post,
+    "/api/v1/friend-requests/{request_id}/accept",
+    true,
+);
+pub const DECLINE_FRIEND_REQUEST: Endpoint = Endpoint::new(
+    Method::Post,
+    "/api/v1/friend-requests/{request_id}/decline",
+    true,
+);
 pub const CANCEL_FRIEND_REQUEST: Endpoint =
     Endpoint::new(Method::Delete, "/api/v1/friend-requests/{request_id}", true);
 pub const LIST_BLOCKS: Endpoint = Endpoint::new(Method::Get, "/api/v1/blocks", true);

@@ -11,24 +11,49 @@ pub const LIST_CONVERSATIONS: Endpoint = Endpoint::new(Method::Get, "/api/v1/con
 pub const GET_CONVERSATION: Endpoint =
     Endpoint::new(Method::Get, "/api/v1/conversations/{conversation_id}", true);
 pub const OPEN_DIRECT: Endpoint = Endpoint::new(Method::Post, "/api/v1/conversations/direct", true);
-pub const LIST_MESSAGES: Endpoint =
-    Endpoint::new(Method::Get, "/api/v1/conversations/{conversation_id}/messages", true);
-pub const SEND_MESSAGE: Endpoint =
-    Endpoint::new(Method::Post, "/api/v1/conversations/{conversation_id}/messages", true);
-pub const MARK_READ: Endpoint =
-    Endpoint::new(Method::Post, "/api/v1/conversations/{conversation_id}/read", true);
-pub const LIST_MEMBERS: Endpoint =
-    Endpoint::new(Method::Get, "/api/v1/conversations/{conversation_id}/members", true);
+pub const LIST_MESSAGES: Endpoint = Endpoint::new(
+    Method::Get,
+    "/api/v1/conversations/{conversation_id}/messages",
+    true,
+);
+pub const SEND_MESSAGE: Endpoint = Endpoint::new(
+    Method::Post,
+    "/api/v1/conversations/{conversation_id}/messages",
+    true,
+);
+pub const MARK_READ: Endpoint = Endpoint::new(
+    Method::Post,
+    "/api/v1/conversations/{conversation_id}/read",
+    true,
+);
+pub const LIST_MEMBERS: Endpoint = Endpoint::new(
+    Method::Get,
+    "/api/v1/conversations/{conversation_id}/members",
+    true,
+);
 pub const CREATE_GROUP: Endpoint = Endpoint::new(Method::Post, "/api/v1/groups", true);
-pub const UPDATE_GROUP: Endpoint = Endpoint::new(Method::Patch, "/api/v1/groups/{conversation_id}", true);
-pub const INVITE_MEMBERS: Endpoint =
-    Endpoint::new(Method::Post, "/api/v1/groups/{conversation_id}/members", true);
-pub const REMOVE_MEMBER: Endpoint =
-    Endpoint::new(Method::Delete, "/api/v1/groups/{conversation_id}/members/{user_id}", true);
-pub const SET_MEMBER_ROLE: Endpoint =
-    Endpoint::new(Method::Put, "/api/v1/groups/{conversation_id}/members/{user_id}/role", true);
-pub const TRANSFER_OWNERSHIP: Endpoint =
-    Endpoint::new(Method::Post, "/api/v1/groups/{conversation_id}/transfer", true);
+pub const UPDATE_GROUP: Endpoint =
+    Endpoint::new(Method::Patch, "/api/v1/groups/{conversation_id}", true);
+pub const INVITE_MEMBERS: Endpoint = Endpoint::new(
+    Method::Post,
+    "/api/v1/groups/{conversation_id}/members",
+    true,
+);
+pub const REMOVE_MEMBER: Endpoint = Endpoint::new(
+    Method::Delete,
+    "/api/v1/groups/{conversation_id}/members/{user_id}",
+    true,
+);
+pub const SET_MEMBER_ROLE: Endpoint = Endpoint::new(
+    Method::Put,
+    "/api/v1/groups/{conversation_id}/members/{user_id}/role",
+    true,
+);
+pub const TRANSFER_OWNERSHIP: Endpoint = Endpoint::new(
+    Method::Post,
+    "/api/v1/groups/{conversation_id}/transfer",
+    true,
+);
 
 /// Direct (exactly two people, one conversation per pair) or group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, ToSchema)]
@@ -39,7 +64,9 @@ pub enum ConversationKind {
 }
 
 /// A member's role in a group. In direct conversations both are `member`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Member,
@@ -170,14 +197,38 @@ pub struct MediaRef {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SystemEvent {
-    GroupCreated { by: UserId, name: String },
-    MembersAdded { by: UserId, users: Vec<UserId> },
-    MemberRemoved { by: UserId, user: UserId },
-    MemberLeft { user: UserId },
-    Renamed { by: UserId, name: String },
-    AnnouncementSet { by: UserId, text: String },
-    RoleChanged { by: UserId, user: UserId, role: Role },
-    OwnershipTransferred { from: UserId, to: UserId },
+    GroupCreated {
+        by: UserId,
+        name: String,
+    },
+    MembersAdded {
+        by: UserId,
+        users: Vec<UserId>,
+    },
+    MemberRemoved {
+        by: UserId,
+        user: UserId,
+    },
+    MemberLeft {
+        user: UserId,
+    },
+    Renamed {
+        by: UserId,
+        name: String,
+    },
+    AnnouncementSet {
+        by: UserId,
+        text: String,
+    },
+    RoleChanged {
+        by: UserId,
+        user: UserId,
+        role: Role,
+    },
+    OwnershipTransferred {
+        from: UserId,
+        to: UserId,
+    },
 }
 
 /// `POST /api/v1/conversations/{id}/messages` (and the WebSocket `send` frame).

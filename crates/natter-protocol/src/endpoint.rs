@@ -44,7 +44,9 @@ impl Endpoint {
         let mut rest = self.path;
         while let Some(start) = rest.find('{') {
             out.push_str(&rest[..start]);
-            let end = rest[start..].find('}').map_or(rest.len(), |e| start + e + 1);
+            let end = rest[start..]
+                .find('}')
+                .map_or(rest.len(), |e| start + e + 1);
             if let Some(arg) = args.next() {
                 out.push_str(&arg.to_string());
             }

@@ -84,7 +84,13 @@ impl ErrorCode {
 
     /// Whether the same request may succeed if simply retried later.
     pub const fn is_retryable(self) -> bool {
-        matches!(self, ErrorCode::RateLimited | ErrorCode::Unavailable | ErrorCode::ServerBusy | ErrorCode::Internal)
+        matches!(
+            self,
+            ErrorCode::RateLimited
+                | ErrorCode::Unavailable
+                | ErrorCode::ServerBusy
+                | ErrorCode::Internal
+        )
     }
 
     /// The code's wire spelling.

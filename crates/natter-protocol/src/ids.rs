@@ -51,7 +51,6 @@ numeric_id!(
     SyncCursor
 );
 
-
 /// A sender-chosen id that makes a send idempotent: the same id from the same
 /// sender in the same conversation always yields the same message.
 /// 1 to 64 characters; clients use a UUID or 128 random bits in hex.

@@ -25,7 +25,9 @@ pub mod ws;
 
 pub use endpoint::{ALL_ENDPOINTS, Endpoint, Method};
 pub use error::{ErrorBody, ErrorCode};
-pub use ids::{ClientMsgId, ConversationId, DeviceId, FriendRequestId, Seq, SyncCursor, Timestamp, UserId};
+pub use ids::{
+    ClientMsgId, ConversationId, DeviceId, FriendRequestId, Seq, SyncCursor, Timestamp, UserId,
+};
 
 /// The protocol version a server speaks. Bumped only for incompatible changes;
 /// additions (new optional fields, new event types) keep the version.

@@ -55,15 +55,24 @@ pub enum UserChange {
     /// The user removed this friend (on another device, or this one).
     FriendRemoved { user_id: UserId },
     /// The user's remark for a friend changed.
-    FriendUpdated { user_id: UserId, remark: Option<String> },
+    FriendUpdated {
+        user_id: UserId,
+        remark: Option<String>,
+    },
     /// The user blocked or unblocked someone.
     BlockChanged { user_id: UserId, blocked: bool },
     /// The user joined or was added to a conversation.
     ConversationJoined { conversation_id: ConversationId },
     /// The user left or was removed from a conversation.
-    ConversationLeft { conversation_id: ConversationId, removed_by: Option<UserId> },
+    ConversationLeft {
+        conversation_id: ConversationId,
+        removed_by: Option<UserId>,
+    },
     /// The user read up to `read_seq` (on any of their devices).
-    ReadPosition { conversation_id: ConversationId, read_seq: Seq },
+    ReadPosition {
+        conversation_id: ConversationId,
+        read_seq: Seq,
+    },
     /// The user's own profile changed.
     ProfileUpdated { display_name: String },
 }

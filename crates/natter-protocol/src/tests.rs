@@ -21,7 +21,12 @@ fn check<T: serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug + P
 }
 
 fn profile() -> UserProfile {
-    UserProfile { id: UserId(7), username: "alice".into(), display_name: "爱丽丝".into(), created_at: Timestamp(1_700_000_000_000) }
+    UserProfile {
+        id: UserId(7),
+        username: "alice".into(),
+        display_name: "爱丽丝".into(),
+        created_at: Timestamp(1_700_000_000_000),
+    }
 }
 
 fn text_message() -> Message {
@@ -31,7 +36,9 @@ fn text_message() -> Message {
         sender_id: UserId(7),
         client_msg_id: Some(ClientMsgId("c1".into())),
         sent_at: Timestamp(1_700_000_000_123),
-        content: MessageContent::Text { text: "你好 👋".into() },
+        content: MessageContent::Text {
+            text: "你好 👋".into(),
+        },
         reply_to: None,
         edited_at: None,
         recalled_at: None,
@@ -42,10 +49,21 @@ fn text_message() -> Message {
 #[test]
 fn client_frames_have_a_flat_shape() {
     check(
-        ClientFrame { id: Some(1), request: ClientRequest::Auth { token: "t0k".into() } },
+        ClientFrame {
+            id: Some(1),
+            request: ClientRequest::Auth {
+                token: "t0k".into(),
+            },
+        },
         json!({"id": 1, "type": "auth", "token": "t0k"}),
     );
-    check(ClientFrame { id: None, request: ClientRequest::Ping }, json!({"type": "ping"}));
+    check(
+        ClientFrame {
+            id: None,
+            request: ClientRequest::Ping,
+        },
+        json!({"type": "ping"}),
+    );
     check(
         ClientFrame {
             id: Some(2),
@@ -62,15 +80,31 @@ fn client_frames_have_a_flat_shape() {
                "content": {"kind": "text", "text": "hi"}}),
     );
     check(
-        ClientFrame { id: Some(3), request: ClientRequest::Read { conversation_id: ConversationId(3), seq: Seq(9) } },
+        ClientFrame {
+            id: Some(3),
+            request: ClientRequest::Read {
+                conversation_id: ConversationId(3),
+                seq: Seq(9),
+            },
+        },
         json!({"id": 3, "type": "read", "conversation_id": 3, "seq": 9}),
     );
     check(
-        ClientFrame { id: None, request: ClientRequest::Typing { conversation_id: ConversationId(3) } },
+        ClientFrame {
+            id: None,
+            request: ClientRequest::Typing {
+                conversation_id: ConversationId(3),
+            },
+        },
         json!({"type": "typing", "conversation_id": 3}),
     );
     check(
-        ClientFrame { id: Some(4), request: ClientRequest::Sync { since: SyncCursor(17) } },
+        ClientFrame {
+            id: Some(4),
+            request: ClientRequest::Sync {
+                since: SyncCursor(17),
+            },
+        },
         json!({"id": 4, "type": "sync", "since": 17}),
     );
     check(
@@ -78,7 +112,11 @@ fn client_frames_have_a_flat_shape() {
             id: Some(5),
             request: ClientRequest::History {
                 conversation_id: ConversationId(3),
-                query: HistoryQuery { before: Some(Seq(40)), after: None, limit: Some(20) },
+                query: HistoryQuery {
+                    before: Some(Seq(40)),
+                    after: None,
+                    limit: Some(20),
+                },
             },
         },
         json!({"id": 5, "type": "history", "conversation_id": 3, "before": 40, "limit": 20}),
@@ -99,12 +137,27 @@ fn server_frames_have_a_stable_shape() {
                "user": {"id": 7, "username": "alice", "display_name": "爱丽丝", "created_at": 1_700_000_000_000i64}}),
     );
     check(
-        ServerFrame::Error { id: Some(2), code: ErrorCode::NotFound, message: "no".into(), retry_after_ms: None },
+        ServerFrame::Error {
+            id: Some(2),
+            code: ErrorCode::NotFound,
+            message: "no".into(),
+            retry_after_ms: None,
+        },
         json!({"type": "error", "id": 2, "code": "not_found", "message": "no"}),
     );
-    check(ServerFrame::Reply { id: 3, result: json!({"ok": true}) }, json!({"type": "reply", "id": 3, "result": {"ok": true}}));
     check(
-        ServerFrame::Event { event: Event::Message { message: text_message() } },
+        ServerFrame::Reply {
+            id: 3,
+            result: json!({"ok": true}),
+        },
+        json!({"type": "reply", "id": 3, "result": {"ok": true}}),
+    );
+    check(
+        ServerFrame::Event {
+            event: Event::Message {
+                message: text_message(),
+            },
+        },
         json!({"type": "event", "event": {"type": "message", "message": {
             "conversation_id": 3, "seq": 42, "sender_id": 7, "client_msg_id": "c1",
             "sent_at": 1_700_000_000_123i64, "content": {"kind": "text", "text": "你好 👋"},
@@ -112,12 +165,22 @@ fn server_frames_have_a_stable_shape() {
     );
     check(
         ServerFrame::Event {
-            event: Event::Read { conversation_id: ConversationId(3), user_id: UserId(8), read_seq: Seq(42) },
+            event: Event::Read {
+                conversation_id: ConversationId(3),
+                user_id: UserId(8),
+                read_seq: Seq(42),
+            },
         },
         json!({"type": "event", "event": {"type": "read", "conversation_id": 3, "user_id": 8, "read_seq": 42}}),
     );
     check(
-        ServerFrame::Event { event: Event::Presence { user_id: UserId(8), online: false, last_seen_at: Some(Timestamp(9)) } },
+        ServerFrame::Event {
+            event: Event::Presence {
+                user_id: UserId(8),
+                online: false,
+                last_seen_at: Some(Timestamp(9)),
+            },
+        },
         json!({"type": "event", "event": {"type": "presence", "user_id": 8, "online": false, "last_seen_at": 9}}),
     );
     check(
@@ -126,7 +189,10 @@ fn server_frames_have_a_stable_shape() {
                 event: UserEvent {
                     cursor: SyncCursor(12),
                     at: Timestamp(4),
-                    change: UserChange::ReadPosition { conversation_id: ConversationId(3), read_seq: Seq(42) },
+                    change: UserChange::ReadPosition {
+                        conversation_id: ConversationId(3),
+                        read_seq: Seq(42),
+                    },
                 },
             },
         },
@@ -138,11 +204,18 @@ fn server_frames_have_a_stable_shape() {
 #[test]
 fn system_events_and_outcomes_are_tagged() {
     check(
-        MessageContent::System { event: SystemEvent::MembersAdded { by: UserId(1), users: vec![UserId(2), UserId(3)] } },
+        MessageContent::System {
+            event: SystemEvent::MembersAdded {
+                by: UserId(1),
+                users: vec![UserId(2), UserId(3)],
+            },
+        },
         json!({"kind": "system", "event": {"type": "members_added", "by": 1, "users": [2, 3]}}),
     );
     check(
-        SyncQuery { since: SyncCursor(0) },
+        SyncQuery {
+            since: SyncCursor(0),
+        },
         json!({"since": 0}),
     );
     let request = FriendRequest {
@@ -154,7 +227,8 @@ fn system_events_and_outcomes_are_tagged() {
         created_at: Timestamp(1),
         updated_at: Timestamp(1),
     };
-    let value = serde_json::to_value(FriendRequestOutcome::Pending { request }).expect("serializes");
+    let value =
+        serde_json::to_value(FriendRequestOutcome::Pending { request }).expect("serializes");
     assert_eq!(value["outcome"], "pending");
     assert_eq!(value["request"]["status"], "pending");
 }
@@ -168,7 +242,10 @@ fn error_codes_are_spelled_as_their_table_says() {
         assert!((400..600).contains(&status), "{code} has status {status}");
     }
     // A few pinned spellings that clients switch on.
-    assert_eq!(ErrorCode::InvalidCredentials.as_str(), "invalid_credentials");
+    assert_eq!(
+        ErrorCode::InvalidCredentials.as_str(),
+        "invalid_credentials"
+    );
     assert_eq!(ErrorCode::RateLimited.as_str(), "rate_limited");
     assert_eq!(ErrorCode::TooFarBehind.as_str(), "too_far_behind");
 }
@@ -183,7 +260,11 @@ fn endpoint_paths_fill_their_placeholders() {
     let mut seen = std::collections::HashSet::new();
     for endpoint in crate::endpoint::ALL_ENDPOINTS {
         assert!(endpoint.path.starts_with("/api/v1/"), "{}", endpoint.path);
-        assert!(seen.insert((endpoint.method, endpoint.path)), "declared twice: {}", endpoint.path);
+        assert!(
+            seen.insert((endpoint.method, endpoint.path)),
+            "declared twice: {}",
+            endpoint.path
+        );
     }
 }
 
@@ -202,26 +283,77 @@ pub fn typescript_bindings() -> String {
         )*};
     }
     emit!(
-        UserId, DeviceId, Timestamp, ConversationId, FriendRequestId, Seq, SyncCursor, ClientMsgId,
-        ErrorCode, ErrorBody,
-        RegisterRequest, LoginRequest, LoginResponse, UserProfile, UpdateProfileRequest,
-        ChangePasswordRequest, Device, DeviceList, accounts::Ok,
-        SearchUsersQuery, UserSearchPage, FriendRequestStatus, FriendRequest, SendFriendRequest,
-        FriendRequestOutcome, FriendRequestList, Friend, FriendList, UpdateFriendRequest, BlockList,
-        ConversationKind, Role, ConversationSummary, ConversationList, OpenDirectRequest, Message,
-        MessageContent, MediaRef, SystemEvent, SendMessageRequest, SendMessageResponse, HistoryQuery,
-        MessagePage, MarkReadRequest, ReadPosition, Member, MemberList, CreateGroupRequest,
-        UpdateGroupRequest, InviteRequest, SetRoleRequest, TransferRequest,
-        SyncQuery, SyncResponse, UserEvent, UserChange,
-        ClientFrame, ClientRequest, ServerFrame, Event,
+        UserId,
+        DeviceId,
+        Timestamp,
+        ConversationId,
+        FriendRequestId,
+        Seq,
+        SyncCursor,
+        ClientMsgId,
+        ErrorCode,
+        ErrorBody,
+        RegisterRequest,
+        LoginRequest,
+        LoginResponse,
+        UserProfile,
+        UpdateProfileRequest,
+        ChangePasswordRequest,
+        Device,
+        DeviceList,
+        accounts::Ok,
+        SearchUsersQuery,
+        UserSearchPage,
+        FriendRequestStatus,
+        FriendRequest,
+        SendFriendRequest,
+        FriendRequestOutcome,
+        FriendRequestList,
+        Friend,
+        FriendList,
+        UpdateFriendRequest,
+        BlockList,
+        ConversationKind,
+        Role,
+        ConversationSummary,
+        ConversationList,
+        OpenDirectRequest,
+        Message,
+        MessageContent,
+        MediaRef,
+        SystemEvent,
+        SendMessageRequest,
+        SendMessageResponse,
+        HistoryQuery,
+        MessagePage,
+        MarkReadRequest,
+        ReadPosition,
+        Member,
+        MemberList,
+        CreateGroupRequest,
+        UpdateGroupRequest,
+        InviteRequest,
+        SetRoleRequest,
+        TransferRequest,
+        SyncQuery,
+        SyncResponse,
+        UserEvent,
+        UserChange,
+        ClientFrame,
+        ClientRequest,
+        ServerFrame,
+        Event,
     );
-    out.push_str(&format!("export const PROTOCOL_VERSION = {PROTOCOL_VERSION};\n"));
+    out.push_str(&format!(
+        "export const PROTOCOL_VERSION = {PROTOCOL_VERSION};\n"
+    ));
     out
 }
 
 #[test]
 fn generated_typescript_matches_the_rust_types() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web/src/generated/protocol.ts");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../web/src/generated/protocol.ts");
     let fresh = typescript_bindings();
     if std::env::var_os("NATTER_UPDATE_TS").is_some() {
         std::fs::create_dir_all(path.parent().expect("has a parent")).expect("creates the folder");

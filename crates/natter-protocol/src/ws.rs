@@ -59,7 +59,10 @@ pub enum ClientRequest {
         message: SendMessageRequest,
     },
     /// Mark read up to `seq`. Reply: [`crate::conversations::ReadPosition`].
-    Read { conversation_id: ConversationId, seq: Seq },
+    Read {
+        conversation_id: ConversationId,
+        seq: Seq,
+    },
     /// "I am typing" (not stored; repeat every few seconds while typing). Reply: `{ok}`.
     Typing { conversation_id: ConversationId },
     /// Catch up. Reply: [`crate::sync::SyncResponse`].
@@ -77,7 +80,8 @@ pub enum ClientRequest {
 
 impl ClientRequest {
     /// Every request type, as spelled on the wire.
-    pub const TYPES: &'static [&'static str] = &["auth", "ping", "send", "read", "typing", "sync", "history"];
+    pub const TYPES: &'static [&'static str] =
+        &["auth", "ping", "send", "read", "typing", "sync", "history"];
 }
 
 /// A frame from server to client.
@@ -131,9 +135,20 @@ pub enum Event {
     /// An entry of the user's own change stream (also available through sync).
     User { event: UserEvent },
     /// A member read up to `read_seq`.
-    Read { conversation_id: ConversationId, user_id: UserId, read_seq: Seq },
+    Read {
+        conversation_id: ConversationId,
+        user_id: UserId,
+        read_seq: Seq,
+    },
     /// A member is typing.
-    Typing { conversation_id: ConversationId, user_id: UserId },
+    Typing {
+        conversation_id: ConversationId,
+        user_id: UserId,
+    },
     /// A friend came online or went offline.
-    Presence { user_id: UserId, online: bool, last_seen_at: Option<Timestamp> },
+    Presence {
+        user_id: UserId,
+        online: bool,
+        last_seen_at: Option<Timestamp>,
+    },
 }

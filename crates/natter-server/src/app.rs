@@ -39,10 +39,21 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    pub fn build(config: &Config, store: Arc<dyn Store>, bus: Arc<dyn Bus>, presence: Arc<dyn Presence>) -> AppState {
+    pub fn build(
+        config: &Config,
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        presence: Arc<dyn Presence>,
+    ) -> AppState {
         let publisher = Arc::new(Publisher::new(bus.clone()));
-        let presence = Arc::new(PresenceService::new(presence, store.clone(), store.clone(), publisher.clone()));
-        let accounts = AccountService::new(store.clone(), publisher.clone(), config.accounts.clone());
+        let presence = Arc::new(PresenceService::new(
+            presence,
+            store.clone(),
+            store.clone(),
+            publisher.clone(),
+        ));
+        let accounts =
+            AccountService::new(store.clone(), publisher.clone(), config.accounts.clone());
         let contacts = ContactService::new(store.clone(), presence.clone(), publisher.clone());
         let conversations = ConversationService::new(
             store.clone(),
@@ -54,6 +65,13 @@ impl AppState {
         let sync = SyncService::new(store, config.sync.clone());
         let gateway = Gateway::new(config.gateway.clone());
         bus.subscribe(gateway.hub.clone());
-        AppState(Arc::new(App { accounts, contacts, conversations, sync, presence, gateway }))
+        AppState(Arc::new(App {
+            accounts,
+            contacts,
+            conversations,
+            sync,
+            presence,
+            gateway,
+        }))
     }
 }

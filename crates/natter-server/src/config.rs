@@ -56,21 +56,18 @@ pub struct AccountsConfig {
 
 impl Default for AccountsConfig {
     fn default() -> Self {
-        AccountsConfig { max_concurrent_hashes: 2, registration_open: true }
+        AccountsConfig {
+            max_concurrent_hashes: 2,
+            registration_open: true,
+        }
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ContactsConfig {
     /// Let users message people who are not their friends (WeChat does not).
     pub open_direct_messages: bool,
-}
-
-impl Default for ContactsConfig {
-    fn default() -> Self {
-        ContactsConfig { open_direct_messages: false }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

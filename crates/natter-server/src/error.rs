@@ -16,7 +16,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
-        ApiError { code, message: message.into(), retry_after_ms: None }
+        ApiError {
+            code,
+            message: message.into(),
+            retry_after_ms: None,
+        }
     }
 
     pub fn invalid(message: impl Into<String>) -> ApiError {
@@ -28,7 +32,11 @@ impl ApiError {
     }
 
     pub fn body(&self) -> ErrorBody {
-        ErrorBody { code: self.code, message: self.message.clone(), retry_after_ms: self.retry_after_ms }
+        ErrorBody {
+            code: self.code,
+            message: self.message.clone(),
+            retry_after_ms: self.retry_after_ms,
+        }
     }
 }
 
@@ -55,16 +63,18 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => ApiError::not_found(),
             StoreError::Rejected(code) => ApiError::new(code, default_message(code)),
             // The cause was logged by the store; the client learns only that it may retry.
-            StoreError::Unavailable(_) => {
-                ApiError::new(ErrorCode::Unavailable, "Storage is unavailable; nothing was stored. Try again.")
-            }
+            StoreError::Unavailable(_) => ApiError::new(
+                ErrorCode::Unavailable,
+                "Storage is unavailable; nothing was stored. Try again.",
+            ),
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let retry = self.retry_after_ms;
         let mut response = (status, axum::Json(self.body())).into_response();
         if let Some(ms) = retry

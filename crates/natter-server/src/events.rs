@@ -27,12 +27,19 @@ impl Publisher {
             self.message(message, members, origin).await;
         }
         for (user, event) in changes.user_events {
-            self.event(Arc::from([user]), Event::User { event }, origin).await;
+            self.event(Arc::from([user]), Event::User { event }, origin)
+                .await;
         }
     }
 
-    pub async fn message(&self, message: Message, members: Arc<[UserId]>, origin: Option<DeviceId>) {
-        self.event(members, Event::Message { message }, origin).await;
+    pub async fn message(
+        &self,
+        message: Message,
+        members: Arc<[UserId]>,
+        origin: Option<DeviceId>,
+    ) {
+        self.event(members, Event::Message { message }, origin)
+            .await;
     }
 
     pub async fn event(&self, users: Arc<[UserId]>, event: Event, origin: Option<DeviceId>) {
@@ -46,13 +53,22 @@ impl Publisher {
                 return;
             }
         };
-        self.publish(BusMessage::Deliver { users, except: origin, frame }).await;
+        self.publish(BusMessage::Deliver {
+            users,
+            except: origin,
+            frame,
+        })
+        .await;
     }
 
     /// Closes the live connections of these devices on every node.
     pub async fn disconnect(&self, user: UserId, devices: Vec<DeviceId>) {
         if !devices.is_empty() {
-            self.publish(BusMessage::Disconnect { user, devices: devices.into() }).await;
+            self.publish(BusMessage::Disconnect {
+                user,
+                devices: devices.into(),
+            })
+            .await;
         }
     }
 

@@ -51,7 +51,12 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let store = natter_store::open_sqlite(&config.data, SqliteOptions::default())?;
-    let app = app::AppState::build(&config, store.clone(), Arc::new(InProcessBus::new()), Arc::new(InProcessPresence::new()));
+    let app = app::AppState::build(
+        &config,
+        store.clone(),
+        Arc::new(InProcessBus::new()),
+        Arc::new(InProcessPresence::new()),
+    );
     let router = http::router(app.clone());
     let gateway_app = app.clone();
     tracing::info!(address = %listener.local_addr()?, data = %config.data.display(), "natter listening");
@@ -63,6 +68,8 @@ pub async fn run(
         .await?;
     drop(app);
     // The writer drains what is queued and commits it before we return.
-    tokio::task::spawn_blocking(move || store.shutdown()).await.ok();
+    tokio::task::spawn_blocking(move || store.shutdown())
+        .await
+        .ok();
     Ok(())
 }

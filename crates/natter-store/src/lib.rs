@@ -24,10 +24,14 @@ use async_trait::async_trait;
 use natter_protocol::accounts::UserProfile;
 use natter_protocol::contacts::{Friend, FriendRequest, FriendRequestList};
 use natter_protocol::conversations::{
-    ConversationSummary, HistoryQuery, Member, Message, MessageContent, MessagePage, ReadPosition, Role,
+    ConversationSummary, HistoryQuery, Member, Message, MessageContent, MessagePage, ReadPosition,
+    Role,
 };
 use natter_protocol::sync::{SyncResponse, UserEvent};
-use natter_protocol::{ClientMsgId, ConversationId, DeviceId, ErrorCode, FriendRequestId, Seq, SyncCursor, Timestamp, UserId};
+use natter_protocol::{
+    ClientMsgId, ConversationId, DeviceId, ErrorCode, FriendRequestId, Seq, SyncCursor, Timestamp,
+    UserId,
+};
 
 pub mod sqlite;
 
@@ -98,7 +102,12 @@ pub trait AccountStore: Send + Sync {
     /// A user's public profile.
     async fn find_user(&self, user: UserId) -> StoreResult<Option<UserProfile>>;
     /// Users whose username key or display key starts with `prefix_key`, by username.
-    async fn search_users(&self, prefix_key: &str, limit: u32, offset: u32) -> StoreResult<Vec<UserProfile>>;
+    async fn search_users(
+        &self,
+        prefix_key: &str,
+        limit: u32,
+        offset: u32,
+    ) -> StoreResult<Vec<UserProfile>>;
     /// Sets the display name and records it in the user's change stream.
     async fn update_display_name(
         &self,
@@ -108,7 +117,12 @@ pub trait AccountStore: Send + Sync {
         now: Timestamp,
     ) -> StoreResult<(UserProfile, Changes)>;
     /// Replaces the password hash and deletes every session but `keep`; returns the deleted ones.
-    async fn update_password(&self, user: UserId, hash: String, keep: DeviceId) -> StoreResult<Vec<DeviceId>>;
+    async fn update_password(
+        &self,
+        user: UserId,
+        hash: String,
+        keep: DeviceId,
+    ) -> StoreResult<Vec<DeviceId>>;
     /// Creates a session for a device; the token is stored only as its hash.
     async fn insert_session(
         &self,
@@ -122,7 +136,8 @@ pub trait AccountStore: Send + Sync {
     /// Records that a device was seen (the caller throttles how often).
     async fn touch_session(&self, device: DeviceId, now: Timestamp) -> StoreResult<()>;
     /// Deletes sessions idle since before `idle_before`; returns them.
-    async fn delete_idle_sessions(&self, idle_before: Timestamp) -> StoreResult<Vec<SessionRecord>>;
+    async fn delete_idle_sessions(&self, idle_before: Timestamp)
+    -> StoreResult<Vec<SessionRecord>>;
     async fn list_sessions(&self, user: UserId) -> StoreResult<Vec<SessionRecord>>;
     /// Deletes one of the user's sessions. `NotFound` if it is not theirs.
     async fn delete_session(&self, user: UserId, device: DeviceId) -> StoreResult<()>;
@@ -196,19 +211,37 @@ pub trait ContactStore: Send + Sync {
         now: Timestamp,
     ) -> StoreResult<(FriendRecord, Changes)>;
     /// The recipient declines.
-    async fn decline_friend_request(&self, user: UserId, request: FriendRequestId, now: Timestamp)
-    -> StoreResult<Changes>;
+    async fn decline_friend_request(
+        &self,
+        user: UserId,
+        request: FriendRequestId,
+        now: Timestamp,
+    ) -> StoreResult<Changes>;
     /// The sender withdraws.
-    async fn cancel_friend_request(&self, user: UserId, request: FriendRequestId, now: Timestamp)
-    -> StoreResult<Changes>;
+    async fn cancel_friend_request(
+        &self,
+        user: UserId,
+        request: FriendRequestId,
+        now: Timestamp,
+    ) -> StoreResult<Changes>;
     /// Pending requests to and from the user.
     async fn list_friend_requests(&self, user: UserId) -> StoreResult<FriendRequestList>;
     async fn list_friends(&self, user: UserId) -> StoreResult<Vec<FriendRecord>>;
     /// `NotFound` unless they are friends.
-    async fn update_remark(&self, user: UserId, friend: UserId, remark: Option<String>, now: Timestamp)
-    -> StoreResult<Changes>;
+    async fn update_remark(
+        &self,
+        user: UserId,
+        friend: UserId,
+        remark: Option<String>,
+        now: Timestamp,
+    ) -> StoreResult<Changes>;
     /// Ends the friendship on both sides (the direct conversation and its history stay).
-    async fn remove_friend(&self, user: UserId, friend: UserId, now: Timestamp) -> StoreResult<Changes>;
+    async fn remove_friend(
+        &self,
+        user: UserId,
+        friend: UserId,
+        now: Timestamp,
+    ) -> StoreResult<Changes>;
     async fn block(&self, user: UserId, target: UserId, now: Timestamp) -> StoreResult<Changes>;
     async fn unblock(&self, user: UserId, target: UserId, now: Timestamp) -> StoreResult<Changes>;
     async fn list_blocks(&self, user: UserId) -> StoreResult<Vec<UserProfile>>;
@@ -281,10 +314,22 @@ pub trait ConversationStore: Send + Sync {
         now: Timestamp,
     ) -> StoreResult<(ReadPosition, Arc<[UserId]>, Changes)>;
     async fn list_conversations(&self, user: UserId) -> StoreResult<Vec<ConversationSummary>>;
-    async fn get_conversation(&self, user: UserId, conversation: ConversationId) -> StoreResult<ConversationSummary>;
-    async fn list_members(&self, user: UserId, conversation: ConversationId) -> StoreResult<Vec<Member>>;
+    async fn get_conversation(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+    ) -> StoreResult<ConversationSummary>;
+    async fn list_members(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+    ) -> StoreResult<Vec<Member>>;
     /// The member ids of a conversation the user belongs to.
-    async fn member_ids(&self, user: UserId, conversation: ConversationId) -> StoreResult<Arc<[UserId]>>;
+    async fn member_ids(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+    ) -> StoreResult<Arc<[UserId]>>;
     /// Creates a group with the creator as owner and friends of the creator as members.
     async fn create_group(
         &self,
@@ -345,7 +390,12 @@ pub trait SyncStore: Send + Sync {
     /// Changes after `since`: at most `max_events` user events (more, or `since`
     /// older than what is kept, gives `reset`), and the summaries of the user's
     /// conversations that changed.
-    async fn sync(&self, user: UserId, since: SyncCursor, max_events: u32) -> StoreResult<SyncResponse>;
+    async fn sync(
+        &self,
+        user: UserId,
+        since: SyncCursor,
+        max_events: u32,
+    ) -> StoreResult<SyncResponse>;
 }
 
 /// Everything the server needs from storage.
@@ -355,6 +405,9 @@ pub trait Store: AccountStore + ContactStore + ConversationStore + SyncStore {
 }
 
 /// Opens the store named by a URL-like spec: a directory path for SQLite.
-pub fn open_sqlite(dir: &std::path::Path, options: sqlite::SqliteOptions) -> StoreResult<Arc<dyn Store>> {
+pub fn open_sqlite(
+    dir: &std::path::Path,
+    options: sqlite::SqliteOptions,
+) -> StoreResult<Arc<dyn Store>> {
     Ok(Arc::new(sqlite::SqliteStore::open(dir, options)?))
 }

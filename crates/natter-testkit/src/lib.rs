@@ -1,1 +1,180 @@
-//! natter-testkit
+//! Test helpers: a real Natter server in-process on an ephemeral loopback port
+//! with a temporary data directory, driven through the SDK as a user would.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let server = natter_testkit::TestServer::start().await?;
+//! let alice = server.user("alice").await?;
+//! let bob = server.user("bob").await?;
+//! let conversation = server.befriend(&alice, &bob).await?;
+//! alice.send_text(conversation, "hi").await?;
+//! # Ok(()) }
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::Context;
+use natter_client::{Client, Session};
+use natter_protocol::ConversationId;
+use natter_protocol::accounts::{LoginRequest, RegisterRequest};
+use natter_protocol::contacts::FriendRequestOutcome;
+use natter_server::Config;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The password every test user gets.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A running server. Dropping it stops the server (without waiting).
+pub struct TestServer {
+    addr: SocketAddr,
+    data: Arc<tempfile::TempDir>,
+    config: Config,
+    running: Option<Running>,
+}
+
+struct Running {
+    shutdown: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), natter_server::ServeError>>,
+}
+
+impl TestServer {
+    /// Starts a server with the default configuration.
+    pub async fn start() -> anyhow::Result<TestServer> {
+        TestServer::start_with(|_| {}).await
+    }
+
+    /// Starts a server after `adjust` has changed the configuration.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> anyhow::Result<TestServer> {
+        let data = Arc::new(tempfile::tempdir().context("temp dir")?);
+        let mut config = Config {
+            data: data.path().to_path_buf(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..Config::default()
+        };
+        adjust(&mut config);
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .context("bind")?;
+        let addr = listener.local_addr()?;
+        let mut server = TestServer {
+            addr,
+            data,
+            config,
+            running: None,
+        };
+        server.launch(listener);
+        Ok(server)
+    }
+
+    fn launch(&mut self, listener: tokio::net::TcpListener) {
+        let (shutdown, signal) = oneshot::channel::<()>();
+        let config = self.config.clone();
+        let task = tokio::spawn(natter_server::run(config, listener, async move {
+            let _ = signal.await;
+        }));
+        self.running = Some(Running { shutdown, task });
+    }
+
+    /// Stops the server gracefully: sockets get 1001, queued writes are committed.
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
+        if let Some(running) = self.running.take() {
+            let _ = running.shutdown.send(());
+            running.task.await.context("server task")??;
+        }
+        Ok(())
+    }
+
+    /// Stops the server (if running) and starts it again on the same port and data.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.stop().await?;
+        let listener = tokio::net::TcpListener::bind(self.addr)
+            .await
+            .context("rebind")?;
+        self.launch(listener);
+        Ok(())
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/api/v1/ws", self.addr)
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.data.path().to_path_buf()
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.url()).expect("a valid loopback URL")
+    }
+
+    /// Registers a user with a unique name starting with `name` and logs in.
+    pub async fn user(&self, name: &str) -> anyhow::Result<Session> {
+        let username = unique_name(name);
+        self.client()
+            .register(&RegisterRequest {
+                username: username.clone(),
+                password: PASSWORD.into(),
+                display_name: None,
+            })
+            .await
+            .context("register")?;
+        self.login(&username, "test device").await
+    }
+
+    /// Logs in an existing user on a new device.
+    pub async fn login(&self, username: &str, device: &str) -> anyhow::Result<Session> {
+        let session = self
+            .client()
+            .login(&LoginRequest {
+                username: username.into(),
+                password: PASSWORD.into(),
+                device: Some(device.into()),
+            })
+            .await
+            .context("login")?;
+        Ok(session)
+    }
+
+    /// Makes two users friends; returns their direct conversation.
+    pub async fn befriend(&self, a: &Session, b: &Session) -> anyhow::Result<ConversationId> {
+        let outcome = a
+            .send_friend_request(b.user().id, Some("hi"))
+            .await
+            .context("request")?;
+        let FriendRequestOutcome::Pending { request } = outcome else {
+            anyhow::bail!("expected a pending request");
+        };
+        let friend = b
+            .accept_friend_request(request.id)
+            .await
+            .context("accept")?;
+        Ok(friend.conversation_id)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(running) = self.running.take() {
+            let _ = running.shutdown.send(());
+        }
+    }
+}
+
+/// A username no other test in this process uses: `name` plus a counter.
+pub fn unique_name(name: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let base: String = name.chars().take(20).collect();
+    format!("{base}{n}")
+}

@@ -9,7 +9,11 @@ use clap::{Args, Parser, Subcommand};
 use natter_server::Config;
 
 #[derive(Parser)]
-#[command(name = "natter", version, about = "Natter: a self-hosted chat server in one binary")]
+#[command(
+    name = "natter",
+    version,
+    about = "Natter: a self-hosted chat server in one binary"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -64,7 +68,8 @@ impl ServeArgs {
     fn into_config(self) -> anyhow::Result<Config> {
         let mut config = match &self.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
                 Config::from_toml(&text).with_context(|| format!("parsing {}", path.display()))?
             }
             None => Config::default(),
@@ -106,7 +111,8 @@ impl ServeArgs {
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("NATTER_LOG").unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("NATTER_LOG")
+                .unwrap_or_else(|_| "info".into()),
         )
         .init();
     let cli = Cli::parse();
@@ -116,7 +122,9 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await

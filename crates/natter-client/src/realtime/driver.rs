@@ -57,7 +57,7 @@ enum Ended {
 
 /// How waiting for a new socket ended.
 enum Reconnect {
-    Connected(WsStream),
+    Connected(Box<WsStream>),
     Fatal { code: u16, reason: String },
     Stop,
 }
@@ -90,7 +90,14 @@ impl Driver {
         inbound: mpsc::Sender<Inbound>,
         resync: mpsc::Receiver<()>,
     ) -> Driver {
-        Driver { config, shared, commands, inbound, resync, pending: BTreeMap::new() }
+        Driver {
+            config,
+            shared,
+            commands,
+            inbound,
+            resync,
+            pending: BTreeMap::new(),
+        }
     }
 
     /// Serves `ws` and its successors until the connection ends for good.
@@ -114,7 +121,12 @@ impl Driver {
             };
             tracing::info!(?code, "realtime connection dropped");
             self.fail_unsendable();
-            if self.inbound.send(Inbound::Disconnected { code }).await.is_err() {
+            if self
+                .inbound
+                .send(Inbound::Disconnected { code })
+                .await
+                .is_err()
+            {
                 return;
             }
             if let (Some(code), Some(reason)) = (code, reason) {
@@ -123,11 +135,16 @@ impl Driver {
             }
             match self.reconnect().await {
                 Reconnect::Connected(fresh) => {
-                    ws = fresh;
+                    ws = *fresh;
                     // A resync asked for before this socket existed is served by
                     // the catch-up that `Connected` starts.
                     while self.resync.try_recv().is_ok() {}
-                    if self.inbound.send(Inbound::Connected { ready: None }).await.is_err() {
+                    if self
+                        .inbound
+                        .send(Inbound::Connected { ready: None })
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -143,7 +160,10 @@ impl Driver {
     /// The server refused us for good: every waiter, sends included, learns why.
     async fn finish(&mut self, code: u16, reason: String) {
         tracing::warn!(code, %reason, "server closed the connection for good");
-        let err = ClientError::Closed { code, reason: reason.clone() };
+        let err = ClientError::Closed {
+            code,
+            reason: reason.clone(),
+        };
         self.shared.set_terminal(err.clone());
         self.fail_all(&err);
         // The sequencer is gone only if the application is; nobody to tell then.
@@ -249,11 +269,29 @@ impl Driver {
         };
         match frame {
             ServerFrame::Reply { id, result } => self.answer(id, Ok(result)),
-            ServerFrame::Error { id: Some(id), code, message, retry_after_ms } => {
+            ServerFrame::Error {
+                id: Some(id),
+                code,
+                message,
+                retry_after_ms,
+            } => {
                 let status = code.http_status();
-                self.answer(id, Err(ClientError::Api { status, code, message, retry_after_ms }));
+                self.answer(
+                    id,
+                    Err(ClientError::Api {
+                        status,
+                        code,
+                        message,
+                        retry_after_ms,
+                    }),
+                );
             }
-            ServerFrame::Error { id: None, code, message, .. } => {
+            ServerFrame::Error {
+                id: None,
+                code,
+                message,
+                ..
+            } => {
                 tracing::warn!(%code, %message, "connection-level error from the server");
             }
             ServerFrame::Event { event } => {
@@ -332,31 +370,52 @@ impl Driver {
                 }
             }
             let id = self.shared.next_id();
-            match socket::open(&self.config.url, &self.config.token, id, self.config.connect_timeout).await {
+            match socket::open(
+                &self.config.url,
+                &self.config.token,
+                id,
+                self.config.connect_timeout,
+            )
+            .await
+            {
                 Ok(ws) => {
                     tracing::info!("realtime connection restored");
                     self.config.backoff.reset();
-                    return Reconnect::Connected(ws);
+                    return Reconnect::Connected(Box::new(ws));
                 }
                 Err(OpenError::Fatal { code, reason }) => return Reconnect::Fatal { code, reason },
-                Err(OpenError::Retry(err)) => tracing::debug!(error = %err, "reconnect attempt failed"),
+                Err(OpenError::Retry(err)) => {
+                    tracing::debug!(error = %err, "reconnect attempt failed")
+                }
             }
         }
     }
 }
 
 async fn write(ws: &mut WsStream, id: u64, request: ClientRequest) -> Result<()> {
-    let frame = ClientFrame { id: Some(id), request };
-    let text = serde_json::to_string(&frame).map_err(|err| ClientError::decode("request frame", err))?;
-    ws.send(WsMessage::text(text)).await.map_err(|err| ClientError::Transport(err.to_string()))
+    let frame = ClientFrame {
+        id: Some(id),
+        request,
+    };
+    let text =
+        serde_json::to_string(&frame).map_err(|err| ClientError::decode("request frame", err))?;
+    ws.send(WsMessage::text(text))
+        .await
+        .map_err(|err| ClientError::Transport(err.to_string()))
 }
 
 /// Sends a normal close (or completes the server's close) and flushes it,
 /// within a short limit. The socket is being abandoned either way, so failure
 /// is not an error.
 async fn close_politely(ws: &mut WsStream) {
-    let frame = CloseFrame { code: CloseCode::Normal, reason: Default::default() };
-    if let Err(err) = timeout(CLOSE_TIMEOUT, ws.close(Some(frame))).await.unwrap_or(Ok(())) {
+    let frame = CloseFrame {
+        code: CloseCode::Normal,
+        reason: Default::default(),
+    };
+    if let Err(err) = timeout(CLOSE_TIMEOUT, ws.close(Some(frame)))
+        .await
+        .unwrap_or(Ok(()))
+    {
         tracing::debug!(error = %err, "close handshake failed");
     }
 }

@@ -21,7 +21,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use natter_protocol::conversations::{
-    HistoryQuery, Message, MessageContent, MessagePage, ReadPosition, SendMessageRequest, SendMessageResponse,
+    HistoryQuery, Message, MessageContent, MessagePage, ReadPosition, SendMessageRequest,
+    SendMessageResponse,
 };
 use natter_protocol::sync::SyncResponse;
 use natter_protocol::ws::{ClientRequest, Event};
@@ -64,7 +65,8 @@ pub struct ConnectOptions {
     pub send_timeout: Duration,
     /// Limit on opening and authenticating one socket.
     pub connect_timeout: Duration,
-    /// First pause before reconnecting; doubles on each failure.
+    /// First pause before reconnecting, or before retrying a failed catch-up
+    /// request; doubles on each failure.
     pub backoff_base: Duration,
     /// Longest pause between reconnect attempts.
     pub backoff_cap: Duration,
@@ -92,13 +94,20 @@ impl Default for ConnectOptions {
 impl ConnectOptions {
     /// Options that resume where an earlier connection (or a saved state) stopped.
     pub fn resume(since: SyncCursor, known_seqs: HashMap<ConversationId, Seq>) -> ConnectOptions {
-        ConnectOptions { since: Some(since), known_seqs, ..ConnectOptions::default() }
+        ConnectOptions {
+            since: Some(since),
+            known_seqs,
+            ..ConnectOptions::default()
+        }
     }
 }
 
 /// What [`Connection::next_event`] yields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+// Nearly every value is the large `Event` variant, so boxing it would cost an
+// allocation per event and break plain pattern matching for nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum ConnectionEvent {
     /// Something happened. Messages come at most once per `(conversation,
     /// seq)` and in ascending seq per conversation, including messages fetched
@@ -137,7 +146,11 @@ impl Shared {
     }
 
     fn stopped(&self) -> ClientError {
-        self.terminal.lock().unwrap_or_else(PoisonError::into_inner).clone().unwrap_or(ClientError::Disconnected)
+        self.terminal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .unwrap_or(ClientError::Disconnected)
     }
 }
 
@@ -203,10 +216,19 @@ impl Connection {
         let (ready_tx, ready_rx) = oneshot::channel();
         // The channel is new and empty, so this cannot wait.
         inbound_tx
-            .send(Inbound::Connected { ready: Some(ready_tx) })
+            .send(Inbound::Connected {
+                ready: Some(ready_tx),
+            })
             .await
             .map_err(|_| ClientError::Disconnected)?;
-        let sequencer = Sequencer::new(catchup, shared.tracker.clone(), event_tx, resync_tx, options.since.is_some());
+        let sequencer = Sequencer::new(
+            catchup,
+            shared.tracker.clone(),
+            event_tx,
+            resync_tx,
+            options.since.is_some(),
+            options.backoff_base,
+        );
         // The sequencer stops when the driver drops `inbound_tx` or the
         // application drops the event receiver.
         tokio::spawn(sequencer.run(inbound_rx));
@@ -249,7 +271,9 @@ impl Connection {
     /// [`Connection::next_event`] with a limit: `Err(Timeout)` if no event
     /// came within `limit`, `Ok(None)` if the connection has ended.
     pub async fn next_event_timeout(&self, limit: Duration) -> Result<Option<ConnectionEvent>> {
-        tokio::time::timeout(limit, self.next_event()).await.map_err(|_| ClientError::Timeout)
+        tokio::time::timeout(limit, self.next_event())
+            .await
+            .map_err(|_| ClientError::Timeout)
     }
 
     /// Sends a message and waits for the server's acknowledgement: the message
@@ -257,8 +281,15 @@ impl Connection {
     /// is sent again) for up to [`ConnectOptions::send_timeout`] in total, then
     /// fails with [`ClientError::Timeout`]; the message may then still have
     /// been stored, and sending it again with the same id is safe.
-    pub async fn send(&self, conversation_id: ConversationId, message: SendMessageRequest) -> Result<Message> {
-        let request = ClientRequest::Send { conversation_id, message };
+    pub async fn send(
+        &self,
+        conversation_id: ConversationId,
+        message: SendMessageRequest,
+    ) -> Result<Message> {
+        let request = ClientRequest::Send {
+            conversation_id,
+            message,
+        };
         let reply: SendMessageResponse = self.request(request, true, self.send_timeout).await?;
         Ok(reply.message)
     }
@@ -267,34 +298,66 @@ impl Connection {
     pub async fn send_text(&self, conversation_id: ConversationId, text: &str) -> Result<Message> {
         let message = SendMessageRequest {
             client_msg_id: new_client_msg_id(),
-            content: MessageContent::Text { text: text.to_owned() },
+            content: MessageContent::Text {
+                text: text.to_owned(),
+            },
             reply_to: None,
         };
         self.send(conversation_id, message).await
     }
 
     /// Marks the conversation read up to `seq`.
-    pub async fn mark_read(&self, conversation_id: ConversationId, seq: Seq) -> Result<ReadPosition> {
-        self.request(ClientRequest::Read { conversation_id, seq }, false, self.request_timeout).await
+    pub async fn mark_read(
+        &self,
+        conversation_id: ConversationId,
+        seq: Seq,
+    ) -> Result<ReadPosition> {
+        self.request(
+            ClientRequest::Read {
+                conversation_id,
+                seq,
+            },
+            false,
+            self.request_timeout,
+        )
+        .await
     }
 
     /// Tells the other members the caller is typing. Repeat every few seconds
     /// while typing; nothing is stored.
     pub async fn typing(&self, conversation_id: ConversationId) -> Result<()> {
-        let _: accounts::Ok =
-            self.request(ClientRequest::Typing { conversation_id }, false, self.request_timeout).await?;
+        let _: accounts::Ok = self
+            .request(
+                ClientRequest::Typing { conversation_id },
+                false,
+                self.request_timeout,
+            )
+            .await?;
         Ok(())
     }
 
     /// Everything that changed after `since`, over the socket. Independent of
     /// the connection's own catch-up: it does not move [`Connection::cursor`].
     pub async fn sync(&self, since: SyncCursor) -> Result<SyncResponse> {
-        self.request(ClientRequest::Sync { since }, false, self.request_timeout).await
+        self.request(ClientRequest::Sync { since }, false, self.request_timeout)
+            .await
     }
 
     /// A page of history, over the socket.
-    pub async fn history(&self, conversation_id: ConversationId, query: HistoryQuery) -> Result<MessagePage> {
-        self.request(ClientRequest::History { conversation_id, query }, false, self.request_timeout).await
+    pub async fn history(
+        &self,
+        conversation_id: ConversationId,
+        query: HistoryQuery,
+    ) -> Result<MessagePage> {
+        self.request(
+            ClientRequest::History {
+                conversation_id,
+                query,
+            },
+            false,
+            self.request_timeout,
+        )
+        .await
     }
 
     /// The sync cursor up to which every change has been delivered. Save it
@@ -315,29 +378,57 @@ impl Connection {
         let (done_tx, done_rx) = oneshot::channel();
         let closed = tokio::time::timeout(CLOSE_WAIT, async {
             // An error means the driver has already stopped.
-            if self.commands.send(Command::Close { done: done_tx }).await.is_ok() {
+            if self
+                .commands
+                .send(Command::Close { done: done_tx })
+                .await
+                .is_ok()
+            {
                 let _ = done_rx.await;
             }
         })
         .await;
         if closed.is_err() {
             tracing::warn!("the connection did not close in time; aborting it");
-            if let Some(handle) = self.driver.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            if let Some(handle) = self
+                .driver
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+            {
                 handle.abort();
             }
         }
     }
 
-    async fn request<R: DeserializeOwned>(&self, request: ClientRequest, resend: bool, limit: Duration) -> Result<R> {
+    async fn request<R: DeserializeOwned>(
+        &self,
+        request: ClientRequest,
+        resend: bool,
+        limit: Duration,
+    ) -> Result<R> {
         let id = self.shared.next_id();
         let (reply_tx, reply_rx) = oneshot::channel();
-        let command = Command::Request { id, pending: Pending { request, reply: reply_tx, resend } };
+        let command = Command::Request {
+            id,
+            pending: Pending {
+                request,
+                reply: reply_tx,
+                resend,
+            },
+        };
         let exchange = async {
-            self.commands.send(command).await.map_err(|_| self.shared.stopped())?;
+            self.commands
+                .send(command)
+                .await
+                .map_err(|_| self.shared.stopped())?;
             // A dropped sender means the driver stopped without answering.
             reply_rx.await.map_err(|_| self.shared.stopped())?
         };
-        let value = tokio::time::timeout(limit, exchange).await.map_err(|_| ClientError::Timeout)??;
-        serde_json::from_value(value).map_err(|err| ClientError::decode(std::any::type_name::<R>(), err))
+        let value = tokio::time::timeout(limit, exchange)
+            .await
+            .map_err(|_| ClientError::Timeout)??;
+        serde_json::from_value(value)
+            .map_err(|err| ClientError::decode(std::any::type_name::<R>(), err))
     }
 }

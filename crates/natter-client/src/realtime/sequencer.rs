@@ -30,7 +30,11 @@ const ATTEMPTS: u32 = 4;
 /// Where missed events come from. [`Session`] in the SDK, a fake in tests.
 pub(crate) trait Catchup: Send + Sync + 'static {
     fn sync(&self, since: SyncCursor) -> impl Future<Output = Result<SyncResponse>> + Send;
-    fn history(&self, id: ConversationId, query: HistoryQuery) -> impl Future<Output = Result<MessagePage>> + Send;
+    fn history(
+        &self,
+        id: ConversationId,
+        query: HistoryQuery,
+    ) -> impl Future<Output = Result<MessagePage>> + Send;
 }
 
 impl Catchup for Session {
@@ -45,13 +49,23 @@ impl Catchup for Session {
 
 /// What the driver tells the sequencer, in the order it happened.
 #[derive(Debug)]
+// Nearly every value is the large `Event` variant; boxing it would only add
+// an allocation per event.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Inbound {
     /// A socket was authenticated. `ready` is set on the first one only; it is
     /// answered once the starting point is known (or could not be).
-    Connected { ready: Option<oneshot::Sender<Result<()>>> },
+    Connected {
+        ready: Option<oneshot::Sender<Result<()>>>,
+    },
     Event(Event),
-    Disconnected { code: Option<u16> },
-    Closed { code: u16, reason: String },
+    Disconnected {
+        code: Option<u16>,
+    },
+    Closed {
+        code: u16,
+        reason: String,
+    },
 }
 
 /// The tracker shared with [`super::Connection`], which reads it for
@@ -97,6 +111,7 @@ pub(crate) struct Sequencer<C> {
     /// A reconnect was requested and has not happened yet: skip gap fills,
     /// the catch-up after reconnecting will do them.
     degraded: bool,
+    /// First pause between tries of a catch-up request.
     retry_base: Duration,
 }
 
@@ -107,6 +122,7 @@ impl<C: Catchup> Sequencer<C> {
         out: mpsc::Sender<ConnectionEvent>,
         resync: mpsc::Sender<()>,
         backfill_first: bool,
+        retry_base: Duration,
     ) -> Self {
         Sequencer {
             catchup,
@@ -116,14 +132,8 @@ impl<C: Catchup> Sequencer<C> {
             backfill_first,
             first: true,
             degraded: false,
-            retry_base: Duration::from_millis(200),
+            retry_base,
         }
-    }
-
-    #[cfg(test)]
-    pub(crate) fn with_retry_base(mut self, base: Duration) -> Self {
-        self.retry_base = base;
-        self
     }
 
     /// Runs until the driver stops (drops its sender) or the application
@@ -135,7 +145,9 @@ impl<C: Catchup> Sequencer<C> {
                 Inbound::Event(Event::Message { message }) => self.on_message(message).await,
                 Inbound::Event(Event::User { event }) => self.on_user_event(event).await,
                 Inbound::Event(other) => self.emit(ConnectionEvent::Event(other)).await,
-                Inbound::Disconnected { code } => self.emit(ConnectionEvent::Disconnected { code }).await,
+                Inbound::Disconnected { code } => {
+                    self.emit(ConnectionEvent::Disconnected { code }).await
+                }
                 Inbound::Closed { code, reason } => {
                     // Delivery failing here changes nothing: this is the end either way.
                     let _ = self.emit(ConnectionEvent::Closed { code, reason }).await;
@@ -161,7 +173,10 @@ impl<C: Catchup> Sequencer<C> {
         let _ = self.resync.try_send(());
     }
 
-    async fn on_connected(&mut self, ready: Option<oneshot::Sender<Result<()>>>) -> Result<(), Gone> {
+    async fn on_connected(
+        &mut self,
+        ready: Option<oneshot::Sender<Result<()>>>,
+    ) -> Result<(), Gone> {
         let first = std::mem::replace(&mut self.first, false);
         self.degraded = false;
         if first && !self.backfill_first {
@@ -208,10 +223,12 @@ impl<C: Catchup> Sequencer<C> {
             Err(err) if err.code() == Some(ErrorCode::TooFarBehind) => {
                 // The server may refuse an old cursor instead of answering with
                 // `reset`; starting over from 0 gives the same full list.
-                self.retrying(|| self.catchup.sync(SyncCursor(0))).await.map(|mut reply| {
-                    reply.reset = true;
-                    reply
-                })
+                self.retrying(|| self.catchup.sync(SyncCursor(0)))
+                    .await
+                    .map(|mut reply| {
+                        reply.reset = true;
+                        reply
+                    })
             }
             other => other,
         };
@@ -238,7 +255,8 @@ impl<C: Catchup> Sequencer<C> {
 
     async fn on_user_event(&mut self, event: UserEvent) -> Result<(), Gone> {
         if lock(&self.tracker).accept_user_event(event.cursor) {
-            self.emit(ConnectionEvent::Event(Event::User { event })).await?;
+            self.emit(ConnectionEvent::Event(Event::User { event }))
+                .await?;
         }
         Ok(())
     }
@@ -272,7 +290,8 @@ impl<C: Catchup> Sequencer<C> {
     async fn deliver(&self, message: Message) -> Result<(), Gone> {
         let fresh = lock(&self.tracker).accept(message.conversation_id, message.seq);
         if fresh {
-            self.emit(ConnectionEvent::Event(Event::Message { message })).await?;
+            self.emit(ConnectionEvent::Event(Event::Message { message }))
+                .await?;
         }
         Ok(())
     }
@@ -283,8 +302,15 @@ impl<C: Catchup> Sequencer<C> {
     async fn fill(&mut self, id: ConversationId, after: Seq, target: Seq) -> Result<(), Halt> {
         let mut after = after;
         loop {
-            let query = HistoryQuery { before: None, after: Some(after), limit: Some(PAGE) };
-            let page = match self.retrying(|| self.catchup.history(id, query.clone())).await {
+            let query = HistoryQuery {
+                before: None,
+                after: Some(after),
+                limit: Some(PAGE),
+            };
+            let page = match self
+                .retrying(|| self.catchup.history(id, query.clone()))
+                .await
+            {
                 Ok(page) => page,
                 Err(err @ ClientError::Api { .. }) if !err.is_retryable() => {
                     // Left, removed or deleted: there is nothing to fetch, and
@@ -328,7 +354,9 @@ impl<C: Catchup> Sequencer<C> {
             match call().await {
                 Ok(value) => return Ok(value),
                 Err(err) if err.is_retryable() && attempt < ATTEMPTS => {
-                    let wait = backoff.next_delay().max(err.retry_after().unwrap_or_default());
+                    let wait = backoff
+                        .next_delay()
+                        .max(err.retry_after().unwrap_or_default());
                     tracing::debug!(error = %err, attempt, ?wait, "catch-up request failed; retrying");
                     tokio::time::sleep(wait).await;
                     attempt += 1;

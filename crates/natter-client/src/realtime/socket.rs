@@ -59,7 +59,12 @@ pub(crate) fn close_parts(frame: Option<CloseFrame>) -> (u16, String) {
 
 /// Connects to `url`, sends `auth` with request id `id`, and waits for
 /// `auth_ok`. Everything, handshake included, must finish within `limit`.
-pub(crate) async fn open(url: &str, token: &str, id: u64, limit: Duration) -> Result<WsStream, OpenError> {
+pub(crate) async fn open(
+    url: &str,
+    token: &str,
+    id: u64,
+    limit: Duration,
+) -> Result<WsStream, OpenError> {
     let deadline = Instant::now() + limit;
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE_BYTES))
@@ -68,11 +73,21 @@ pub(crate) async fn open(url: &str, token: &str, id: u64, limit: Duration) -> Re
     let connecting = tokio_tungstenite::connect_async_with_config(url, Some(config), true);
     let (mut ws, _response) = match timeout_at(deadline, connecting).await {
         Ok(Ok(connected)) => connected,
-        Ok(Err(err)) => return Err(OpenError::Retry(ClientError::Transport(format!("connecting to {url}: {err}")))),
+        Ok(Err(err)) => {
+            return Err(OpenError::Retry(ClientError::Transport(format!(
+                "connecting to {url}: {err}"
+            ))));
+        }
         Err(_) => return Err(OpenError::Retry(ClientError::Timeout)),
     };
-    let auth = ClientFrame { id: Some(id), request: ClientRequest::Auth { token: token.to_owned() } };
-    let text = serde_json::to_string(&auth).map_err(|err| OpenError::Retry(ClientError::decode("auth frame", err)))?;
+    let auth = ClientFrame {
+        id: Some(id),
+        request: ClientRequest::Auth {
+            token: token.to_owned(),
+        },
+    };
+    let text = serde_json::to_string(&auth)
+        .map_err(|err| OpenError::Retry(ClientError::decode("auth frame", err)))?;
     match timeout_at(deadline, ws.send(WsMessage::text(text))).await {
         Ok(Ok(())) => {}
         Ok(Err(err)) => return Err(OpenError::Retry(ClientError::Transport(err.to_string()))),
@@ -89,16 +104,30 @@ async fn await_auth_ok(ws: &mut WsStream) -> Result<(), OpenError> {
     loop {
         let text = match ws.next().await {
             Some(Ok(WsMessage::Text(text))) => text,
-            Some(Ok(WsMessage::Close(frame))) => return Err(closed_during_auth(close_parts(frame), None)),
+            Some(Ok(WsMessage::Close(frame))) => {
+                return Err(closed_during_auth(close_parts(frame), None));
+            }
             // Pings are answered by tungstenite as we read; nothing else is expected.
             Some(Ok(_)) => continue,
-            Some(Err(err)) => return Err(OpenError::Retry(ClientError::Transport(err.to_string()))),
+            Some(Err(err)) => {
+                return Err(OpenError::Retry(ClientError::Transport(err.to_string())));
+            }
             None => return Err(OpenError::Retry(ClientError::Disconnected)),
         };
         match serde_json::from_str::<ServerFrame>(text.as_str()) {
             Ok(ServerFrame::AuthOk { .. }) => return Ok(()),
-            Ok(ServerFrame::Error { code, message, retry_after_ms, .. }) => {
-                let refusal = ClientError::Api { status: code.http_status(), code, message, retry_after_ms };
+            Ok(ServerFrame::Error {
+                code,
+                message,
+                retry_after_ms,
+                ..
+            }) => {
+                let refusal = ClientError::Api {
+                    status: code.http_status(),
+                    code,
+                    message,
+                    retry_after_ms,
+                };
                 return Err(rejected(ws, refusal).await);
             }
             Ok(other) => tracing::debug!(frame = ?other, "frame before auth_ok ignored"),
@@ -163,7 +192,18 @@ mod tests {
         for code in [close::UNAUTHORIZED, close::REVOKED] {
             assert!(is_fatal_close(code), "{code}");
         }
-        for code in [1000, 1001, 1005, 1006, 1008, 1009, 1011, 1013, close::TOO_SLOW, close::IDLE] {
+        for code in [
+            1000,
+            1001,
+            1005,
+            1006,
+            1008,
+            1009,
+            1011,
+            1013,
+            close::TOO_SLOW,
+            close::IDLE,
+        ] {
             assert!(!is_fatal_close(code), "{code}");
         }
     }
@@ -178,15 +218,24 @@ mod tests {
         };
         assert_eq!(
             closed_during_auth((4001, String::new()), Some(refusal.clone())),
-            OpenError::Fatal { code: 4001, reason: "bad token".into() }
+            OpenError::Fatal {
+                code: 4001,
+                reason: "bad token".into()
+            }
         );
         assert_eq!(
             closed_during_auth((4002, "revoked".into()), Some(refusal)),
-            OpenError::Fatal { code: 4002, reason: "revoked".into() }
+            OpenError::Fatal {
+                code: 4002,
+                reason: "revoked".into()
+            }
         );
         assert_eq!(
             closed_during_auth((1013, "full".into()), None),
-            OpenError::Retry(ClientError::Closed { code: 1013, reason: "full".into() })
+            OpenError::Retry(ClientError::Closed {
+                code: 1013,
+                reason: "full".into()
+            })
         );
     }
 }

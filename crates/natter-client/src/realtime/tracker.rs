@@ -41,7 +41,11 @@ pub(crate) struct Tracker {
 
 impl Tracker {
     pub(crate) fn new(cursor: SyncCursor, delivered: HashMap<ConversationId, Seq>) -> Tracker {
-        Tracker { cursor, delivered, user_events: BTreeSet::new() }
+        Tracker {
+            cursor,
+            delivered,
+            user_events: BTreeSet::new(),
+        }
     }
 
     pub(crate) fn cursor(&self) -> SyncCursor {
@@ -49,7 +53,10 @@ impl Tracker {
     }
 
     pub(crate) fn position(&self, conversation_id: ConversationId) -> Seq {
-        self.delivered.get(&conversation_id).copied().unwrap_or_default()
+        self.delivered
+            .get(&conversation_id)
+            .copied()
+            .unwrap_or_default()
     }
 
     pub(crate) fn positions(&self) -> HashMap<ConversationId, Seq> {
@@ -126,10 +133,17 @@ mod tests {
             (0, 1, Verdict::Next),
             (0, 2, Verdict::Gap { after: Seq(0) }),
         ] {
-            assert_eq!(tracker_at(position).classify(C, Seq(seq)), expected, "position {position}, seq {seq}");
+            assert_eq!(
+                tracker_at(position).classify(C, Seq(seq)),
+                expected,
+                "position {position}, seq {seq}"
+            );
         }
         // Never seen: everything from seq 1 is missing.
-        assert_eq!(Tracker::default().classify(ConversationId(99), Seq(4)), Verdict::Gap { after: Seq(0) });
+        assert_eq!(
+            Tracker::default().classify(ConversationId(99), Seq(4)),
+            Verdict::Gap { after: Seq(0) }
+        );
     }
 
     #[test]
@@ -137,8 +151,14 @@ mod tests {
         let mut tracker = tracker_at(5);
         assert!(tracker.accept(C, Seq(6)));
         assert!(!tracker.accept(C, Seq(6)), "same seq again");
-        assert!(tracker.accept(C, Seq(9)), "jumping over a hole the server could not fill");
-        assert!(!tracker.accept(C, Seq(7)), "below the position: late duplicate");
+        assert!(
+            tracker.accept(C, Seq(9)),
+            "jumping over a hole the server could not fill"
+        );
+        assert!(
+            !tracker.accept(C, Seq(7)),
+            "below the position: late duplicate"
+        );
         assert_eq!(tracker.position(C), Seq(9));
         tracker.skip_to(C, Seq(4));
         assert_eq!(tracker.position(C), Seq(9), "skip_to never moves backwards");
@@ -149,16 +169,35 @@ mod tests {
     #[test]
     fn user_events_are_deduplicated_until_the_cursor_passes_them() {
         let mut tracker = tracker_at(0);
-        assert!(!tracker.accept_user_event(SyncCursor(10)), "at the cursor: came with the last sync");
+        assert!(
+            !tracker.accept_user_event(SyncCursor(10)),
+            "at the cursor: came with the last sync"
+        );
         assert!(tracker.accept_user_event(SyncCursor(12)), "live");
-        assert!(!tracker.accept_user_event(SyncCursor(12)), "again from the next sync");
-        assert!(tracker.accept_user_event(SyncCursor(11)), "an earlier one the socket missed");
+        assert!(
+            !tracker.accept_user_event(SyncCursor(12)),
+            "again from the next sync"
+        );
+        assert!(
+            tracker.accept_user_event(SyncCursor(11)),
+            "an earlier one the socket missed"
+        );
         tracker.advance_cursor(SyncCursor(11));
         assert_eq!(tracker.cursor(), SyncCursor(11));
-        assert!(!tracker.accept_user_event(SyncCursor(12)), "kept: still above the cursor");
+        assert!(
+            !tracker.accept_user_event(SyncCursor(12)),
+            "kept: still above the cursor"
+        );
         tracker.advance_cursor(SyncCursor(5));
-        assert_eq!(tracker.cursor(), SyncCursor(11), "the cursor never moves back");
+        assert_eq!(
+            tracker.cursor(),
+            SyncCursor(11),
+            "the cursor never moves back"
+        );
         tracker.advance_cursor(SyncCursor(20));
-        assert!(tracker.user_events.is_empty(), "pruned once the cursor passed them");
+        assert!(
+            tracker.user_events.is_empty(),
+            "pruned once the cursor passed them"
+        );
     }
 }

@@ -5,14 +5,16 @@ pub mod routes;
 
 use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use natter_protocol::accounts::{
-    ChangePasswordRequest, Device, DeviceList, LoginRequest, LoginResponse, RegisterRequest, UpdateProfileRequest,
-    UserProfile,
+    ChangePasswordRequest, Device, DeviceList, LoginRequest, LoginResponse, RegisterRequest,
+    UpdateProfileRequest, UserProfile,
 };
 use natter_protocol::contacts::{SearchUsersQuery, UserSearchPage};
-use natter_protocol::limits::{NAME_MAX_CHARS, PAGE_DEFAULT, PAGE_MAX, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS};
+use natter_protocol::limits::{
+    NAME_MAX_CHARS, PAGE_DEFAULT, PAGE_MAX, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS,
+};
 use natter_protocol::{DeviceId, ErrorCode, UserId};
 use natter_store::{AccountStore, NewUser};
 use rand::RngCore;
@@ -47,14 +49,27 @@ pub struct AccountService {
 }
 
 impl AccountService {
-    pub fn new(store: Arc<dyn AccountStore>, publisher: Arc<Publisher>, config: AccountsConfig) -> AccountService {
+    pub fn new(
+        store: Arc<dyn AccountStore>,
+        publisher: Arc<Publisher>,
+        config: AccountsConfig,
+    ) -> AccountService {
         let decoy_hash = hash_password_now("natter-decoy-password").unwrap_or_default();
-        AccountService { hashing: Semaphore::new(config.max_concurrent_hashes.max(1)), store, publisher, config, decoy_hash }
+        AccountService {
+            hashing: Semaphore::new(config.max_concurrent_hashes.max(1)),
+            store,
+            publisher,
+            config,
+            decoy_hash,
+        }
     }
 
     pub async fn register(&self, request: RegisterRequest) -> ApiResult<UserProfile> {
         if !self.config.registration_open {
-            return Err(ApiError::new(ErrorCode::Forbidden, "Registration is closed on this server."));
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "Registration is closed on this server.",
+            ));
         }
         let username = names::parse_username(&request.username).ok_or_else(|| {
             ApiError::new(
@@ -64,7 +79,9 @@ impl AccountService {
         })?;
         check_password(&request.password)?;
         let display_name = match request.display_name {
-            Some(name) => clean_name(&name, "display_name")?.unwrap_or_else(|| username.display.clone()),
+            Some(name) => {
+                clean_name(&name, "display_name")?.unwrap_or_else(|| username.display.clone())
+            }
             None => username.display.clone(),
         };
         let password_hash = self.hash(request.password).await?;
@@ -80,7 +97,8 @@ impl AccountService {
     }
 
     pub async fn login(&self, request: LoginRequest) -> ApiResult<LoginResponse> {
-        let invalid = || ApiError::new(ErrorCode::InvalidCredentials, "Wrong username or password.");
+        let invalid =
+            || ApiError::new(ErrorCode::InvalidCredentials, "Wrong username or password.");
         let device_name = match request.device.as_deref().map(|d| clean_name(d, "device")) {
             Some(result) => result?.unwrap_or_else(|| "Unnamed device".into()),
             None => "Unnamed device".into(),
@@ -102,9 +120,20 @@ impl AccountService {
             _ => return Err(invalid()),
         };
         let token = new_token();
-        let device_id = self.store.insert_session(user, device_name, token_hash(&token), now()).await?;
-        let profile = self.store.find_user(user).await?.ok_or_else(ApiError::not_found)?;
-        Ok(LoginResponse { token, device_id, user: profile })
+        let device_id = self
+            .store
+            .insert_session(user, device_name, token_hash(&token), now())
+            .await?;
+        let profile = self
+            .store
+            .find_user(user)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+        Ok(LoginResponse {
+            token,
+            device_id,
+            user: profile,
+        })
     }
 
     /// The device a bearer token belongs to. `Unauthorized` for unknown tokens.
@@ -115,12 +144,19 @@ impl AccountService {
         }
         // Lookup is by the SHA-256 of the token through a unique index: the
         // comparison never touches the secret itself, so it leaks no timing about it.
-        let session = self.store.find_session(token_hash(token)).await?.ok_or_else(unauthorized)?;
+        let session = self
+            .store
+            .find_session(token_hash(token))
+            .await?
+            .ok_or_else(unauthorized)?;
         let at = now();
         if at.0 - session.last_seen_at.0 > TOUCH_EVERY_MS {
             self.store.touch_session(session.device_id, at).await?;
         }
-        Ok(Caller { user: session.user_id, device: session.device_id })
+        Ok(Caller {
+            user: session.user_id,
+            device: session.device_id,
+        })
     }
 
     pub async fn logout(&self, caller: Caller) -> ApiResult<()> {
@@ -128,26 +164,45 @@ impl AccountService {
     }
 
     pub async fn me(&self, caller: Caller) -> ApiResult<UserProfile> {
-        self.store.find_user(caller.user).await?.ok_or_else(ApiError::not_found)
+        self.store
+            .find_user(caller.user)
+            .await?
+            .ok_or_else(ApiError::not_found)
     }
 
-    pub async fn update_me(&self, caller: Caller, request: UpdateProfileRequest) -> ApiResult<UserProfile> {
+    pub async fn update_me(
+        &self,
+        caller: Caller,
+        request: UpdateProfileRequest,
+    ) -> ApiResult<UserProfile> {
         let current = self.me(caller).await?;
         let name = clean_name(&request.display_name, "display_name")?.unwrap_or(current.username);
-        let (profile, changes) =
-            self.store.update_display_name(caller.user, name.clone(), search_key(&name), now()).await?;
+        let (profile, changes) = self
+            .store
+            .update_display_name(caller.user, name.clone(), search_key(&name), now())
+            .await?;
         self.publisher.changes(changes, Some(caller.device)).await;
         Ok(profile)
     }
 
-    pub async fn change_password(&self, caller: Caller, request: ChangePasswordRequest) -> ApiResult<()> {
+    pub async fn change_password(
+        &self,
+        caller: Caller,
+        request: ChangePasswordRequest,
+    ) -> ApiResult<()> {
         check_password(&request.new_password)?;
         let hash = self.store.get_password_hash(caller.user).await?;
         if !self.verify(request.old_password, hash).await? {
-            return Err(ApiError::new(ErrorCode::InvalidCredentials, "The current password is wrong."));
+            return Err(ApiError::new(
+                ErrorCode::InvalidCredentials,
+                "The current password is wrong.",
+            ));
         }
         let new_hash = self.hash(request.new_password).await?;
-        let revoked = self.store.update_password(caller.user, new_hash, caller.device).await?;
+        let revoked = self
+            .store
+            .update_password(caller.user, new_hash, caller.device)
+            .await?;
         self.publisher.disconnect(caller.user, revoked).await;
         Ok(())
     }
@@ -175,10 +230,17 @@ impl AccountService {
     }
 
     pub async fn user(&self, _caller: Caller, user: UserId) -> ApiResult<UserProfile> {
-        self.store.find_user(user).await?.ok_or_else(ApiError::not_found)
+        self.store
+            .find_user(user)
+            .await?
+            .ok_or_else(ApiError::not_found)
     }
 
-    pub async fn search(&self, _caller: Caller, query: SearchUsersQuery) -> ApiResult<UserSearchPage> {
+    pub async fn search(
+        &self,
+        _caller: Caller,
+        query: SearchUsersQuery,
+    ) -> ApiResult<UserSearchPage> {
         let prefix = search_key(query.q.trim());
         if prefix.is_empty() || prefix.chars().count() > NAME_MAX_CHARS {
             return Err(ApiError::invalid("Search needs 1 to 64 characters."));
@@ -191,17 +253,28 @@ impl AccountService {
     }
 
     async fn hash(&self, password: String) -> ApiResult<String> {
-        let _permit = self.hashing.acquire().await.map_err(|_| internal("hashing closed"))?;
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|_| internal("hashing closed"))?;
         tokio::task::spawn_blocking(move || hash_password_now(&password))
             .await
             .map_err(|_| internal("hash task failed"))?
     }
 
     async fn verify(&self, password: String, hash: String) -> ApiResult<bool> {
-        let _permit = self.hashing.acquire().await.map_err(|_| internal("hashing closed"))?;
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|_| internal("hashing closed"))?;
         tokio::task::spawn_blocking(move || {
-            let parsed = PasswordHash::new(&hash).map_err(|_| internal("stored hash unreadable"))?;
-            Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            let parsed =
+                PasswordHash::new(&hash).map_err(|_| internal("stored hash unreadable"))?;
+            Ok(Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok())
         })
         .await
         .map_err(|_| internal("verify task failed"))?
@@ -227,7 +300,10 @@ fn hash_password_now(password: &str) -> ApiResult<String> {
 fn check_password(password: &str) -> ApiResult<()> {
     let count = password.chars().count();
     if !(PASSWORD_MIN_CHARS..=PASSWORD_MAX_CHARS).contains(&count) {
-        return Err(ApiError::new(ErrorCode::WeakPassword, "Passwords have 8 to 1024 characters."));
+        return Err(ApiError::new(
+            ErrorCode::WeakPassword,
+            "Passwords have 8 to 1024 characters.",
+        ));
     }
     Ok(())
 }
@@ -237,7 +313,9 @@ fn check_password(password: &str) -> ApiResult<()> {
 pub fn clean_name(raw: &str, field: &str) -> ApiResult<Option<String>> {
     let name = raw.trim();
     if name.chars().any(char::is_control) || name.chars().count() > NAME_MAX_CHARS {
-        return Err(ApiError::invalid(format!("`{field}` must be at most 64 characters, without control characters.")));
+        return Err(ApiError::invalid(format!(
+            "`{field}` must be at most 64 characters, without control characters."
+        )));
     }
     Ok((!name.is_empty()).then(|| name.to_owned()))
 }

@@ -20,10 +20,16 @@ pub fn parse_username(raw: &str) -> Option<Username> {
     if !(USERNAME_MIN_CHARS..=USERNAME_MAX_CHARS).contains(&count) {
         return None;
     }
-    if !display.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.')) {
+    if !display
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
         return None;
     }
-    Some(Username { key: search_key(&display), display })
+    Some(Username {
+        key: search_key(&display),
+        display,
+    })
 }
 
 /// The key for uniqueness and search: NFKC, lowercase, then the UTS #39
@@ -40,7 +46,11 @@ mod tests {
     use super::*;
 
     fn check(raw: &str, expected_key: Option<&str>) {
-        assert_eq!(parse_username(raw).map(|u| u.key), expected_key.map(str::to_owned), "{raw}");
+        assert_eq!(
+            parse_username(raw).map(|u| u.key),
+            expected_key.map(str::to_owned),
+            "{raw}"
+        );
     }
 
     #[test]

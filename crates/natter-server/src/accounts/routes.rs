@@ -1,9 +1,11 @@
 //! HTTP routes of the accounts domain: extract, call one service method, convert.
 
+use axum::Router;
 use axum::extract::State;
 use axum::routing::{delete, get, post};
-use axum::Router;
-use natter_protocol::accounts::{self, ChangePasswordRequest, LoginRequest, Ok, RegisterRequest, UpdateProfileRequest};
+use natter_protocol::accounts::{
+    self, ChangePasswordRequest, LoginRequest, Ok, RegisterRequest, UpdateProfileRequest,
+};
 use natter_protocol::contacts::{self as contact_routes, SearchUsersQuery};
 use natter_protocol::{DeviceId, UserId};
 
@@ -27,11 +29,17 @@ pub fn routes() -> Router<AppState> {
         .route(contact_routes::SEARCH_USERS.path, get(search))
 }
 
-async fn register(State(app): State<AppState>, Json(body): Json<RegisterRequest>) -> Reply<accounts::UserProfile> {
+async fn register(
+    State(app): State<AppState>,
+    Json(body): Json<RegisterRequest>,
+) -> Reply<accounts::UserProfile> {
     Ok(axum::Json(app.accounts.register(body).await?))
 }
 
-async fn login(State(app): State<AppState>, Json(body): Json<LoginRequest>) -> Reply<accounts::LoginResponse> {
+async fn login(
+    State(app): State<AppState>,
+    Json(body): Json<LoginRequest>,
+) -> Reply<accounts::LoginResponse> {
     Ok(axum::Json(app.accounts.login(body).await?))
 }
 
@@ -52,7 +60,11 @@ async fn update_me(
     Ok(axum::Json(app.accounts.update_me(caller, body).await?))
 }
 
-async fn change_password(State(app): State<AppState>, caller: Caller, Json(body): Json<ChangePasswordRequest>) -> Reply<Ok> {
+async fn change_password(
+    State(app): State<AppState>,
+    caller: Caller,
+    Json(body): Json<ChangePasswordRequest>,
+) -> Reply<Ok> {
     app.accounts.change_password(caller, body).await?;
     Ok(axum::Json(Ok::YES))
 }
@@ -61,12 +73,20 @@ async fn devices(State(app): State<AppState>, caller: Caller) -> Reply<accounts:
     Ok(axum::Json(app.accounts.devices(caller).await?))
 }
 
-async fn revoke_device(State(app): State<AppState>, caller: Caller, Path(device): Path<i64>) -> Reply<Ok> {
+async fn revoke_device(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(device): Path<i64>,
+) -> Reply<Ok> {
     app.accounts.revoke_device(caller, DeviceId(device)).await?;
     Ok(axum::Json(Ok::YES))
 }
 
-async fn user(State(app): State<AppState>, caller: Caller, Path(user): Path<i64>) -> Reply<accounts::UserProfile> {
+async fn user(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(user): Path<i64>,
+) -> Reply<accounts::UserProfile> {
     Ok(axum::Json(app.accounts.user(caller, UserId(user)).await?))
 }
 

@@ -4,7 +4,9 @@ pub mod routes;
 
 use std::sync::Arc;
 
-use natter_protocol::contacts::{BlockList, Friend, FriendList, FriendRequestList, FriendRequestOutcome};
+use natter_protocol::contacts::{
+    BlockList, Friend, FriendList, FriendRequestList, FriendRequestOutcome,
+};
 use natter_protocol::limits::{GREETING_MAX_CHARS, NAME_MAX_CHARS};
 use natter_protocol::{FriendRequestId, UserId};
 use natter_store::{ContactStore, FriendRequestSent};
@@ -22,41 +24,82 @@ pub struct ContactService {
 }
 
 impl ContactService {
-    pub fn new(store: Arc<dyn ContactStore>, presence: Arc<PresenceService>, publisher: Arc<Publisher>) -> ContactService {
-        ContactService { store, presence, publisher }
+    pub fn new(
+        store: Arc<dyn ContactStore>,
+        presence: Arc<PresenceService>,
+        publisher: Arc<Publisher>,
+    ) -> ContactService {
+        ContactService {
+            store,
+            presence,
+            publisher,
+        }
     }
 
-    pub async fn send_request(&self, caller: Caller, to: UserId, greeting: Option<String>) -> ApiResult<FriendRequestOutcome> {
+    pub async fn send_request(
+        &self,
+        caller: Caller,
+        to: UserId,
+        greeting: Option<String>,
+    ) -> ApiResult<FriendRequestOutcome> {
         let greeting = greeting.unwrap_or_default().trim().to_owned();
-        if greeting.chars().count() > GREETING_MAX_CHARS || greeting.chars().any(|c| c.is_control() && c != '\n') {
+        if greeting.chars().count() > GREETING_MAX_CHARS
+            || greeting.chars().any(|c| c.is_control() && c != '\n')
+        {
             return Err(ApiError::invalid("A greeting has at most 200 characters."));
         }
-        let (sent, changes) = self.store.send_friend_request(caller.user, to, greeting, now()).await?;
+        let (sent, changes) = self
+            .store
+            .send_friend_request(caller.user, to, greeting, now())
+            .await?;
         self.publisher.changes(changes, Some(caller.device)).await;
         Ok(match sent {
             FriendRequestSent::Pending(request) => FriendRequestOutcome::Pending { request },
             FriendRequestSent::Friends(record) => {
-                let online = self.presence.online(&[record.user.id]).await.first().copied().unwrap_or(false);
-                FriendRequestOutcome::Friends { friend: record.into_friend(online) }
+                let online = self
+                    .presence
+                    .online(&[record.user.id])
+                    .await
+                    .first()
+                    .copied()
+                    .unwrap_or(false);
+                FriendRequestOutcome::Friends {
+                    friend: record.into_friend(online),
+                }
             }
         })
     }
 
     pub async fn accept(&self, caller: Caller, request: FriendRequestId) -> ApiResult<Friend> {
-        let (record, changes) = self.store.accept_friend_request(caller.user, request, now()).await?;
+        let (record, changes) = self
+            .store
+            .accept_friend_request(caller.user, request, now())
+            .await?;
         self.publisher.changes(changes, Some(caller.device)).await;
-        let online = self.presence.online(&[record.user.id]).await.first().copied().unwrap_or(false);
+        let online = self
+            .presence
+            .online(&[record.user.id])
+            .await
+            .first()
+            .copied()
+            .unwrap_or(false);
         Ok(record.into_friend(online))
     }
 
     pub async fn decline(&self, caller: Caller, request: FriendRequestId) -> ApiResult<()> {
-        let changes = self.store.decline_friend_request(caller.user, request, now()).await?;
+        let changes = self
+            .store
+            .decline_friend_request(caller.user, request, now())
+            .await?;
         self.publisher.changes(changes, Some(caller.device)).await;
         Ok(())
     }
 
     pub async fn cancel(&self, caller: Caller, request: FriendRequestId) -> ApiResult<()> {
-        let changes = self.store.cancel_friend_request(caller.user, request, now()).await?;
+        let changes = self
+            .store
+            .cancel_friend_request(caller.user, request, now())
+            .await?;
         self.publisher.changes(changes, Some(caller.device)).await;
         Ok(())
     }
@@ -69,11 +112,20 @@ impl ContactService {
         let records = self.store.list_friends(caller.user).await?;
         let ids: Vec<UserId> = records.iter().map(|r| r.user.id).collect();
         let online = self.presence.online(&ids).await;
-        let friends = records.into_iter().zip(online).map(|(record, online)| record.into_friend(online)).collect();
+        let friends = records
+            .into_iter()
+            .zip(online)
+            .map(|(record, online)| record.into_friend(online))
+            .collect();
         Ok(FriendList { friends })
     }
 
-    pub async fn set_remark(&self, caller: Caller, friend: UserId, remark: Option<String>) -> ApiResult<()> {
+    pub async fn set_remark(
+        &self,
+        caller: Caller,
+        friend: UserId,
+        remark: Option<String>,
+    ) -> ApiResult<()> {
         let remark = match remark {
             Some(text) => {
                 let text = text.trim().to_owned();
@@ -84,7 +136,10 @@ impl ContactService {
             }
             None => None,
         };
-        let changes = self.store.update_remark(caller.user, friend, remark, now()).await?;
+        let changes = self
+            .store
+            .update_remark(caller.user, friend, remark, now())
+            .await?;
         self.publisher.changes(changes, Some(caller.device)).await;
         Ok(())
     }
@@ -108,6 +163,8 @@ impl ContactService {
     }
 
     pub async fn blocks(&self, caller: Caller) -> ApiResult<BlockList> {
-        Ok(BlockList { users: self.store.list_blocks(caller.user).await? })
+        Ok(BlockList {
+            users: self.store.list_blocks(caller.user).await?,
+        })
     }
 }

@@ -1,11 +1,12 @@
 //! HTTP routes of the contacts domain.
 
+use axum::Router;
 use axum::extract::State;
 use axum::routing::{delete, get, patch, post, put};
-use axum::Router;
 use natter_protocol::accounts::Ok;
 use natter_protocol::contacts::{
-    self, BlockList, Friend, FriendList, FriendRequestList, FriendRequestOutcome, SendFriendRequest, UpdateFriendRequest,
+    self, BlockList, Friend, FriendList, FriendRequestList, FriendRequestOutcome,
+    SendFriendRequest, UpdateFriendRequest,
 };
 use natter_protocol::{FriendRequestId, UserId};
 
@@ -19,8 +20,14 @@ type Reply<T> = ApiResult<axum::Json<T>>;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(contacts::LIST_FRIENDS.path, get(friends))
-        .route(contacts::UPDATE_FRIEND.path, patch(update_friend).delete(remove_friend))
-        .route(contacts::LIST_FRIEND_REQUESTS.path, get(requests).post(send_request))
+        .route(
+            contacts::UPDATE_FRIEND.path,
+            patch(update_friend).delete(remove_friend),
+        )
+        .route(
+            contacts::LIST_FRIEND_REQUESTS.path,
+            get(requests).post(send_request),
+        )
         .route(contacts::ACCEPT_FRIEND_REQUEST.path, post(accept))
         .route(contacts::DECLINE_FRIEND_REQUEST.path, post(decline))
         .route(contacts::CANCEL_FRIEND_REQUEST.path, delete(cancel))
@@ -38,11 +45,17 @@ async fn update_friend(
     Path(user): Path<i64>,
     Json(body): Json<UpdateFriendRequest>,
 ) -> Reply<Ok> {
-    app.contacts.set_remark(caller, UserId(user), body.remark).await?;
+    app.contacts
+        .set_remark(caller, UserId(user), body.remark)
+        .await?;
     Ok(axum::Json(Ok::YES))
 }
 
-async fn remove_friend(State(app): State<AppState>, caller: Caller, Path(user): Path<i64>) -> Reply<Ok> {
+async fn remove_friend(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(user): Path<i64>,
+) -> Reply<Ok> {
     app.contacts.remove(caller, UserId(user)).await?;
     Ok(axum::Json(Ok::YES))
 }
@@ -56,11 +69,17 @@ async fn send_request(
     caller: Caller,
     Json(body): Json<SendFriendRequest>,
 ) -> Reply<FriendRequestOutcome> {
-    Ok(axum::Json(app.contacts.send_request(caller, body.user_id, body.greeting).await?))
+    Ok(axum::Json(
+        app.contacts
+            .send_request(caller, body.user_id, body.greeting)
+            .await?,
+    ))
 }
 
 async fn accept(State(app): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Reply<Friend> {
-    Ok(axum::Json(app.contacts.accept(caller, FriendRequestId(id)).await?))
+    Ok(axum::Json(
+        app.contacts.accept(caller, FriendRequestId(id)).await?,
+    ))
 }
 
 async fn decline(State(app): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Reply<Ok> {

@@ -6,10 +6,13 @@ pub mod routes;
 use std::sync::Arc;
 
 use natter_protocol::conversations::{
-    ConversationList, ConversationSummary, CreateGroupRequest, HistoryQuery, MemberList, MessageContent, MessagePage,
-    ReadPosition, Role, SendMessageRequest, SendMessageResponse, UpdateGroupRequest,
+    ConversationList, ConversationSummary, CreateGroupRequest, HistoryQuery, MemberList,
+    MessageContent, MessagePage, ReadPosition, Role, SendMessageRequest, SendMessageResponse,
+    UpdateGroupRequest,
 };
-use natter_protocol::limits::{ANNOUNCEMENT_MAX_CHARS, CLIENT_MSG_ID_MAX_CHARS, INVITE_MAX_USERS, TEXT_MAX_BYTES};
+use natter_protocol::limits::{
+    ANNOUNCEMENT_MAX_CHARS, CLIENT_MSG_ID_MAX_CHARS, INVITE_MAX_USERS, TEXT_MAX_BYTES,
+};
 use natter_protocol::ws::Event;
 use natter_protocol::{ConversationId, ErrorCode, Seq, UserId};
 use natter_store::{ContactStore, ConversationStore, GroupLimits, NewMessage};
@@ -36,21 +39,39 @@ impl ConversationService {
         contacts_config: ContactsConfig,
         groups: GroupsConfig,
     ) -> ConversationService {
-        let limits = GroupLimits { max_members: groups.max_members.max(2) };
-        ConversationService { store, contacts, publisher, contacts_config, limits }
+        let limits = GroupLimits {
+            max_members: groups.max_members.max(2),
+        };
+        ConversationService {
+            store,
+            contacts,
+            publisher,
+            contacts_config,
+            limits,
+        }
     }
 
     /// Stores a message and, once it is committed, delivers it to every member's
     /// online devices. A repeated `client_msg_id` returns the original.
-    pub async fn send(&self, caller: Caller, conversation: ConversationId, request: SendMessageRequest) -> ApiResult<SendMessageResponse> {
+    pub async fn send(
+        &self,
+        caller: Caller,
+        conversation: ConversationId,
+        request: SendMessageRequest,
+    ) -> ApiResult<SendMessageResponse> {
         let id_len = request.client_msg_id.0.chars().count();
         if id_len == 0 || id_len > CLIENT_MSG_ID_MAX_CHARS {
-            return Err(ApiError::invalid("`client_msg_id` must have 1 to 64 characters."));
+            return Err(ApiError::invalid(
+                "`client_msg_id` must have 1 to 64 characters.",
+            ));
         }
         match &request.content {
             MessageContent::Text { text } => {
                 if text.len() > TEXT_MAX_BYTES {
-                    return Err(ApiError::new(ErrorCode::TooLarge, "Text messages hold at most 16 KiB."));
+                    return Err(ApiError::new(
+                        ErrorCode::TooLarge,
+                        "Text messages hold at most 16 KiB.",
+                    ));
                 }
                 if text.trim().is_empty() {
                     return Err(ApiError::invalid("A text message cannot be empty."));
@@ -76,22 +97,54 @@ impl ConversationService {
             })
             .await?;
         if !appended.duplicate {
-            self.publisher.message(appended.message.clone(), appended.members, Some(caller.device)).await;
+            self.publisher
+                .message(
+                    appended.message.clone(),
+                    appended.members,
+                    Some(caller.device),
+                )
+                .await;
         }
-        Ok(SendMessageResponse { message: appended.message })
+        Ok(SendMessageResponse {
+            message: appended.message,
+        })
     }
 
-    pub async fn history(&self, caller: Caller, conversation: ConversationId, query: HistoryQuery) -> ApiResult<MessagePage> {
-        Ok(self.store.page_messages(caller.user, conversation, query).await?)
+    pub async fn history(
+        &self,
+        caller: Caller,
+        conversation: ConversationId,
+        query: HistoryQuery,
+    ) -> ApiResult<MessagePage> {
+        Ok(self
+            .store
+            .page_messages(caller.user, conversation, query)
+            .await?)
     }
 
     /// Moves the caller's read position; members see it live, and the caller's
     /// other devices through their change stream.
-    pub async fn mark_read(&self, caller: Caller, conversation: ConversationId, seq: Seq) -> ApiResult<ReadPosition> {
-        let (position, members, changes) = self.store.mark_read(caller.user, conversation, seq, now()).await?;
+    pub async fn mark_read(
+        &self,
+        caller: Caller,
+        conversation: ConversationId,
+        seq: Seq,
+    ) -> ApiResult<ReadPosition> {
+        let (position, members, changes) = self
+            .store
+            .mark_read(caller.user, conversation, seq, now())
+            .await?;
         self.publisher.changes(changes, Some(caller.device)).await;
-        let others: Vec<UserId> = members.iter().copied().filter(|&m| m != caller.user).collect();
-        let event = Event::Read { conversation_id: conversation, user_id: caller.user, read_seq: position.read_seq };
+        let others: Vec<UserId> = members
+            .iter()
+            .copied()
+            .filter(|&m| m != caller.user)
+            .collect();
+        let event = Event::Read {
+            conversation_id: conversation,
+            user_id: caller.user,
+            read_seq: position.read_seq,
+        };
         self.publisher.event(others.into(), event, None).await;
         Ok(position)
     }
@@ -102,83 +155,184 @@ impl ConversationService {
         let mut others = Vec::with_capacity(members.len());
         for &member in members.iter().filter(|&&m| m != caller.user) {
             // In a direct conversation a peer who blocked the caller hears nothing.
-            if members.len() == 2 && self.contacts.relation(member, caller.user).await?.a_blocked_b {
+            if members.len() == 2
+                && self
+                    .contacts
+                    .relation(member, caller.user)
+                    .await?
+                    .a_blocked_b
+            {
                 continue;
             }
             others.push(member);
         }
-        self.publisher.event(others.into(), Event::Typing { conversation_id: conversation, user_id: caller.user }, None).await;
+        self.publisher
+            .event(
+                others.into(),
+                Event::Typing {
+                    conversation_id: conversation,
+                    user_id: caller.user,
+                },
+                None,
+            )
+            .await;
         Ok(())
     }
 
     pub async fn list(&self, caller: Caller) -> ApiResult<ConversationList> {
-        Ok(ConversationList { conversations: self.store.list_conversations(caller.user).await? })
+        Ok(ConversationList {
+            conversations: self.store.list_conversations(caller.user).await?,
+        })
     }
 
-    pub async fn get(&self, caller: Caller, conversation: ConversationId) -> ApiResult<ConversationSummary> {
-        Ok(self.store.get_conversation(caller.user, conversation).await?)
+    pub async fn get(
+        &self,
+        caller: Caller,
+        conversation: ConversationId,
+    ) -> ApiResult<ConversationSummary> {
+        Ok(self
+            .store
+            .get_conversation(caller.user, conversation)
+            .await?)
     }
 
-    pub async fn open_direct(&self, caller: Caller, peer: UserId) -> ApiResult<ConversationSummary> {
-        let id = self.store.open_direct(caller.user, peer, !self.contacts_config.open_direct_messages, now()).await?;
+    pub async fn open_direct(
+        &self,
+        caller: Caller,
+        peer: UserId,
+    ) -> ApiResult<ConversationSummary> {
+        let id = self
+            .store
+            .open_direct(
+                caller.user,
+                peer,
+                !self.contacts_config.open_direct_messages,
+                now(),
+            )
+            .await?;
         self.get(caller, id).await
     }
 
-    pub async fn members(&self, caller: Caller, conversation: ConversationId) -> ApiResult<MemberList> {
-        Ok(MemberList { members: self.store.list_members(caller.user, conversation).await? })
+    pub async fn members(
+        &self,
+        caller: Caller,
+        conversation: ConversationId,
+    ) -> ApiResult<MemberList> {
+        Ok(MemberList {
+            members: self.store.list_members(caller.user, conversation).await?,
+        })
     }
 
-    pub async fn create_group(&self, caller: Caller, request: CreateGroupRequest) -> ApiResult<ConversationSummary> {
-        let name = clean_name(&request.name, "name")?.ok_or_else(|| ApiError::invalid("A group needs a name."))?;
+    pub async fn create_group(
+        &self,
+        caller: Caller,
+        request: CreateGroupRequest,
+    ) -> ApiResult<ConversationSummary> {
+        let name = clean_name(&request.name, "name")?
+            .ok_or_else(|| ApiError::invalid("A group needs a name."))?;
         if request.members.len() > INVITE_MAX_USERS {
-            return Err(ApiError::invalid("At most 500 members can be added at once."));
+            return Err(ApiError::invalid(
+                "At most 500 members can be added at once.",
+            ));
         }
-        let (id, changes) = self.store.create_group(caller.user, name, request.members, self.limits, now()).await?;
+        let (id, changes) = self
+            .store
+            .create_group(caller.user, name, request.members, self.limits, now())
+            .await?;
         self.publisher.changes(changes, None).await;
         self.get(caller, id).await
     }
 
-    pub async fn update_group(&self, caller: Caller, conversation: ConversationId, request: UpdateGroupRequest) -> ApiResult<()> {
+    pub async fn update_group(
+        &self,
+        caller: Caller,
+        conversation: ConversationId,
+        request: UpdateGroupRequest,
+    ) -> ApiResult<()> {
         let name = match request.name {
-            Some(name) => Some(clean_name(&name, "name")?.ok_or_else(|| ApiError::invalid("A group needs a name."))?),
+            Some(name) => Some(
+                clean_name(&name, "name")?
+                    .ok_or_else(|| ApiError::invalid("A group needs a name."))?,
+            ),
             None => None,
         };
         let announcement = request.announcement.map(|text| text.trim().to_owned());
-        if announcement.as_ref().is_some_and(|a| a.chars().count() > ANNOUNCEMENT_MAX_CHARS) {
-            return Err(ApiError::invalid("An announcement has at most 2000 characters."));
+        if announcement
+            .as_ref()
+            .is_some_and(|a| a.chars().count() > ANNOUNCEMENT_MAX_CHARS)
+        {
+            return Err(ApiError::invalid(
+                "An announcement has at most 2000 characters.",
+            ));
         }
         if name.is_none() && announcement.is_none() {
             return Err(ApiError::invalid("Give a `name` or an `announcement`."));
         }
-        let changes = self.store.update_group(caller.user, conversation, name, announcement, now()).await?;
+        let changes = self
+            .store
+            .update_group(caller.user, conversation, name, announcement, now())
+            .await?;
         self.publisher.changes(changes, None).await;
         Ok(())
     }
 
-    pub async fn invite(&self, caller: Caller, conversation: ConversationId, users: Vec<UserId>) -> ApiResult<MemberList> {
+    pub async fn invite(
+        &self,
+        caller: Caller,
+        conversation: ConversationId,
+        users: Vec<UserId>,
+    ) -> ApiResult<MemberList> {
         if users.is_empty() || users.len() > INVITE_MAX_USERS {
             return Err(ApiError::invalid("Invite 1 to 500 users at once."));
         }
-        let changes = self.store.invite_members(caller.user, conversation, users, self.limits, now()).await?;
+        let changes = self
+            .store
+            .invite_members(caller.user, conversation, users, self.limits, now())
+            .await?;
         self.publisher.changes(changes, None).await;
         self.members(caller, conversation).await
     }
 
     /// Kicks a member, or leaves when `target` is the caller.
-    pub async fn remove_member(&self, caller: Caller, conversation: ConversationId, target: UserId) -> ApiResult<()> {
-        let changes = self.store.remove_member(caller.user, conversation, target, now()).await?;
+    pub async fn remove_member(
+        &self,
+        caller: Caller,
+        conversation: ConversationId,
+        target: UserId,
+    ) -> ApiResult<()> {
+        let changes = self
+            .store
+            .remove_member(caller.user, conversation, target, now())
+            .await?;
         self.publisher.changes(changes, None).await;
         Ok(())
     }
 
-    pub async fn set_role(&self, caller: Caller, conversation: ConversationId, target: UserId, role: Role) -> ApiResult<()> {
-        let changes = self.store.set_role(caller.user, conversation, target, role, now()).await?;
+    pub async fn set_role(
+        &self,
+        caller: Caller,
+        conversation: ConversationId,
+        target: UserId,
+        role: Role,
+    ) -> ApiResult<()> {
+        let changes = self
+            .store
+            .set_role(caller.user, conversation, target, role, now())
+            .await?;
         self.publisher.changes(changes, None).await;
         Ok(())
     }
 
-    pub async fn transfer(&self, caller: Caller, conversation: ConversationId, target: UserId) -> ApiResult<()> {
-        let changes = self.store.transfer_ownership(caller.user, conversation, target, now()).await?;
+    pub async fn transfer(
+        &self,
+        caller: Caller,
+        conversation: ConversationId,
+        target: UserId,
+    ) -> ApiResult<()> {
+        let changes = self
+            .store
+            .transfer_ownership(caller.user, conversation, target, now())
+            .await?;
         self.publisher.changes(changes, None).await;
         Ok(())
     }

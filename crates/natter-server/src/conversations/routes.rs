@@ -1,13 +1,13 @@
 //! HTTP routes of the conversations domain.
 
+use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, patch, post, put};
-use axum::Router;
 use natter_protocol::accounts::Ok;
 use natter_protocol::conversations::{
-    self as api, ConversationList, ConversationSummary, CreateGroupRequest, HistoryQuery, InviteRequest, MarkReadRequest,
-    MemberList, MessagePage, OpenDirectRequest, ReadPosition, SendMessageRequest, SendMessageResponse, SetRoleRequest,
-    TransferRequest, UpdateGroupRequest,
+    self as api, ConversationList, ConversationSummary, CreateGroupRequest, HistoryQuery,
+    InviteRequest, MarkReadRequest, MemberList, MessagePage, OpenDirectRequest, ReadPosition,
+    SendMessageRequest, SendMessageResponse, SetRoleRequest, TransferRequest, UpdateGroupRequest,
 };
 use natter_protocol::{ConversationId, UserId};
 
@@ -29,7 +29,10 @@ pub fn routes() -> Router<AppState> {
         .route(api::CREATE_GROUP.path, post(create_group))
         .route(api::UPDATE_GROUP.path, patch(update_group))
         .route(api::INVITE_MEMBERS.path, post(invite))
-        .route(api::REMOVE_MEMBER.path, axum::routing::delete(remove_member))
+        .route(
+            api::REMOVE_MEMBER.path,
+            axum::routing::delete(remove_member),
+        )
         .route(api::SET_MEMBER_ROLE.path, put(set_role))
         .route(api::TRANSFER_OWNERSHIP.path, post(transfer))
 }
@@ -38,8 +41,14 @@ async fn list(State(app): State<AppState>, caller: Caller) -> Reply<Conversation
     Ok(axum::Json(app.conversations.list(caller).await?))
 }
 
-async fn conversation(State(app): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Reply<ConversationSummary> {
-    Ok(axum::Json(app.conversations.get(caller, ConversationId(id)).await?))
+async fn conversation(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Reply<ConversationSummary> {
+    Ok(axum::Json(
+        app.conversations.get(caller, ConversationId(id)).await?,
+    ))
 }
 
 async fn open_direct(
@@ -47,7 +56,9 @@ async fn open_direct(
     caller: Caller,
     Json(body): Json<OpenDirectRequest>,
 ) -> Reply<ConversationSummary> {
-    Ok(axum::Json(app.conversations.open_direct(caller, body.user_id).await?))
+    Ok(axum::Json(
+        app.conversations.open_direct(caller, body.user_id).await?,
+    ))
 }
 
 async fn history(
@@ -56,7 +67,11 @@ async fn history(
     Path(id): Path<i64>,
     Query(query): Query<HistoryQuery>,
 ) -> Reply<MessagePage> {
-    Ok(axum::Json(app.conversations.history(caller, ConversationId(id), query).await?))
+    Ok(axum::Json(
+        app.conversations
+            .history(caller, ConversationId(id), query)
+            .await?,
+    ))
 }
 
 async fn send(
@@ -65,7 +80,11 @@ async fn send(
     Path(id): Path<i64>,
     Json(body): Json<SendMessageRequest>,
 ) -> Reply<SendMessageResponse> {
-    Ok(axum::Json(app.conversations.send(caller, ConversationId(id), body).await?))
+    Ok(axum::Json(
+        app.conversations
+            .send(caller, ConversationId(id), body)
+            .await?,
+    ))
 }
 
 async fn mark_read(
@@ -74,11 +93,23 @@ async fn mark_read(
     Path(id): Path<i64>,
     Json(body): Json<MarkReadRequest>,
 ) -> Reply<ReadPosition> {
-    Ok(axum::Json(app.conversations.mark_read(caller, ConversationId(id), body.seq).await?))
+    Ok(axum::Json(
+        app.conversations
+            .mark_read(caller, ConversationId(id), body.seq)
+            .await?,
+    ))
 }
 
-async fn members(State(app): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Reply<MemberList> {
-    Ok(axum::Json(app.conversations.members(caller, ConversationId(id)).await?))
+async fn members(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Reply<MemberList> {
+    Ok(axum::Json(
+        app.conversations
+            .members(caller, ConversationId(id))
+            .await?,
+    ))
 }
 
 async fn create_group(
@@ -86,7 +117,9 @@ async fn create_group(
     caller: Caller,
     Json(body): Json<CreateGroupRequest>,
 ) -> Reply<ConversationSummary> {
-    Ok(axum::Json(app.conversations.create_group(caller, body).await?))
+    Ok(axum::Json(
+        app.conversations.create_group(caller, body).await?,
+    ))
 }
 
 async fn update_group(
@@ -95,7 +128,9 @@ async fn update_group(
     Path(id): Path<i64>,
     Json(body): Json<UpdateGroupRequest>,
 ) -> Reply<Ok> {
-    app.conversations.update_group(caller, ConversationId(id), body).await?;
+    app.conversations
+        .update_group(caller, ConversationId(id), body)
+        .await?;
     Ok(axum::Json(Ok::YES))
 }
 
@@ -105,11 +140,21 @@ async fn invite(
     Path(id): Path<i64>,
     Json(body): Json<InviteRequest>,
 ) -> Reply<MemberList> {
-    Ok(axum::Json(app.conversations.invite(caller, ConversationId(id), body.user_ids).await?))
+    Ok(axum::Json(
+        app.conversations
+            .invite(caller, ConversationId(id), body.user_ids)
+            .await?,
+    ))
 }
 
-async fn remove_member(State(app): State<AppState>, caller: Caller, Path((id, user)): Path<(i64, i64)>) -> Reply<Ok> {
-    app.conversations.remove_member(caller, ConversationId(id), UserId(user)).await?;
+async fn remove_member(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path((id, user)): Path<(i64, i64)>,
+) -> Reply<Ok> {
+    app.conversations
+        .remove_member(caller, ConversationId(id), UserId(user))
+        .await?;
     Ok(axum::Json(Ok::YES))
 }
 
@@ -119,7 +164,9 @@ async fn set_role(
     Path((id, user)): Path<(i64, i64)>,
     Json(body): Json<SetRoleRequest>,
 ) -> Reply<Ok> {
-    app.conversations.set_role(caller, ConversationId(id), UserId(user), body.role).await?;
+    app.conversations
+        .set_role(caller, ConversationId(id), UserId(user), body.role)
+        .await?;
     Ok(axum::Json(Ok::YES))
 }
 
@@ -129,6 +176,8 @@ async fn transfer(
     Path(id): Path<i64>,
     Json(body): Json<TransferRequest>,
 ) -> Reply<Ok> {
-    app.conversations.transfer(caller, ConversationId(id), body.user_id).await?;
+    app.conversations
+        .transfer(caller, ConversationId(id), body.user_id)
+        .await?;
     Ok(axum::Json(Ok::YES))
 }

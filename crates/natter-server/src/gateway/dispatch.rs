@@ -2,9 +2,9 @@
 //! frame reaches the same service methods as the HTTP routes.
 
 use axum::extract::ws::Utf8Bytes;
+use natter_protocol::ErrorCode;
 use natter_protocol::accounts::Ok;
 use natter_protocol::ws::{ClientFrame, ClientRequest, ServerFrame};
-use natter_protocol::ErrorCode;
 use serde::Deserialize;
 
 use crate::accounts::Caller;
@@ -23,7 +23,11 @@ struct FrameHead<'a> {
 /// Parses a frame: the request and its id, or the error frame to send back.
 pub fn parse(text: &str) -> Result<ClientFrame, Utf8Bytes> {
     let head: FrameHead<'_> = serde_json::from_str(text).map_err(|error| {
-        let code = if error.is_syntax() || error.is_eof() { ErrorCode::InvalidJson } else { ErrorCode::InvalidRequest };
+        let code = if error.is_syntax() || error.is_eof() {
+            ErrorCode::InvalidJson
+        } else {
+            ErrorCode::InvalidRequest
+        };
         let message = if code == ErrorCode::InvalidJson {
             "The frame is not valid JSON."
         } else {
@@ -32,13 +36,23 @@ pub fn parse(text: &str) -> Result<ClientFrame, Utf8Bytes> {
         error_frame(None, &ApiError::new(code, message))
     })?;
     let Some(kind) = head.kind else {
-        return Err(error_frame(head.id, &ApiError::invalid("The frame needs a `type`.")));
+        return Err(error_frame(
+            head.id,
+            &ApiError::invalid("The frame needs a `type`."),
+        ));
     };
     if !ClientRequest::TYPES.contains(&kind.as_ref()) {
-        let message = format!("Unknown frame type `{}`.", kind.chars().take(32).collect::<String>());
-        return Err(error_frame(head.id, &ApiError::new(ErrorCode::UnknownType, message)));
+        let message = format!(
+            "Unknown frame type `{}`.",
+            kind.chars().take(32).collect::<String>()
+        );
+        return Err(error_frame(
+            head.id,
+            &ApiError::new(ErrorCode::UnknownType, message),
+        ));
     }
-    serde_json::from_str(text).map_err(|error| error_frame(head.id, &ApiError::invalid(error.to_string())))
+    serde_json::from_str(text)
+        .map_err(|error| error_frame(head.id, &ApiError::invalid(error.to_string())))
 }
 
 /// Runs an authenticated client's frame. `None` when there is nothing to send back.
@@ -49,7 +63,8 @@ pub async fn dispatch(app: &AppState, caller: Caller, text: &str) -> Option<Utf8
     };
     let id = frame.id;
     if frame.request == ClientRequest::Ping {
-        let pong = serde_json::to_string(&ServerFrame::Pong { id }).unwrap_or_else(|_| "{\"type\":\"pong\"}".into());
+        let pong = serde_json::to_string(&ServerFrame::Pong { id })
+            .unwrap_or_else(|_| "{\"type\":\"pong\"}".into());
         return Some(Utf8Bytes::from(pong));
     }
     let result = run(app, caller, frame.request).await;
@@ -65,20 +80,35 @@ async fn run(app: &AppState, caller: Caller, request: ClientRequest) -> ApiResul
     let json = match request {
         ClientRequest::Auth { .. } => return Err(ApiError::invalid("Already authenticated.")),
         ClientRequest::Ping => return Ok(None),
-        ClientRequest::Send { conversation_id, message } => {
-            to_json(&app.conversations.send(caller, conversation_id, message).await?)?
-        }
-        ClientRequest::Read { conversation_id, seq } => {
-            to_json(&app.conversations.mark_read(caller, conversation_id, seq).await?)?
-        }
+        ClientRequest::Send {
+            conversation_id,
+            message,
+        } => to_json(
+            &app.conversations
+                .send(caller, conversation_id, message)
+                .await?,
+        )?,
+        ClientRequest::Read {
+            conversation_id,
+            seq,
+        } => to_json(
+            &app.conversations
+                .mark_read(caller, conversation_id, seq)
+                .await?,
+        )?,
         ClientRequest::Typing { conversation_id } => {
             app.conversations.typing(caller, conversation_id).await?;
             to_json(&Ok::YES)?
         }
         ClientRequest::Sync { since } => to_json(&app.sync.sync(caller, since).await?)?,
-        ClientRequest::History { conversation_id, query } => {
-            to_json(&app.conversations.history(caller, conversation_id, query).await?)?
-        }
+        ClientRequest::History {
+            conversation_id,
+            query,
+        } => to_json(
+            &app.conversations
+                .history(caller, conversation_id, query)
+                .await?,
+        )?,
     };
     Ok(Some(json))
 }
@@ -92,7 +122,9 @@ fn to_json<T: serde::Serialize>(value: &T) -> ApiResult<String> {
 
 /// `{"type":"reply","id":…,"result":…}` built around an already-serialized result.
 pub fn reply_frame(id: u64, result_json: &str) -> Utf8Bytes {
-    Utf8Bytes::from(format!("{{\"type\":\"reply\",\"id\":{id},\"result\":{result_json}}}"))
+    Utf8Bytes::from(format!(
+        "{{\"type\":\"reply\",\"id\":{id},\"result\":{result_json}}}"
+    ))
 }
 
 pub fn error_frame(id: Option<u64>, error: &ApiError) -> Utf8Bytes {

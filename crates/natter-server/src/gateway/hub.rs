@@ -55,9 +55,18 @@ impl Hub {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let close_code = Arc::new(AtomicU16::new(close::GOING_AWAY));
         if let Ok(mut shard) = self.shard(user).lock() {
-            shard.entry(user).or_default().push(Registered { id, device, outbox, close_code: close_code.clone() });
+            shard.entry(user).or_default().push(Registered {
+                id,
+                device,
+                outbox,
+                close_code: close_code.clone(),
+            });
         }
-        Registration { id, outbox: receiver, close_code }
+        Registration {
+            id,
+            outbox: receiver,
+            close_code,
+        }
     }
 
     pub fn unregister(&self, user: UserId, id: u64) {
@@ -73,8 +82,12 @@ impl Hub {
 
     fn deliver(&self, users: &[UserId], except: Option<DeviceId>, frame: &Utf8Bytes) {
         for &user in users {
-            let Ok(mut shard) = self.shard(user).lock() else { continue };
-            let Some(list) = shard.get_mut(&user) else { continue };
+            let Ok(mut shard) = self.shard(user).lock() else {
+                continue;
+            };
+            let Some(list) = shard.get_mut(&user) else {
+                continue;
+            };
             list.retain(|conn| {
                 if Some(conn.device) == except {
                     return true;
@@ -117,7 +130,11 @@ impl Hub {
 impl BusHandler for Hub {
     fn handle(&self, message: &BusMessage) {
         match message {
-            BusMessage::Deliver { users, except, frame } => match Utf8Bytes::try_from(frame.clone()) {
+            BusMessage::Deliver {
+                users,
+                except,
+                frame,
+            } => match Utf8Bytes::try_from(frame.clone()) {
                 Ok(text) => self.deliver(users, *except, &text),
                 Err(_) => tracing::error!("dropping a non-UTF-8 frame from the bus"),
             },

@@ -36,7 +36,12 @@ pub async fn run(mut socket: WebSocket, app: AppState, admission: Admission) {
             protocol: PROTOCOL_VERSION,
             server_time: now(),
         },
-        Err(error) => ServerFrame::Error { id: auth_id, code: error.code, message: error.message, retry_after_ms: None },
+        Err(error) => ServerFrame::Error {
+            id: auth_id,
+            code: error.code,
+            message: error.message,
+            retry_after_ms: None,
+        },
     };
     let sent = match serde_json::to_string(&welcome) {
         Ok(text) => socket.send(Message::Text(text.into())).await.is_ok(),
@@ -72,7 +77,12 @@ async fn authenticate(socket: &mut WebSocket, app: &AppState) -> Option<(Caller,
         }
     };
     let ClientRequest::Auth { token } = frame.request else {
-        refuse(socket, frame.id, &ApiError::new(ErrorCode::AuthRequired, "The first frame must be `auth`.")).await;
+        refuse(
+            socket,
+            frame.id,
+            &ApiError::new(ErrorCode::AuthRequired, "The first frame must be `auth`."),
+        )
+        .await;
         return None;
     };
     match app.accounts.authenticate(&token).await {
@@ -91,13 +101,41 @@ async fn refuse(socket: &mut WebSocket, id: Option<u64>, error: &ApiError) {
 
 async fn close_with(socket: &mut WebSocket, code: u16, reason: &'static str) {
     // The peer may already be gone; there is nobody left to tell.
-    let _ = socket.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))).await;
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        })))
+        .await;
 }
 
-async fn serve(socket: &mut WebSocket, app: &AppState, caller: Caller, mut registration: super::hub::Registration) {
+/// Tells the peer why its input ended the connection, when the socket still works.
+async fn close_after_error(socket: &mut WebSocket, error: axum::Error) {
+    let (code, reason) = match error
+        .into_inner()
+        .downcast::<tungstenite::Error>()
+        .map(|e| *e)
+    {
+        Ok(tungstenite::Error::Capacity(_)) => (1009, "message too big"),
+        Ok(tungstenite::Error::Utf8(_)) => (1007, "invalid UTF-8"),
+        Ok(tungstenite::Error::Protocol(_)) => (1002, "protocol error"),
+        _ => return,
+    };
+    close_with(socket, code, reason).await;
+}
+
+async fn serve(
+    socket: &mut WebSocket,
+    app: &AppState,
+    caller: Caller,
+    mut registration: super::hub::Registration,
+) {
     let config = &app.gateway.config;
     let mut shutdown = app.gateway.shutdown_signal();
-    let mut ping = tokio::time::interval_at(Instant::now() + config.ping_interval(), config.ping_interval());
+    let mut ping = tokio::time::interval_at(
+        Instant::now() + config.ping_interval(),
+        config.ping_interval(),
+    );
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let idle_timeout: Duration = config.idle_timeout();
     let mut last_heard = Instant::now();
@@ -110,7 +148,11 @@ async fn serve(socket: &mut WebSocket, app: &AppState, caller: Caller, mut regis
             incoming = socket.recv() => {
                 let message = match incoming {
                     Some(Ok(message)) => message,
-                    Some(Err(_)) | None => break,
+                    Some(Err(error)) => {
+                        close_after_error(socket, error).await;
+                        break;
+                    }
+                    None => break,
                 };
                 last_heard = Instant::now();
                 let reply = match message {

@@ -29,11 +29,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
         JsonRejection::JsonDataError(e) => ApiError::invalid(e.body_text()),
-        JsonRejection::JsonSyntaxError(_) => ApiError::new(ErrorCode::InvalidJson, "The body is not valid JSON."),
-        JsonRejection::MissingJsonContentType(_) => {
-            ApiError::new(ErrorCode::InvalidJson, "Send the body as Content-Type: application/json.")
+        JsonRejection::JsonSyntaxError(_) => {
+            ApiError::new(ErrorCode::InvalidJson, "The body is not valid JSON.")
         }
-        JsonRejection::BytesRejection(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            ErrorCode::InvalidJson,
+            "Send the body as Content-Type: application/json.",
+        ),
+        JsonRejection::BytesRejection(e)
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+        {
             ApiError::new(ErrorCode::TooLarge, "The body is too large.")
         }
         _ => ApiError::new(ErrorCode::InvalidJson, "The body could not be read."),
@@ -71,13 +76,21 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "Send Authorization: Bearer <token>."))?;
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::Unauthorized,
+                    "Send Authorization: Bearer <token>.",
+                )
+            })?;
         state.accounts.authenticate(token.trim()).await
     }
 }

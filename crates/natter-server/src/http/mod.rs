@@ -5,7 +5,7 @@ pub mod extract;
 mod openapi;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::Html;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -42,7 +42,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(HTTP_BODY_MAX_BYTES));
     for (name, value) in headers {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
-            HeaderName::from(name),
+            name,
             HeaderValue::from_static(value),
         ));
     }

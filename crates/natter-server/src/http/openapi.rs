@@ -2,7 +2,7 @@
 //! wire types' schemas, so it cannot drift from what the server routes.
 
 use axum::Json;
-use natter_protocol::{Endpoint, ALL_ENDPOINTS};
+use natter_protocol::{ALL_ENDPOINTS, Endpoint};
 
 pub const PATH: &str = "/api/v1/openapi.json";
 
@@ -13,9 +13,14 @@ pub async fn document() -> Json<serde_json::Value> {
 fn build() -> serde_json::Value {
     let mut paths = serde_json::Map::new();
     for endpoint in ALL_ENDPOINTS {
-        let entry = paths.entry(endpoint.path.to_owned()).or_insert_with(|| serde_json::json!({}));
+        let entry = paths
+            .entry(endpoint.path.to_owned())
+            .or_insert_with(|| serde_json::json!({}));
         if let Some(map) = entry.as_object_mut() {
-            map.insert(endpoint.method.as_str().to_ascii_lowercase(), operation(endpoint));
+            map.insert(
+                endpoint.method.as_str().to_ascii_lowercase(),
+                operation(endpoint),
+            );
         }
     }
     serde_json::json!({
@@ -65,7 +70,12 @@ mod tests {
         let doc = super::build();
         for endpoint in natter_protocol::ALL_ENDPOINTS {
             let method = endpoint.method.as_str().to_ascii_lowercase();
-            assert!(doc["paths"][endpoint.path][&method].is_object(), "{} {}", method, endpoint.path);
+            assert!(
+                doc["paths"][endpoint.path][&method].is_object(),
+                "{} {}",
+                method,
+                endpoint.path
+            );
         }
     }
 }

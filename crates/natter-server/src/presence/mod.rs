@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use natter_bus::Presence;
-use natter_protocol::ws::Event;
 use natter_protocol::UserId;
+use natter_protocol::ws::Event;
 use natter_store::{AccountStore, ContactStore};
 
 use crate::clock::now;
@@ -24,7 +24,12 @@ impl PresenceService {
         accounts: Arc<dyn AccountStore>,
         publisher: Arc<Publisher>,
     ) -> PresenceService {
-        PresenceService { presence, contacts, accounts, publisher }
+        PresenceService {
+            presence,
+            contacts,
+            accounts,
+            publisher,
+        }
     }
 
     /// A device of `user` connected.
@@ -59,7 +64,12 @@ impl PresenceService {
         })
     }
 
-    async fn announce(&self, user: UserId, online: bool, last_seen_at: Option<natter_protocol::Timestamp>) {
+    async fn announce(
+        &self,
+        user: UserId,
+        online: bool,
+        last_seen_at: Option<natter_protocol::Timestamp>,
+    ) {
         let audience = match self.contacts.list_presence_audience(user).await {
             Ok(audience) => audience,
             Err(error) => {
@@ -67,7 +77,11 @@ impl PresenceService {
                 return;
             }
         };
-        let event = Event::Presence { user_id: user, online, last_seen_at };
+        let event = Event::Presence {
+            user_id: user,
+            online,
+            last_seen_at,
+        };
         self.publisher.event(audience.into(), event, None).await;
     }
 }

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use axum::Router;
-use natter_protocol::sync::{self as api, SyncQuery, SyncResponse};
 use natter_protocol::SyncCursor;
+use natter_protocol::sync::{self as api, SyncQuery, SyncResponse};
 use natter_store::SyncStore;
 
 use crate::accounts::Caller;
@@ -27,7 +27,10 @@ impl SyncService {
     }
 
     pub async fn sync(&self, caller: Caller, since: SyncCursor) -> ApiResult<SyncResponse> {
-        Ok(self.store.sync(caller.user, since, self.config.max_events.max(1)).await?)
+        Ok(self
+            .store
+            .sync(caller.user, since, self.config.max_events.max(1))
+            .await?)
     }
 }
 
@@ -35,6 +38,10 @@ pub fn routes() -> Router<AppState> {
     Router::new().route(api::SYNC.path, get(sync))
 }
 
-async fn sync(State(app): State<AppState>, caller: Caller, Query(query): Query<SyncQuery>) -> ApiResult<axum::Json<SyncResponse>> {
+async fn sync(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(query): Query<SyncQuery>,
+) -> ApiResult<axum::Json<SyncResponse>> {
     Ok(axum::Json(app.sync.sync(caller, query.since).await?))
 }

@@ -67,7 +67,8 @@ impl AccountStore for SqliteStore {
         self.read(move |conn| {
             conn.prepare_cached("SELECT id, password_hash FROM users WHERE username_key = ?1")
                 .and_then(|mut stmt| {
-                    stmt.query_row([key], |row| Ok((UserId(row.get(0)?), row.get(1)?))).optional()
+                    stmt.query_row([key], |row| Ok((UserId(row.get(0)?), row.get(1)?)))
+                        .optional()
                 })
                 .map_err(db_error)
         })
@@ -88,7 +89,12 @@ impl AccountStore for SqliteStore {
         self.read(move |conn| find_profile(conn, user)).await
     }
 
-    async fn search_users(&self, prefix_key: &str, limit: u32, offset: u32) -> StoreResult<Vec<UserProfile>> {
+    async fn search_users(
+        &self,
+        prefix_key: &str,
+        limit: u32,
+        offset: u32,
+    ) -> StoreResult<Vec<UserProfile>> {
         // A prefix range (`>= p AND < p + U+10FFFF`) uses the indexes, unlike LIKE.
         let low = prefix_key.to_owned();
         let high = format!("{prefix_key}\u{10FFFF}");
@@ -116,20 +122,33 @@ impl AccountStore for SqliteStore {
     ) -> StoreResult<(UserProfile, Changes)> {
         self.write(move |conn| {
             let updated = conn
-                .prepare_cached("UPDATE users SET display_name = ?2, display_key = ?3 WHERE id = ?1")
+                .prepare_cached(
+                    "UPDATE users SET display_name = ?2, display_key = ?3 WHERE id = ?1",
+                )
                 .and_then(|mut stmt| stmt.execute(params![user.0, display_name, display_key]))
                 .map_err(db_error)?;
             if updated == 0 {
                 return Err(StoreError::NotFound);
             }
             let mut changes = Changes::default();
-            push_event(conn, &mut changes, user, now, UserChange::ProfileUpdated { display_name })?;
+            push_event(
+                conn,
+                &mut changes,
+                user,
+                now,
+                UserChange::ProfileUpdated { display_name },
+            )?;
             Ok((get_profile(conn, user)?, changes))
         })
         .await
     }
 
-    async fn update_password(&self, user: UserId, hash: String, keep: DeviceId) -> StoreResult<Vec<DeviceId>> {
+    async fn update_password(
+        &self,
+        user: UserId,
+        hash: String,
+        keep: DeviceId,
+    ) -> StoreResult<Vec<DeviceId>> {
         self.write(move |conn| {
             conn.prepare_cached("UPDATE users SET password_hash = ?2 WHERE id = ?1")
                 .and_then(|mut stmt| stmt.execute(params![user.0, hash]))
@@ -156,7 +175,11 @@ impl AccountStore for SqliteStore {
                 "INSERT INTO sessions (user_id, token_hash, name, created_at, last_seen_at) \
                  VALUES (?1, ?2, ?3, ?4, ?4) RETURNING id",
             )
-            .and_then(|mut stmt| stmt.query_row(params![user.0, &token_hash[..], name, now.0], |row| row.get(0)))
+            .and_then(|mut stmt| {
+                stmt.query_row(params![user.0, &token_hash[..], name, now.0], |row| {
+                    row.get(0)
+                })
+            })
             .map(DeviceId)
             .map_err(db_error)
         })
@@ -165,29 +188,40 @@ impl AccountStore for SqliteStore {
 
     async fn find_session(&self, token_hash: [u8; 32]) -> StoreResult<Option<SessionRecord>> {
         self.read(move |conn| {
-            conn.prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = ?1"))
-                .and_then(|mut stmt| stmt.query_row([&token_hash[..]], session_at).optional())
-                .map_err(db_error)
+            conn.prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = ?1"
+            ))
+            .and_then(|mut stmt| stmt.query_row([&token_hash[..]], session_at).optional())
+            .map_err(db_error)
         })
         .await
     }
 
     async fn touch_session(&self, device: DeviceId, now: Timestamp) -> StoreResult<()> {
         self.write(move |conn| {
-            conn.prepare_cached("UPDATE sessions SET last_seen_at = max(last_seen_at, ?2) WHERE id = ?1")
-                .and_then(|mut stmt| stmt.execute(params![device.0, now.0]))
-                .map(drop)
-                .map_err(db_error)
+            conn.prepare_cached(
+                "UPDATE sessions SET last_seen_at = max(last_seen_at, ?2) WHERE id = ?1",
+            )
+            .and_then(|mut stmt| stmt.execute(params![device.0, now.0]))
+            .map(drop)
+            .map_err(db_error)
         })
         .await
     }
 
-    async fn delete_idle_sessions(&self, idle_before: Timestamp) -> StoreResult<Vec<SessionRecord>> {
+    async fn delete_idle_sessions(
+        &self,
+        idle_before: Timestamp,
+    ) -> StoreResult<Vec<SessionRecord>> {
         self.write(move |conn| {
             let mut stmt = conn
-                .prepare_cached(&format!("DELETE FROM sessions WHERE last_seen_at < ?1 RETURNING {SESSION_COLUMNS}"))
+                .prepare_cached(&format!(
+                    "DELETE FROM sessions WHERE last_seen_at < ?1 RETURNING {SESSION_COLUMNS}"
+                ))
                 .map_err(db_error)?;
-            stmt.query_map([idle_before.0], session_at).and_then(|rows| rows.collect()).map_err(db_error)
+            stmt.query_map([idle_before.0], session_at)
+                .and_then(|rows| rows.collect())
+                .map_err(db_error)
         })
         .await
     }
@@ -195,9 +229,13 @@ impl AccountStore for SqliteStore {
     async fn list_sessions(&self, user: UserId) -> StoreResult<Vec<SessionRecord>> {
         self.read(move |conn| {
             let mut stmt = conn
-                .prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = ?1 ORDER BY id"))
+                .prepare_cached(&format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = ?1 ORDER BY id"
+                ))
                 .map_err(db_error)?;
-            stmt.query_map([user.0], session_at).and_then(|rows| rows.collect()).map_err(db_error)
+            stmt.query_map([user.0], session_at)
+                .and_then(|rows| rows.collect())
+                .map_err(db_error)
         })
         .await
     }
@@ -208,7 +246,11 @@ impl AccountStore for SqliteStore {
                 .prepare_cached("DELETE FROM sessions WHERE id = ?1 AND user_id = ?2")
                 .and_then(|mut stmt| stmt.execute([device.0, user.0]))
                 .map_err(db_error)?;
-            if deleted == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+            if deleted == 0 {
+                Err(StoreError::NotFound)
+            } else {
+                Ok(())
+            }
         })
         .await
     }

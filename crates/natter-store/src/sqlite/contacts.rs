@@ -8,9 +8,14 @@ use natter_protocol::sync::UserChange;
 use natter_protocol::{ConversationId, ErrorCode, FriendRequestId, Timestamp, UserId};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::rows::{PROFILE_COLUMNS, add_member, are_friends, get_profile, has_blocked, profile_at, push_event, tick};
+use super::rows::{
+    PROFILE_COLUMNS, add_member, are_friends, get_profile, has_blocked, profile_at, push_event,
+    tick,
+};
 use super::{SqliteStore, db_error};
-use crate::{Changes, ContactStore, FriendRecord, FriendRequestSent, Relation, StoreError, StoreResult};
+use crate::{
+    Changes, ContactStore, FriendRecord, FriendRequestSent, Relation, StoreError, StoreResult,
+};
 
 fn status_name(status: FriendRequestStatus) -> &'static str {
     match status {
@@ -70,7 +75,12 @@ fn pending_between(conn: &Connection, from: UserId, to: UserId) -> StoreResult<O
     .map_err(db_error)
 }
 
-fn set_status(conn: &Connection, id: FriendRequestId, status: FriendRequestStatus, now: Timestamp) -> StoreResult<()> {
+fn set_status(
+    conn: &Connection,
+    id: FriendRequestId,
+    status: FriendRequestStatus,
+    now: Timestamp,
+) -> StoreResult<()> {
     conn.prepare_cached("UPDATE friend_requests SET status = ?2, updated_at = ?3 WHERE id = ?1")
         .and_then(|mut stmt| stmt.execute(params![id.0, status_name(status), now.0]))
         .map(drop)
@@ -78,7 +88,12 @@ fn set_status(conn: &Connection, id: FriendRequestId, status: FriendRequestStatu
 }
 
 /// The direct conversation of two users, created with both as members if new.
-pub(super) fn ensure_direct(conn: &Connection, a: UserId, b: UserId, now: Timestamp) -> StoreResult<ConversationId> {
+pub(super) fn ensure_direct(
+    conn: &Connection,
+    a: UserId,
+    b: UserId,
+    now: Timestamp,
+) -> StoreResult<ConversationId> {
     let key = format!("{}:{}", a.0.min(b.0), a.0.max(b.0));
     let existing = conn
         .prepare_cached("SELECT id FROM conversations WHERE direct_key = ?1")
@@ -103,10 +118,16 @@ pub(super) fn ensure_direct(conn: &Connection, a: UserId, b: UserId, now: Timest
     Ok(id)
 }
 
-pub(super) fn friend_record(conn: &Connection, user: UserId, friend: UserId) -> StoreResult<Option<FriendRecord>> {
-    conn.prepare_cached(&format!("{FRIEND_SELECT} WHERE fs.user_id = ?1 AND fs.friend_id = ?2"))
-        .and_then(|mut stmt| stmt.query_row([user.0, friend.0], friend_at).optional())
-        .map_err(db_error)
+pub(super) fn friend_record(
+    conn: &Connection,
+    user: UserId,
+    friend: UserId,
+) -> StoreResult<Option<FriendRecord>> {
+    conn.prepare_cached(&format!(
+        "{FRIEND_SELECT} WHERE fs.user_id = ?1 AND fs.friend_id = ?2"
+    ))
+    .and_then(|mut stmt| stmt.query_row([user.0, friend.0], friend_at).optional())
+    .map_err(db_error)
 }
 
 // A friend who blocked the user hides their last-seen time from them.
@@ -128,7 +149,13 @@ fn friend_at(row: &Row<'_>) -> rusqlite::Result<FriendRecord> {
 }
 
 /// Makes `a` and `b` friends (both directions) and tells both.
-fn make_friends(conn: &Connection, changes: &mut Changes, a: UserId, b: UserId, now: Timestamp) -> StoreResult<()> {
+fn make_friends(
+    conn: &Connection,
+    changes: &mut Changes,
+    a: UserId,
+    b: UserId,
+    now: Timestamp,
+) -> StoreResult<()> {
     let conversation = ensure_direct(conn, a, b, now)?;
     for (user, friend) in [(a, b), (b, a)] {
         conn.prepare_cached(
@@ -139,20 +166,46 @@ fn make_friends(conn: &Connection, changes: &mut Changes, a: UserId, b: UserId, 
     }
     for (user, friend) in [(a, b), (b, a)] {
         let record = friend_record(conn, user, friend)?.ok_or(StoreError::NotFound)?;
-        push_event(conn, changes, user, now, UserChange::FriendAdded { friend: record.into_friend(false) })?;
+        push_event(
+            conn,
+            changes,
+            user,
+            now,
+            UserChange::FriendAdded {
+                friend: record.into_friend(false),
+            },
+        )?;
     }
     Ok(())
 }
 
 /// Tells the sender and (unless hidden) the recipient that a request changed.
-fn announce(conn: &Connection, changes: &mut Changes, row: &RequestRow, now: Timestamp, received: bool) -> StoreResult<()> {
+fn announce(
+    conn: &Connection,
+    changes: &mut Changes,
+    row: &RequestRow,
+    now: Timestamp,
+    received: bool,
+) -> StoreResult<()> {
     let request = &row.request;
-    push_event(conn, changes, request.from.id, now, UserChange::FriendRequestUpdated { request: request.clone() })?;
+    push_event(
+        conn,
+        changes,
+        request.from.id,
+        now,
+        UserChange::FriendRequestUpdated {
+            request: request.clone(),
+        },
+    )?;
     if !row.hidden {
         let change = if received {
-            UserChange::FriendRequestReceived { request: request.clone() }
+            UserChange::FriendRequestReceived {
+                request: request.clone(),
+            }
         } else {
-            UserChange::FriendRequestUpdated { request: request.clone() }
+            UserChange::FriendRequestUpdated {
+                request: request.clone(),
+            }
         };
         push_event(conn, changes, request.to.id, now, change)?;
     }
@@ -160,9 +213,18 @@ fn announce(conn: &Connection, changes: &mut Changes, row: &RequestRow, now: Tim
 }
 
 /// Loads a request addressed to or sent by `user` (per `as_recipient`), pending.
-fn own_pending(conn: &Connection, user: UserId, id: FriendRequestId, as_recipient: bool) -> StoreResult<RequestRow> {
+fn own_pending(
+    conn: &Connection,
+    user: UserId,
+    id: FriendRequestId,
+    as_recipient: bool,
+) -> StoreResult<RequestRow> {
     let row = find_request(conn, id)?.ok_or(StoreError::NotFound)?;
-    let mine = if as_recipient { row.request.to.id == user && !row.hidden } else { row.request.from.id == user };
+    let mine = if as_recipient {
+        row.request.to.id == user && !row.hidden
+    } else {
+        row.request.from.id == user
+    };
     if !mine {
         return Err(StoreError::NotFound);
     }
@@ -194,16 +256,17 @@ impl ContactStore for SqliteStore {
             }
             let blocked_by_recipient = has_blocked(conn, to, from)?;
             let mut changes = Changes::default();
-            if !blocked_by_recipient && let Some(mut reverse) = pending_between(conn, to, from)? {
-                if !reverse.hidden {
-                    make_friends(conn, &mut changes, from, to, now)?;
-                    set_status(conn, reverse.request.id, FriendRequestStatus::Accepted, now)?;
-                    reverse.request.status = FriendRequestStatus::Accepted;
-                    reverse.request.updated_at = now;
-                    announce(conn, &mut changes, &reverse, now, false)?;
-                    let record = friend_record(conn, from, to)?.ok_or(StoreError::NotFound)?;
-                    return Ok((FriendRequestSent::Friends(record), changes));
-                }
+            if !blocked_by_recipient
+                && let Some(mut reverse) = pending_between(conn, to, from)?
+                && !reverse.hidden
+            {
+                make_friends(conn, &mut changes, from, to, now)?;
+                set_status(conn, reverse.request.id, FriendRequestStatus::Accepted, now)?;
+                reverse.request.status = FriendRequestStatus::Accepted;
+                reverse.request.updated_at = now;
+                announce(conn, &mut changes, &reverse, now, false)?;
+                let record = friend_record(conn, from, to)?.ok_or(StoreError::NotFound)?;
+                return Ok((FriendRequestSent::Friends(record), changes));
             }
             if let Some(existing) = pending_between(conn, from, to)? {
                 return Ok((FriendRequestSent::Pending(existing.request), changes));
@@ -245,7 +308,12 @@ impl ContactStore for SqliteStore {
         .await
     }
 
-    async fn decline_friend_request(&self, user: UserId, request: FriendRequestId, now: Timestamp) -> StoreResult<Changes> {
+    async fn decline_friend_request(
+        &self,
+        user: UserId,
+        request: FriendRequestId,
+        now: Timestamp,
+    ) -> StoreResult<Changes> {
         self.write(move |conn| {
             let mut row = own_pending(conn, user, request, true)?;
             set_status(conn, request, FriendRequestStatus::Declined, now)?;
@@ -258,7 +326,12 @@ impl ContactStore for SqliteStore {
         .await
     }
 
-    async fn cancel_friend_request(&self, user: UserId, request: FriendRequestId, now: Timestamp) -> StoreResult<Changes> {
+    async fn cancel_friend_request(
+        &self,
+        user: UserId,
+        request: FriendRequestId,
+        now: Timestamp,
+    ) -> StoreResult<Changes> {
         self.write(move |conn| {
             let mut row = own_pending(conn, user, request, false)?;
             set_status(conn, request, FriendRequestStatus::Cancelled, now)?;
@@ -291,30 +364,56 @@ impl ContactStore for SqliteStore {
     async fn list_friends(&self, user: UserId) -> StoreResult<Vec<FriendRecord>> {
         self.read(move |conn| {
             let mut stmt = conn
-                .prepare_cached(&format!("{FRIEND_SELECT} WHERE fs.user_id = ?1 ORDER BY u.username_key"))
+                .prepare_cached(&format!(
+                    "{FRIEND_SELECT} WHERE fs.user_id = ?1 ORDER BY u.username_key"
+                ))
                 .map_err(db_error)?;
-            stmt.query_map([user.0], friend_at).and_then(|rows| rows.collect()).map_err(db_error)
+            stmt.query_map([user.0], friend_at)
+                .and_then(|rows| rows.collect())
+                .map_err(db_error)
         })
         .await
     }
 
-    async fn update_remark(&self, user: UserId, friend: UserId, remark: Option<String>, now: Timestamp) -> StoreResult<Changes> {
+    async fn update_remark(
+        &self,
+        user: UserId,
+        friend: UserId,
+        remark: Option<String>,
+        now: Timestamp,
+    ) -> StoreResult<Changes> {
         self.write(move |conn| {
             let updated = conn
-                .prepare_cached("UPDATE friendships SET remark = ?3 WHERE user_id = ?1 AND friend_id = ?2")
+                .prepare_cached(
+                    "UPDATE friendships SET remark = ?3 WHERE user_id = ?1 AND friend_id = ?2",
+                )
                 .and_then(|mut stmt| stmt.execute(params![user.0, friend.0, remark]))
                 .map_err(db_error)?;
             if updated == 0 {
                 return Err(StoreError::NotFound);
             }
             let mut changes = Changes::default();
-            push_event(conn, &mut changes, user, now, UserChange::FriendUpdated { user_id: friend, remark })?;
+            push_event(
+                conn,
+                &mut changes,
+                user,
+                now,
+                UserChange::FriendUpdated {
+                    user_id: friend,
+                    remark,
+                },
+            )?;
             Ok(changes)
         })
         .await
     }
 
-    async fn remove_friend(&self, user: UserId, friend: UserId, now: Timestamp) -> StoreResult<Changes> {
+    async fn remove_friend(
+        &self,
+        user: UserId,
+        friend: UserId,
+        now: Timestamp,
+    ) -> StoreResult<Changes> {
         self.write(move |conn| {
             let deleted = conn
                 .prepare_cached(
@@ -365,7 +464,16 @@ impl ContactStore for SqliteStore {
                 return Err(StoreError::NotFound);
             }
             let mut changes = Changes::default();
-            push_event(conn, &mut changes, user, now, UserChange::BlockChanged { user_id: target, blocked: false })?;
+            push_event(
+                conn,
+                &mut changes,
+                user,
+                now,
+                UserChange::BlockChanged {
+                    user_id: target,
+                    blocked: false,
+                },
+            )?;
             Ok(changes)
         })
         .await
@@ -379,7 +487,9 @@ impl ContactStore for SqliteStore {
                      WHERE b.user_id = ?1 ORDER BY u.username_key"
                 ))
                 .map_err(db_error)?;
-            stmt.query_map([user.0], |row| profile_at(row, 0)).and_then(|rows| rows.collect()).map_err(db_error)
+            stmt.query_map([user.0], |row| profile_at(row, 0))
+                .and_then(|rows| rows.collect())
+                .map_err(db_error)
         })
         .await
     }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use natter_protocol::conversations::{
-    ConversationKind, ConversationSummary, HistoryQuery, Member, MessagePage, ReadPosition, Role, SystemEvent,
+    ConversationKind, ConversationSummary, HistoryQuery, Member, MessagePage, ReadPosition, Role,
+    SystemEvent,
 };
 use natter_protocol::limits::{PAGE_DEFAULT, PAGE_MAX};
 use natter_protocol::sync::UserChange;
@@ -14,12 +15,14 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::contacts::ensure_direct;
 use super::rows::{
-    MESSAGE_COLUMNS, PROFILE_COLUMNS, add_member, are_friends, delete_member, find_message, get_profile, has_blocked,
-    insert_message, is_group, member_ids, message_at, parse_role, profile_at, push_event, require_member,
-    role_name, system_message, tick,
+    MESSAGE_COLUMNS, PROFILE_COLUMNS, add_member, are_friends, delete_member, find_message,
+    get_profile, has_blocked, insert_message, is_group, member_ids, message_at, parse_role,
+    profile_at, push_event, require_member, role_name, system_message, tick,
 };
 use super::{SqliteStore, db_error};
-use crate::{Appended, Changes, ConversationStore, GroupLimits, NewMessage, StoreError, StoreResult};
+use crate::{
+    Appended, Changes, ConversationStore, GroupLimits, NewMessage, StoreError, StoreResult,
+};
 
 const SUMMARY_SELECT: &str = "SELECT c.id, c.kind, c.name, c.announcement, c.member_count, c.last_seq, \
      c.created_at, c.updated_at, m.role, m.read_seq \
@@ -27,7 +30,12 @@ const SUMMARY_SELECT: &str = "SELECT c.id, c.kind, c.name, c.announcement, c.mem
 
 /// Summaries of the user's conversations matching `filter` (SQL over `c` and `m`,
 /// with `?1` the user and `?2` the argument), newest activity first.
-pub(super) fn summaries(conn: &Connection, user: UserId, filter: &str, arg: i64) -> StoreResult<Vec<ConversationSummary>> {
+pub(super) fn summaries(
+    conn: &Connection,
+    user: UserId,
+    filter: &str,
+    arg: i64,
+) -> StoreResult<Vec<ConversationSummary>> {
     struct Head {
         id: ConversationId,
         kind: ConversationKind,
@@ -42,13 +50,19 @@ pub(super) fn summaries(conn: &Connection, user: UserId, filter: &str, arg: i64)
     }
     let heads: Vec<Head> = {
         let mut stmt = conn
-            .prepare_cached(&format!("{SUMMARY_SELECT} WHERE m.user_id = ?1 AND {filter} ORDER BY c.updated_at DESC"))
+            .prepare_cached(&format!(
+                "{SUMMARY_SELECT} WHERE m.user_id = ?1 AND {filter} ORDER BY c.updated_at DESC"
+            ))
             .map_err(db_error)?;
         stmt.query_map(params![user.0, arg], |row| {
             let kind: String = row.get(1)?;
             Ok(Head {
                 id: ConversationId(row.get(0)?),
-                kind: if kind == "group" { ConversationKind::Group } else { ConversationKind::Direct },
+                kind: if kind == "group" {
+                    ConversationKind::Group
+                } else {
+                    ConversationKind::Direct
+                },
                 name: row.get(2)?,
                 announcement: row.get(3)?,
                 member_count: row.get(4)?,
@@ -64,8 +78,16 @@ pub(super) fn summaries(conn: &Connection, user: UserId, filter: &str, arg: i64)
     };
     let mut out = Vec::with_capacity(heads.len());
     for head in heads {
-        let last_message = if head.last_seq > 0 { find_message(conn, head.id, Seq(head.last_seq))? } else { None };
-        let peer = if head.kind == ConversationKind::Direct { direct_peer(conn, head.id, user)? } else { None };
+        let last_message = if head.last_seq > 0 {
+            find_message(conn, head.id, Seq(head.last_seq))?
+        } else {
+            None
+        };
+        let peer = if head.kind == ConversationKind::Direct {
+            direct_peer(conn, head.id, user)?
+        } else {
+            None
+        };
         let name = match &peer {
             Some(peer) => peer.display_name.clone(),
             None => head.name,
@@ -98,12 +120,19 @@ fn direct_peer(
         "SELECT {PROFILE_COLUMNS} FROM members m JOIN users u ON u.id = m.user_id \
          WHERE m.conversation_id = ?1 AND m.user_id != ?2"
     ))
-    .and_then(|mut stmt| stmt.query_row([conversation.0, user.0], |row| profile_at(row, 0)).optional())
+    .and_then(|mut stmt| {
+        stmt.query_row([conversation.0, user.0], |row| profile_at(row, 0))
+            .optional()
+    })
     .map_err(db_error)
 }
 
 /// The caller's role in a group; `NotFound` for non-members and for direct conversations.
-fn require_group_member(conn: &Connection, conversation: ConversationId, user: UserId) -> StoreResult<Role> {
+fn require_group_member(
+    conn: &Connection,
+    conversation: ConversationId,
+    user: UserId,
+) -> StoreResult<Role> {
     let role = require_member(conn, conversation, user)?;
     if !is_group(conn, conversation)? {
         return Err(StoreError::NotFound);
@@ -111,7 +140,12 @@ fn require_group_member(conn: &Connection, conversation: ConversationId, user: U
     Ok(role)
 }
 
-fn check_direct_send(conn: &Connection, conversation: ConversationId, sender: UserId, needs_friendship: bool) -> StoreResult<()> {
+fn check_direct_send(
+    conn: &Connection,
+    conversation: ConversationId,
+    sender: UserId,
+    needs_friendship: bool,
+) -> StoreResult<()> {
     let Some(peer) = direct_peer(conn, conversation, sender)? else {
         return Ok(());
     };
@@ -119,13 +153,18 @@ fn check_direct_send(conn: &Connection, conversation: ConversationId, sender: Us
         return Err(StoreError::Rejected(ErrorCode::Blocked));
     }
     // A blocked sender sees the same refusal as a removed friend: they are not told.
-    if has_blocked(conn, peer.id, sender)? || (needs_friendship && !are_friends(conn, sender, peer.id)?) {
+    if has_blocked(conn, peer.id, sender)?
+        || (needs_friendship && !are_friends(conn, sender, peer.id)?)
+    {
         return Err(StoreError::Rejected(ErrorCode::NotFriends));
     }
     Ok(())
 }
 
-fn find_duplicate(conn: &Connection, message: &NewMessage) -> StoreResult<Option<natter_protocol::conversations::Message>> {
+fn find_duplicate(
+    conn: &Connection,
+    message: &NewMessage,
+) -> StoreResult<Option<natter_protocol::conversations::Message>> {
     conn.prepare_cached(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 AND sender_id = ?2 AND client_msg_id = ?3"
     ))
@@ -138,12 +177,20 @@ fn find_duplicate(conn: &Connection, message: &NewMessage) -> StoreResult<Option
 
 fn last_seq(conn: &Connection, conversation: ConversationId) -> StoreResult<i64> {
     conn.prepare_cached("SELECT last_seq FROM conversations WHERE id = ?1")
-        .and_then(|mut stmt| stmt.query_row([conversation.0], |row| row.get(0)).optional())
+        .and_then(|mut stmt| {
+            stmt.query_row([conversation.0], |row| row.get(0))
+                .optional()
+        })
         .map_err(db_error)?
         .ok_or(StoreError::NotFound)
 }
 
-fn check_group_size(conn: &Connection, conversation: ConversationId, adding: usize, limits: GroupLimits) -> StoreResult<()> {
+fn check_group_size(
+    conn: &Connection,
+    conversation: ConversationId,
+    adding: usize,
+    limits: GroupLimits,
+) -> StoreResult<()> {
     let count: i64 = conn
         .prepare_cached("SELECT member_count FROM conversations WHERE id = ?1")
         .and_then(|mut stmt| stmt.query_row([conversation.0], |row| row.get(0)))
@@ -171,15 +218,48 @@ fn add_members(
         add_member(conn, conversation, user, Role::Member, now)?;
     }
     if !users.is_empty() {
-        system_message(conn, changes, conversation, actor, SystemEvent::MembersAdded { by: actor, users: users.to_vec() }, None, now)?;
+        system_message(
+            conn,
+            changes,
+            conversation,
+            actor,
+            SystemEvent::MembersAdded {
+                by: actor,
+                users: users.to_vec(),
+            },
+            None,
+            now,
+        )?;
+        // The news of one's own arrival is not unread.
         for &user in users {
-            push_event(conn, changes, user, now, UserChange::ConversationJoined { conversation_id: conversation })?;
+            conn.prepare_cached(
+                "UPDATE members SET read_seq = (SELECT last_seq FROM conversations WHERE id = ?1) \
+                 WHERE conversation_id = ?1 AND user_id = ?2",
+            )
+            .and_then(|mut stmt| stmt.execute([conversation.0, user.0]))
+            .map_err(db_error)?;
+        }
+        for &user in users {
+            push_event(
+                conn,
+                changes,
+                user,
+                now,
+                UserChange::ConversationJoined {
+                    conversation_id: conversation,
+                },
+            )?;
         }
     }
     Ok(())
 }
 
-fn set_member_role(conn: &Connection, conversation: ConversationId, user: UserId, role: Role) -> StoreResult<()> {
+fn set_member_role(
+    conn: &Connection,
+    conversation: ConversationId,
+    user: UserId,
+    role: Role,
+) -> StoreResult<()> {
     conn.prepare_cached("UPDATE members SET role = ?3 WHERE conversation_id = ?1 AND user_id = ?2")
         .and_then(|mut stmt| stmt.execute(params![conversation.0, user.0, role_name(role)]))
         .map(drop)
@@ -188,13 +268,21 @@ fn set_member_role(conn: &Connection, conversation: ConversationId, user: UserId
 
 #[async_trait]
 impl ConversationStore for SqliteStore {
-    async fn open_direct(&self, user: UserId, peer: UserId, needs_friendship: bool, now: Timestamp) -> StoreResult<ConversationId> {
+    async fn open_direct(
+        &self,
+        user: UserId,
+        peer: UserId,
+        needs_friendship: bool,
+        now: Timestamp,
+    ) -> StoreResult<ConversationId> {
         self.write(move |conn| {
             if user == peer {
                 return Err(StoreError::Rejected(ErrorCode::InvalidRequest));
             }
             get_profile(conn, peer)?;
-            if has_blocked(conn, peer, user)? || (needs_friendship && !are_friends(conn, user, peer)?) {
+            if has_blocked(conn, peer, user)?
+                || (needs_friendship && !are_friends(conn, user, peer)?)
+            {
                 return Err(StoreError::Rejected(ErrorCode::NotFriends));
             }
             ensure_direct(conn, user, peer, now)
@@ -207,10 +295,19 @@ impl ConversationStore for SqliteStore {
             let conversation = message.conversation_id;
             require_member(conn, conversation, message.sender)?;
             if let Some(original) = find_duplicate(conn, &message)? {
-                return Ok(Appended { message: original, members: member_ids(conn, conversation)?, duplicate: true });
+                return Ok(Appended {
+                    message: original,
+                    members: member_ids(conn, conversation)?,
+                    duplicate: true,
+                });
             }
             if !is_group(conn, conversation)? {
-                check_direct_send(conn, conversation, message.sender, message.direct_needs_friendship)?;
+                check_direct_send(
+                    conn,
+                    conversation,
+                    message.sender,
+                    message.direct_needs_friendship,
+                )?;
             }
             if let Some(reply_to) = message.reply_to
                 && (reply_to.0 < 1 || reply_to.0 > last_seq(conn, conversation)?)
@@ -226,12 +323,21 @@ impl ConversationStore for SqliteStore {
                 message.reply_to,
                 message.now,
             )?;
-            Ok(Appended { message: stored, members: member_ids(conn, conversation)?, duplicate: false })
+            Ok(Appended {
+                message: stored,
+                members: member_ids(conn, conversation)?,
+                duplicate: false,
+            })
         })
         .await
     }
 
-    async fn page_messages(&self, user: UserId, conversation: ConversationId, query: HistoryQuery) -> StoreResult<MessagePage> {
+    async fn page_messages(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        query: HistoryQuery,
+    ) -> StoreResult<MessagePage> {
         self.read(move |conn| {
             require_member(conn, conversation, user)?;
             let limit = i64::from(query.limit.unwrap_or(PAGE_DEFAULT).clamp(1, PAGE_MAX));
@@ -281,7 +387,9 @@ impl ConversationStore for SqliteStore {
                 .and_then(|mut stmt| stmt.execute(params![conversation.0, user.0, target]))
                 .map_err(db_error)?;
             let read_seq: i64 = conn
-                .prepare_cached("SELECT read_seq FROM members WHERE conversation_id = ?1 AND user_id = ?2")
+                .prepare_cached(
+                    "SELECT read_seq FROM members WHERE conversation_id = ?1 AND user_id = ?2",
+                )
                 .and_then(|mut stmt| stmt.query_row([conversation.0, user.0], |row| row.get(0)))
                 .map_err(db_error)?;
             let mut changes = Changes::default();
@@ -291,7 +399,10 @@ impl ConversationStore for SqliteStore {
                     &mut changes,
                     user,
                     now,
-                    UserChange::ReadPosition { conversation_id: conversation, read_seq: Seq(read_seq) },
+                    UserChange::ReadPosition {
+                        conversation_id: conversation,
+                        read_seq: Seq(read_seq),
+                    },
                 )?;
                 member_ids(conn, conversation)?
             } else {
@@ -308,15 +419,28 @@ impl ConversationStore for SqliteStore {
     }
 
     async fn list_conversations(&self, user: UserId) -> StoreResult<Vec<ConversationSummary>> {
-        self.read(move |conn| summaries(conn, user, "?2 = ?2", 0)).await
-    }
-
-    async fn get_conversation(&self, user: UserId, conversation: ConversationId) -> StoreResult<ConversationSummary> {
-        self.read(move |conn| summaries(conn, user, "c.id = ?2", conversation.0)?.pop().ok_or(StoreError::NotFound))
+        self.read(move |conn| summaries(conn, user, "?2 = ?2", 0))
             .await
     }
 
-    async fn list_members(&self, user: UserId, conversation: ConversationId) -> StoreResult<Vec<Member>> {
+    async fn get_conversation(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+    ) -> StoreResult<ConversationSummary> {
+        self.read(move |conn| {
+            summaries(conn, user, "c.id = ?2", conversation.0)?
+                .pop()
+                .ok_or(StoreError::NotFound)
+        })
+        .await
+    }
+
+    async fn list_members(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+    ) -> StoreResult<Vec<Member>> {
         self.read(move |conn| {
             require_member(conn, conversation, user)?;
             let mut stmt = conn
@@ -341,7 +465,11 @@ impl ConversationStore for SqliteStore {
         .await
     }
 
-    async fn member_ids(&self, user: UserId, conversation: ConversationId) -> StoreResult<Arc<[UserId]>> {
+    async fn member_ids(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+    ) -> StoreResult<Arc<[UserId]>> {
         self.read(move |conn| {
             require_member(conn, conversation, user)?;
             member_ids(conn, conversation)
@@ -358,8 +486,12 @@ impl ConversationStore for SqliteStore {
         now: Timestamp,
     ) -> StoreResult<(ConversationId, Changes)> {
         self.write(move |conn| {
-            let invited: Vec<UserId> =
-                members.into_iter().filter(|&u| u != creator).collect::<BTreeSet<_>>().into_iter().collect();
+            let invited: Vec<UserId> = members
+                .into_iter()
+                .filter(|&u| u != creator)
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
             if invited.len() + 1 > limits.max_members as usize {
                 return Err(StoreError::Rejected(ErrorCode::GroupFull));
             }
@@ -369,13 +501,31 @@ impl ConversationStore for SqliteStore {
                     "INSERT INTO conversations (kind, name, version, created_at, updated_at) \
                      VALUES ('group', ?1, ?2, ?3, ?3) RETURNING id",
                 )
-                .and_then(|mut stmt| stmt.query_row(params![name, version, now.0], |row| row.get(0)))
+                .and_then(|mut stmt| {
+                    stmt.query_row(params![name, version, now.0], |row| row.get(0))
+                })
                 .map_err(db_error)?;
             let conversation = ConversationId(id);
             add_member(conn, conversation, creator, Role::Owner, now)?;
             let mut changes = Changes::default();
-            system_message(conn, &mut changes, conversation, creator, SystemEvent::GroupCreated { by: creator, name }, None, now)?;
-            push_event(conn, &mut changes, creator, now, UserChange::ConversationJoined { conversation_id: conversation })?;
+            system_message(
+                conn,
+                &mut changes,
+                conversation,
+                creator,
+                SystemEvent::GroupCreated { by: creator, name },
+                None,
+                now,
+            )?;
+            push_event(
+                conn,
+                &mut changes,
+                creator,
+                now,
+                UserChange::ConversationJoined {
+                    conversation_id: conversation,
+                },
+            )?;
             add_members(conn, &mut changes, creator, conversation, &invited, now)?;
             Ok((conversation, changes))
         })
@@ -399,10 +549,22 @@ impl ConversationStore for SqliteStore {
                 conn.prepare_cached("UPDATE conversations SET name = ?2 WHERE id = ?1")
                     .and_then(|mut stmt| stmt.execute(params![conversation.0, name]))
                     .map_err(db_error)?;
-                system_message(conn, &mut changes, conversation, actor, SystemEvent::Renamed { by: actor, name }, None, now)?;
+                system_message(
+                    conn,
+                    &mut changes,
+                    conversation,
+                    actor,
+                    SystemEvent::Renamed { by: actor, name },
+                    None,
+                    now,
+                )?;
             }
             if let Some(text) = announcement {
-                let stored = if text.is_empty() { None } else { Some(text.clone()) };
+                let stored = if text.is_empty() {
+                    None
+                } else {
+                    Some(text.clone())
+                };
                 conn.prepare_cached("UPDATE conversations SET announcement = ?2 WHERE id = ?1")
                     .and_then(|mut stmt| stmt.execute(params![conversation.0, stored]))
                     .map_err(db_error)?;
@@ -457,19 +619,45 @@ impl ConversationStore for SqliteStore {
                     return Err(StoreError::Rejected(ErrorCode::OwnerMustTransfer));
                 }
                 delete_member(conn, conversation, actor)?;
-                system_message(conn, &mut changes, conversation, actor, SystemEvent::MemberLeft { user: actor }, Some(actor), now)?;
-                let change = UserChange::ConversationLeft { conversation_id: conversation, removed_by: None };
+                system_message(
+                    conn,
+                    &mut changes,
+                    conversation,
+                    actor,
+                    SystemEvent::MemberLeft { user: actor },
+                    Some(actor),
+                    now,
+                )?;
+                let change = UserChange::ConversationLeft {
+                    conversation_id: conversation,
+                    removed_by: None,
+                };
                 push_event(conn, &mut changes, actor, now, change)?;
                 return Ok(changes);
             }
-            let target_role = super::rows::member_role(conn, conversation, target)?.ok_or(StoreError::NotFound)?;
+            let target_role = super::rows::member_role(conn, conversation, target)?
+                .ok_or(StoreError::NotFound)?;
             if actor_role < Role::Admin || actor_role <= target_role {
                 return Err(StoreError::Rejected(ErrorCode::Forbidden));
             }
             delete_member(conn, conversation, target)?;
-            let event = SystemEvent::MemberRemoved { by: actor, user: target };
-            system_message(conn, &mut changes, conversation, actor, event, Some(target), now)?;
-            let change = UserChange::ConversationLeft { conversation_id: conversation, removed_by: Some(actor) };
+            let event = SystemEvent::MemberRemoved {
+                by: actor,
+                user: target,
+            };
+            system_message(
+                conn,
+                &mut changes,
+                conversation,
+                actor,
+                event,
+                Some(target),
+                now,
+            )?;
+            let change = UserChange::ConversationLeft {
+                conversation_id: conversation,
+                removed_by: Some(actor),
+            };
             push_event(conn, &mut changes, target, now, change)?;
             Ok(changes)
         })
@@ -494,7 +682,19 @@ impl ConversationStore for SqliteStore {
             super::rows::member_role(conn, conversation, target)?.ok_or(StoreError::NotFound)?;
             set_member_role(conn, conversation, target, role)?;
             let mut changes = Changes::default();
-            system_message(conn, &mut changes, conversation, actor, SystemEvent::RoleChanged { by: actor, user: target, role }, None, now)?;
+            system_message(
+                conn,
+                &mut changes,
+                conversation,
+                actor,
+                SystemEvent::RoleChanged {
+                    by: actor,
+                    user: target,
+                    role,
+                },
+                None,
+                now,
+            )?;
             Ok(changes)
         })
         .await
@@ -518,7 +718,10 @@ impl ConversationStore for SqliteStore {
             set_member_role(conn, conversation, target, Role::Owner)?;
             set_member_role(conn, conversation, actor, Role::Admin)?;
             let mut changes = Changes::default();
-            let event = SystemEvent::OwnershipTransferred { from: actor, to: target };
+            let event = SystemEvent::OwnershipTransferred {
+                from: actor,
+                to: target,
+            };
             system_message(conn, &mut changes, conversation, actor, event, None, now)?;
             Ok(changes)
         })

@@ -36,7 +36,11 @@ pub struct SqliteOptions {
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        SqliteOptions { readers: 4, max_batch: 512, queue: 4096 }
+        SqliteOptions {
+            readers: 4,
+            max_batch: 512,
+            queue: 4096,
+        }
     }
 }
 
@@ -75,10 +79,17 @@ where
     }
 }
 
-fn in_savepoint<R>(conn: &Connection, work: impl FnOnce(&Connection) -> StoreResult<R>) -> StoreResult<R> {
+fn in_savepoint<R>(
+    conn: &Connection,
+    work: impl FnOnce(&Connection) -> StoreResult<R>,
+) -> StoreResult<R> {
     conn.execute_batch("SAVEPOINT job").map_err(db_error)?;
     let result = work(conn);
-    let end = if result.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+    let end = if result.is_ok() {
+        "RELEASE job"
+    } else {
+        "ROLLBACK TO job; RELEASE job"
+    };
     conn.execute_batch(end).map_err(db_error)?;
     result
 }
@@ -100,11 +111,14 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database `natter.db` in `dir` and migrates it.
     pub fn open(dir: &Path, options: SqliteOptions) -> StoreResult<SqliteStore> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Unavailable(format!("create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Unavailable(format!("create {}: {e}", dir.display())))?;
         let path = dir.join("natter.db");
         let mut writer = open_writer(&path)?;
         migrations::migrate(&mut writer)?;
-        let readers = (0..options.readers.max(1)).map(|_| open_reader(&path)).collect::<StoreResult<Vec<_>>>()?;
+        let readers = (0..options.readers.max(1))
+            .map(|_| open_reader(&path))
+            .collect::<StoreResult<Vec<_>>>()?;
         let (tx, rx) = mpsc::channel(options.queue.max(1));
         let max_batch = options.max_batch.max(1);
         let thread = std::thread::Builder::new()
@@ -127,15 +141,22 @@ impl SqliteStore {
     {
         let sender = {
             // A short critical section without awaits: std Mutex is right here.
-            let guard = self.writer.lock().map_err(|_| StoreError::Unavailable("writer poisoned".into()))?;
-            guard.clone().ok_or_else(|| StoreError::Unavailable("shutting down".into()))?
+            let guard = self
+                .writer
+                .lock()
+                .map_err(|_| StoreError::Unavailable("writer poisoned".into()))?;
+            guard
+                .clone()
+                .ok_or_else(|| StoreError::Unavailable("shutting down".into()))?
         };
         let (reply, answer) = oneshot::channel();
         sender
             .send(Box::new(Job { work, reply }))
             .await
             .map_err(|_| StoreError::Unavailable("writer stopped".into()))?;
-        answer.await.map_err(|_| StoreError::Unavailable("writer stopped".into()))?
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("writer stopped".into()))?
     }
 
     /// Runs `work` on a read-only connection from the pool.
@@ -209,9 +230,13 @@ fn open_writer(path: &PathBuf) -> StoreResult<Connection> {
 }
 
 fn open_reader(path: &PathBuf) -> StoreResult<Connection> {
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(db_error)?;
+    conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA query_only = ON;")
         .map_err(db_error)?;
-    conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA query_only = ON;").map_err(db_error)?;
     Ok(conn)
 }
 

@@ -23,9 +23,14 @@ pub(super) fn profile_at(row: &Row<'_>, first: usize) -> rusqlite::Result<UserPr
 }
 
 pub(super) fn find_profile(conn: &Connection, user: UserId) -> StoreResult<Option<UserProfile>> {
-    conn.prepare_cached(&format!("SELECT {PROFILE_COLUMNS} FROM users u WHERE u.id = ?1"))
-        .and_then(|mut stmt| stmt.query_row([user.0], |row| profile_at(row, 0)).optional())
-        .map_err(db_error)
+    conn.prepare_cached(&format!(
+        "SELECT {PROFILE_COLUMNS} FROM users u WHERE u.id = ?1"
+    ))
+    .and_then(|mut stmt| {
+        stmt.query_row([user.0], |row| profile_at(row, 0))
+            .optional()
+    })
+    .map_err(db_error)
 }
 
 pub(super) fn get_profile(conn: &Connection, user: UserId) -> StoreResult<UserProfile> {
@@ -49,10 +54,19 @@ pub(super) fn push_event(
 ) -> StoreResult<()> {
     let cursor = tick(conn)?;
     let json = to_json(&change)?;
-    conn.prepare_cached("INSERT INTO user_events (cursor, user_id, at, change) VALUES (?1, ?2, ?3, ?4)")
-        .and_then(|mut stmt| stmt.execute(params![cursor, user.0, at.0, json]))
-        .map_err(db_error)?;
-    changes.user_events.push((user, UserEvent { cursor: SyncCursor(cursor), at, change }));
+    conn.prepare_cached(
+        "INSERT INTO user_events (cursor, user_id, at, change) VALUES (?1, ?2, ?3, ?4)",
+    )
+    .and_then(|mut stmt| stmt.execute(params![cursor, user.0, at.0, json]))
+    .map_err(db_error)?;
+    changes.user_events.push((
+        user,
+        UserEvent {
+            cursor: SyncCursor(cursor),
+            at,
+            change,
+        },
+    ));
     Ok(())
 }
 
@@ -61,7 +75,9 @@ pub(super) fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
 }
 
 pub(super) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> rusqlite::Result<T> {
-    serde_json::from_str(text).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+    serde_json::from_str(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 pub(super) fn role_name(role: Role) -> &'static str {
@@ -80,10 +96,15 @@ pub(super) fn parse_role(name: &str) -> Role {
     }
 }
 
-pub(super) fn member_role(conn: &Connection, conversation: ConversationId, user: UserId) -> StoreResult<Option<Role>> {
+pub(super) fn member_role(
+    conn: &Connection,
+    conversation: ConversationId,
+    user: UserId,
+) -> StoreResult<Option<Role>> {
     conn.prepare_cached("SELECT role FROM members WHERE conversation_id = ?1 AND user_id = ?2")
         .and_then(|mut stmt| {
-            stmt.query_row([conversation.0, user.0], |row| row.get::<_, String>(0)).optional()
+            stmt.query_row([conversation.0, user.0], |row| row.get::<_, String>(0))
+                .optional()
         })
         .map(|role| role.map(|r| parse_role(&r)))
         .map_err(db_error)
@@ -91,11 +112,18 @@ pub(super) fn member_role(conn: &Connection, conversation: ConversationId, user:
 
 /// The caller's role, or `NotFound` when the caller is not a member (which is
 /// what a non-member must see whether or not the conversation exists).
-pub(super) fn require_member(conn: &Connection, conversation: ConversationId, user: UserId) -> StoreResult<Role> {
+pub(super) fn require_member(
+    conn: &Connection,
+    conversation: ConversationId,
+    user: UserId,
+) -> StoreResult<Role> {
     member_role(conn, conversation, user)?.ok_or(StoreError::NotFound)
 }
 
-pub(super) fn member_ids(conn: &Connection, conversation: ConversationId) -> StoreResult<Arc<[UserId]>> {
+pub(super) fn member_ids(
+    conn: &Connection,
+    conversation: ConversationId,
+) -> StoreResult<Arc<[UserId]>> {
     let mut stmt = conn
         .prepare_cached("SELECT user_id FROM members WHERE conversation_id = ?1")
         .map_err(db_error)?;
@@ -108,7 +136,10 @@ pub(super) fn member_ids(conn: &Connection, conversation: ConversationId) -> Sto
 
 pub(super) fn is_group(conn: &Connection, conversation: ConversationId) -> StoreResult<bool> {
     conn.prepare_cached("SELECT kind FROM conversations WHERE id = ?1")
-        .and_then(|mut stmt| stmt.query_row([conversation.0], |row| row.get::<_, String>(0)).optional())
+        .and_then(|mut stmt| {
+            stmt.query_row([conversation.0], |row| row.get::<_, String>(0))
+                .optional()
+        })
         .map(|kind| kind.as_deref() == Some("group"))
         .map_err(db_error)
 }
@@ -132,10 +163,19 @@ pub(super) fn message_at(row: &Row<'_>) -> rusqlite::Result<Message> {
     })
 }
 
-pub(super) fn find_message(conn: &Connection, conversation: ConversationId, seq: Seq) -> StoreResult<Option<Message>> {
-    conn.prepare_cached(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 AND seq = ?2"))
-        .and_then(|mut stmt| stmt.query_row([conversation.0, seq.0], message_at).optional())
-        .map_err(db_error)
+pub(super) fn find_message(
+    conn: &Connection,
+    conversation: ConversationId,
+    seq: Seq,
+) -> StoreResult<Option<Message>> {
+    conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 AND seq = ?2"
+    ))
+    .and_then(|mut stmt| {
+        stmt.query_row([conversation.0, seq.0], message_at)
+            .optional()
+    })
+    .map_err(db_error)
 }
 
 /// Stores a message with the conversation's next seq, in the caller's transaction.
@@ -156,7 +196,9 @@ pub(super) fn insert_message(
             "UPDATE conversations SET last_seq = last_seq + 1, version = ?2, updated_at = ?3 \
              WHERE id = ?1 RETURNING last_seq",
         )
-        .and_then(|mut stmt| stmt.query_row(params![conversation.0, version, now.0], |row| row.get(0)))
+        .and_then(|mut stmt| {
+            stmt.query_row(params![conversation.0, version, now.0], |row| row.get(0))
+        })
         .optional()
         .map_err(db_error)?
         .ok_or(StoreError::NotFound)?;
@@ -177,9 +219,11 @@ pub(super) fn insert_message(
         ])
     })
     .map_err(db_error)?;
-    conn.prepare_cached("UPDATE members SET read_seq = ?3 WHERE conversation_id = ?1 AND user_id = ?2")
-        .and_then(|mut stmt| stmt.execute(params![conversation.0, sender.0, seq]))
-        .map_err(db_error)?;
+    conn.prepare_cached(
+        "UPDATE members SET read_seq = ?3 WHERE conversation_id = ?1 AND user_id = ?2",
+    )
+    .and_then(|mut stmt| stmt.execute(params![conversation.0, sender.0, seq]))
+    .map_err(db_error)?;
     Ok(Message {
         conversation_id: conversation,
         seq: Seq(seq),
@@ -205,7 +249,15 @@ pub(super) fn system_message(
     extra_audience: Option<UserId>,
     now: Timestamp,
 ) -> StoreResult<()> {
-    let message = insert_message(conn, conversation, actor, None, MessageContent::System { event }, None, now)?;
+    let message = insert_message(
+        conn,
+        conversation,
+        actor,
+        None,
+        MessageContent::System { event },
+        None,
+        now,
+    )?;
     let mut audience = member_ids(conn, conversation)?.to_vec();
     if let Some(extra) = extra_audience.filter(|u| !audience.contains(u)) {
         audience.push(extra);
@@ -234,7 +286,11 @@ pub(super) fn add_member(
     Ok(())
 }
 
-pub(super) fn delete_member(conn: &Connection, conversation: ConversationId, user: UserId) -> StoreResult<()> {
+pub(super) fn delete_member(
+    conn: &Connection,
+    conversation: ConversationId,
+    user: UserId,
+) -> StoreResult<()> {
     conn.prepare_cached("DELETE FROM members WHERE conversation_id = ?1 AND user_id = ?2")
         .and_then(|mut stmt| stmt.execute([conversation.0, user.0]))
         .map_err(db_error)?;

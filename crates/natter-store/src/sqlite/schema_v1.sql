@@ -23,9 +23,10 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_user ON sessions (user_id);
 
 -- The one clock of the sync stream: every change a user may need to catch up on
--- takes the next value, inside its own transaction.
+-- takes the next value, inside its own transaction. It starts at 1 so that a
+-- real cursor is never 0, which means "from scratch".
 CREATE TABLE sync_clock (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
-INSERT INTO sync_clock (id, value) VALUES (1, 0);
+INSERT INTO sync_clock (id, value) VALUES (1, 1);
 
 CREATE TABLE user_events (
     cursor  INTEGER PRIMARY KEY,          -- a value of sync_clock

@@ -11,7 +11,12 @@ use crate::{StoreResult, SyncStore};
 
 #[async_trait]
 impl SyncStore for SqliteStore {
-    async fn sync(&self, user: UserId, since: SyncCursor, max_events: u32) -> StoreResult<SyncResponse> {
+    async fn sync(
+        &self,
+        user: UserId,
+        since: SyncCursor,
+        max_events: u32,
+    ) -> StoreResult<SyncResponse> {
         self.read(move |conn| {
             // One read transaction: the cursor and everything below it come from the
             // same snapshot, and the single writer hands out clock values in commit

@@ -19,14 +19,25 @@ fn new_user(name: &str) -> NewUser {
 #[tokio::test]
 async fn a_failing_job_rolls_back_alone_in_a_shared_batch() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = std::sync::Arc::new(SqliteStore::open(dir.path(), SqliteOptions::default()).expect("opens"));
-    store.insert_user(new_user("taken")).await.expect("first insert");
+    let store = std::sync::Arc::new(
+        SqliteStore::open(dir.path(), SqliteOptions::default()).expect("opens"),
+    );
+    store
+        .insert_user(new_user("taken"))
+        .await
+        .expect("first insert");
     // Fire many inserts at once so that they share commits; one of them collides.
     let mut tasks = Vec::new();
     for i in 0..64 {
         let store = store.clone();
-        let name = if i == 32 { "TAKEN".to_owned() } else { format!("user{i}") };
-        tasks.push(tokio::spawn(async move { store.insert_user(new_user(&name)).await }));
+        let name = if i == 32 {
+            "TAKEN".to_owned()
+        } else {
+            format!("user{i}")
+        };
+        tasks.push(tokio::spawn(async move {
+            store.insert_user(new_user(&name)).await
+        }));
     }
     let mut ok = 0;
     for task in tasks {

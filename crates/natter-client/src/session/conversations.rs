@@ -1,0 +1,197 @@
+//! Conversations, messages, groups and sync.
+
+use std::borrow::Borrow;
+
+use natter_protocol::conversations::{
+    self, ConversationList, ConversationSummary, CreateGroupRequest, HistoryQuery, InviteRequest,
+    MarkReadRequest, MemberList, Message, MessageContent, MessagePage, OpenDirectRequest,
+    ReadPosition, Role, SendMessageRequest, SendMessageResponse, SetRoleRequest, TransferRequest,
+    UpdateGroupRequest,
+};
+use natter_protocol::sync::{self, SyncQuery, SyncResponse};
+use natter_protocol::{ConversationId, Seq, SyncCursor, UserId};
+
+use super::{Session, new_client_msg_id};
+use crate::error::Result;
+
+impl Session {
+    /// The caller's conversations.
+    pub async fn conversations(&self) -> Result<ConversationList> {
+        self.call(self.req(conversations::LIST_CONVERSATIONS, &[]))
+            .await
+    }
+
+    /// One conversation as the caller sees it.
+    pub async fn conversation(
+        &self,
+        conversation_id: ConversationId,
+    ) -> Result<ConversationSummary> {
+        self.call(self.req(conversations::GET_CONVERSATION, &[&conversation_id]))
+            .await
+    }
+
+    /// The direct conversation with `user_id`, created on first use.
+    pub async fn open_direct(&self, user_id: UserId) -> Result<ConversationSummary> {
+        self.call(
+            self.req(conversations::OPEN_DIRECT, &[])
+                .json(&OpenDirectRequest { user_id }),
+        )
+        .await
+    }
+
+    /// A page of history, in ascending seq (see [`HistoryQuery`]). The query
+    /// may be passed by value or by reference.
+    pub async fn history(
+        &self,
+        conversation_id: ConversationId,
+        query: impl Borrow<HistoryQuery>,
+    ) -> Result<MessagePage> {
+        let request = self
+            .req(conversations::LIST_MESSAGES, &[&conversation_id])
+            .query(query.borrow());
+        self.call(request).await
+    }
+
+    /// Sends a message (by value or by reference) and returns it as stored,
+    /// with its seq.
+    ///
+    /// Safe to retry with the same `client_msg_id`: the server then returns
+    /// the original message instead of storing a second one.
+    pub async fn send_message(
+        &self,
+        conversation_id: ConversationId,
+        message: impl Borrow<SendMessageRequest>,
+    ) -> Result<Message> {
+        let request = self
+            .req(conversations::SEND_MESSAGE, &[&conversation_id])
+            .json(message.borrow());
+        let reply: SendMessageResponse = self.call(request).await?;
+        Ok(reply.message)
+    }
+
+    /// Sends a text message under a fresh `client_msg_id`.
+    pub async fn send_text(&self, conversation_id: ConversationId, text: &str) -> Result<Message> {
+        let message = SendMessageRequest {
+            client_msg_id: new_client_msg_id(),
+            content: MessageContent::Text {
+                text: text.to_owned(),
+            },
+            reply_to: None,
+        };
+        self.send_message(conversation_id, message).await
+    }
+
+    /// Marks the conversation read up to `seq`.
+    pub async fn mark_read(
+        &self,
+        conversation_id: ConversationId,
+        seq: Seq,
+    ) -> Result<ReadPosition> {
+        self.call(
+            self.req(conversations::MARK_READ, &[&conversation_id])
+                .json(&MarkReadRequest { seq }),
+        )
+        .await
+    }
+
+    /// The members of a conversation, with their roles and read positions.
+    pub async fn members(&self, conversation_id: ConversationId) -> Result<MemberList> {
+        self.call(self.req(conversations::LIST_MEMBERS, &[&conversation_id]))
+            .await
+    }
+
+    // ---- groups ----
+
+    /// Creates a group owned by the caller, with some of the caller's friends in it.
+    pub async fn create_group(
+        &self,
+        name: &str,
+        members: &[UserId],
+    ) -> Result<ConversationSummary> {
+        let body = CreateGroupRequest {
+            name: name.to_owned(),
+            members: members.to_vec(),
+        };
+        self.call(self.req(conversations::CREATE_GROUP, &[]).json(&body))
+            .await
+    }
+
+    /// Renames a group or sets its announcement (owner or admin).
+    pub async fn update_group(
+        &self,
+        conversation_id: ConversationId,
+        update: &UpdateGroupRequest,
+    ) -> Result<()> {
+        self.call_ok(
+            self.req(conversations::UPDATE_GROUP, &[&conversation_id])
+                .json(update),
+        )
+        .await
+    }
+
+    /// Adds friends of the caller to a group; returns the new member list.
+    pub async fn invite(
+        &self,
+        conversation_id: ConversationId,
+        user_ids: &[UserId],
+    ) -> Result<MemberList> {
+        let body = InviteRequest {
+            user_ids: user_ids.to_vec(),
+        };
+        self.call(
+            self.req(conversations::INVITE_MEMBERS, &[&conversation_id])
+                .json(&body),
+        )
+        .await
+    }
+
+    /// Removes a member (or, with the caller's own id, leaves the group).
+    pub async fn remove_member(
+        &self,
+        conversation_id: ConversationId,
+        user_id: UserId,
+    ) -> Result<()> {
+        self.call_ok(self.req(conversations::REMOVE_MEMBER, &[&conversation_id, &user_id]))
+            .await
+    }
+
+    /// Makes a member an admin or a plain member (owner only).
+    pub async fn set_role(
+        &self,
+        conversation_id: ConversationId,
+        user_id: UserId,
+        role: Role,
+    ) -> Result<()> {
+        let body = SetRoleRequest { role };
+        self.call_ok(
+            self.req(
+                conversations::SET_MEMBER_ROLE,
+                &[&conversation_id, &user_id],
+            )
+            .json(&body),
+        )
+        .await
+    }
+
+    /// Hands the group to another member (owner only).
+    pub async fn transfer_ownership(
+        &self,
+        conversation_id: ConversationId,
+        user_id: UserId,
+    ) -> Result<()> {
+        let body = TransferRequest { user_id };
+        self.call_ok(
+            self.req(conversations::TRANSFER_OWNERSHIP, &[&conversation_id])
+                .json(&body),
+        )
+        .await
+    }
+
+    // ---- sync ----
+
+    /// Everything that changed after `since` (`SyncCursor(0)` for a first sync).
+    pub async fn sync(&self, since: SyncCursor) -> Result<SyncResponse> {
+        self.call(self.req(sync::SYNC, &[]).query(&SyncQuery { since }))
+            .await
+    }
+}

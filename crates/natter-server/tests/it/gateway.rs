@@ -1,0 +1,412 @@
+use futures_util::{SinkExt, StreamExt};
+use natter_client::ConnectionEvent;
+use natter_protocol::conversations::HistoryQuery;
+use natter_protocol::ws::close;
+use natter_testkit::TestServer;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::WAIT;
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+async fn raw(server: &TestServer) -> anyhow::Result<Socket> {
+    let (socket, _) = tokio_tungstenite::connect_async(server.ws_url()).await?;
+    Ok(socket)
+}
+
+/// The next text frame as JSON, skipping pings; `None` once closed.
+async fn next_json(socket: &mut Socket) -> anyhow::Result<Option<Value>> {
+    loop {
+        match tokio::time::timeout(WAIT, socket.next()).await? {
+            Some(Ok(Message::Text(text))) => return Ok(Some(serde_json::from_str(&text)?)),
+            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Ok(None),
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+/// Reads until the server closes; returns the close code (skipping other frames).
+async fn close_code(socket: &mut Socket) -> anyhow::Result<Option<u16>> {
+    loop {
+        match tokio::time::timeout(WAIT, socket.next()).await? {
+            Some(Ok(Message::Close(frame))) => return Ok(frame.map(|f| u16::from(f.code))),
+            Some(Ok(_)) => {}
+            None | Some(Err(_)) => return Ok(None),
+        }
+    }
+}
+
+async fn authed(server: &TestServer, session: &natter_client::Session) -> anyhow::Result<Socket> {
+    let mut socket = raw(server).await?;
+    socket
+        .send(Message::text(
+            json!({"type": "auth", "id": 1, "token": session.token()}).to_string(),
+        ))
+        .await?;
+    let ok = next_json(&mut socket)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("closed"))?;
+    assert_eq!(ok["type"], "auth_ok", "{ok}");
+    assert_eq!(ok["id"], 1);
+    assert_eq!(ok["user"]["id"], session.user().id.0);
+    Ok(socket)
+}
+
+#[tokio::test]
+async fn the_first_frame_must_authenticate() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let mut socket = raw(&server).await?;
+    socket
+        .send(Message::text(r#"{"type":"ping","id":1}"#))
+        .await?;
+    let error = next_json(&mut socket)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("closed"))?;
+    assert_eq!(
+        (error["type"].as_str(), error["code"].as_str()),
+        (Some("error"), Some("auth_required"))
+    );
+    assert_eq!(close_code(&mut socket).await?, Some(close::UNAUTHORIZED));
+
+    let mut socket = raw(&server).await?;
+    socket
+        .send(Message::text(r#"{"type":"auth","id":7,"token":"forged"}"#))
+        .await?;
+    let error = next_json(&mut socket)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("closed"))?;
+    assert_eq!(
+        (error["code"].as_str(), error["id"].as_u64()),
+        (Some("unauthorized"), Some(7))
+    );
+    assert_eq!(close_code(&mut socket).await?, Some(close::UNAUTHORIZED));
+
+    // A token in the URL is ignored: authentication happens in the first frame only.
+    let user = server.user("u").await?;
+    let url = format!("{}?token={}", server.ws_url(), user.token());
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
+    socket.send(Message::text(r#"{"type":"ping"}"#)).await?;
+    assert_eq!(close_code(&mut socket).await?, Some(close::UNAUTHORIZED));
+    Ok(())
+}
+
+#[tokio::test]
+async fn malformed_frames_get_typed_errors_store_nothing_and_keep_the_connection()
+-> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    let conversation = server.befriend(&alice, &bob).await?;
+    let mut socket = authed(&server, &alice).await?;
+    let c = conversation.0;
+    let deep = "[".repeat(10_000) + &"]".repeat(10_000);
+    let cases: Vec<(String, &str, Option<u64>)> = vec![
+        ("not json at all".into(), "invalid_json", None),
+        ("{\"type\":\"send\"".into(), "invalid_json", None),
+        ("[]".into(), "invalid_request", None),
+        ("{\"type\":5}".into(), "invalid_request", None),
+        ("{\"id\":3}".into(), "invalid_request", Some(3)),
+        (
+            "{\"type\":\"launch_missiles\",\"id\":4}".into(),
+            "unknown_type",
+            Some(4),
+        ),
+        (
+            format!(
+                "{{\"type\":\"send\",\"id\":5,\"conversation_id\":\"{c}\",\"client_msg_id\":\"a\",\"content\":{{\"kind\":\"text\",\"text\":\"x\"}}}}"
+            ),
+            "invalid_request",
+            Some(5),
+        ),
+        (
+            format!("{{\"type\":\"send\",\"id\":6,\"conversation_id\":{c}}}"),
+            "invalid_request",
+            Some(6),
+        ),
+        (
+            format!(
+                "{{\"type\":\"send\",\"id\":7,\"conversation_id\":{c},\"client_msg_id\":\"a\",\"content\":{{\"kind\":\"html\",\"text\":\"x\"}}}}"
+            ),
+            "invalid_request",
+            Some(7),
+        ),
+        (
+            "{\"type\":\"send\",\"id\":8,\"conversation_id\":1e400,\"client_msg_id\":\"a\",\"content\":{\"kind\":\"text\",\"text\":\"x\"}}".to_string(),
+            "invalid_request",
+            Some(8),
+        ),
+        (
+            "{\"type\":\"read\",\"id\":9,\"conversation_id\":99999999999999999999999,\"seq\":1}"
+                .into(),
+            "invalid_request",
+            Some(9),
+        ),
+        (
+            "{\"type\":\"auth\",\"id\":10,\"token\":\"again\"}".into(),
+            "invalid_request",
+            Some(10),
+        ),
+        (deep, "invalid_request", None),
+        (
+            format!("{{\"type\":\"history\",\"id\":11,\"conversation_id\":{c},\"limit\":-1}}"),
+            "invalid_request",
+            Some(11),
+        ),
+    ];
+    for (frame, code, id) in &cases {
+        socket.send(Message::text(frame.clone())).await?;
+        let reply = next_json(&mut socket)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("closed after {frame:.60}"))?;
+        assert_eq!(reply["type"], "error", "{frame:.60}: {reply}");
+        assert_eq!(reply["code"].as_str(), Some(*code), "{frame:.60}: {reply}");
+        assert_eq!(reply["id"].as_u64(), *id, "{frame:.60}: {reply}");
+    }
+    socket.send(Message::binary(vec![0xff, 0x00, 0x7b])).await?;
+    let reply = next_json(&mut socket)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("closed"))?;
+    assert_eq!(reply["code"], "invalid_json");
+    // Still serving: a well-formed request works on the same socket.
+    socket
+        .send(Message::text(r#"{"type":"ping","id":99}"#))
+        .await?;
+    let pong = next_json(&mut socket)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("closed"))?;
+    assert_eq!(
+        (pong["type"].as_str(), pong["id"].as_u64()),
+        (Some("pong"), Some(99))
+    );
+    assert!(
+        bob.history(conversation, HistoryQuery::default())
+            .await?
+            .messages
+            .is_empty(),
+        "nothing was stored"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn oversized_and_invalid_utf8_frames_close_only_that_connection() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    let conversation = server.befriend(&alice, &bob).await?;
+    let bob_live = bob.connect().await?;
+
+    let mut big = authed(&server, &alice).await?;
+    let huge = format!(
+        "{{\"type\":\"ping\",\"pad\":\"{}\"}}",
+        "x".repeat(70 * 1024)
+    );
+    let _ = big.send(Message::text(huge)).await;
+    assert_eq!(close_code(&mut big).await?, Some(1009), "message too big");
+
+    let mut broken = authed(&server, &alice).await?;
+    let frame = tokio_tungstenite::tungstenite::protocol::frame::Frame::message(
+        vec![b'"', 0xc3, 0x28, b'"'],
+        tokio_tungstenite::tungstenite::protocol::frame::coding::OpCode::Data(
+            tokio_tungstenite::tungstenite::protocol::frame::coding::Data::Text,
+        ),
+        true,
+    );
+    let _ = broken.send(Message::Frame(frame)).await;
+    let code = close_code(&mut broken).await?;
+    assert!(
+        code.is_none() || code == Some(1007),
+        "invalid UTF-8 closes the socket, got {code:?}"
+    );
+
+    // Everyone else is still served.
+    alice.send_text(conversation, "still here").await?;
+    let text = crate::wait_for(&bob_live, |event| match event {
+        natter_protocol::ws::Event::Message { message } => Some(message.seq),
+        _ => None,
+    })
+    .await;
+    assert_eq!(text.0, 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_revoked_device_is_cut_off_at_once() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let phone = server.user("carol").await?;
+    let laptop = server.login(&phone.user().username, "laptop").await?;
+    let phone_live = phone.connect().await?;
+    laptop.revoke_device(phone.device_id()).await?;
+    let code = loop {
+        match phone_live.next_event_timeout(WAIT).await? {
+            Some(ConnectionEvent::Closed { code, .. }) => break code,
+            Some(_) => {}
+            None => anyhow::bail!("ended without Closed"),
+        }
+    };
+    assert_eq!(code, close::REVOKED);
+    assert!(phone.me().await.is_err());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_is_disconnected_and_slows_nobody() -> anyhow::Result<()> {
+    let server = TestServer::start_with(|c| c.gateway.outbox_frames = 8).await?;
+    let sender = server.user("sender").await?;
+    let slow = server.user("slow").await?;
+    let fast = server.user("fast").await?;
+    server.befriend(&sender, &slow).await?;
+    server.befriend(&sender, &fast).await?;
+    let group = sender
+        .create_group("flood", &[slow.user().id, fast.user().id])
+        .await?
+        .id;
+    let first_seq = sender.conversation(group).await?.last_seq.0;
+
+    let mut slow_socket = authed(&server, &slow).await?;
+    let fast_live = fast.connect().await?;
+    // 8 KiB messages fill the kernel's socket buffers quickly; then the outbox.
+    let text = "z".repeat(8 * 1024);
+    let total = 1500;
+    for _ in 0..total {
+        sender.send_text(group, &text).await?;
+    }
+    // The fast client got every message.
+    let last = first_seq + total;
+    let mut seen = 0;
+    loop {
+        match fast_live.next_event_timeout(WAIT).await? {
+            Some(ConnectionEvent::Event(natter_protocol::ws::Event::Message { message }))
+                if message.conversation_id == group =>
+            {
+                seen += 1;
+                if message.seq.0 == last {
+                    break;
+                }
+            }
+            Some(_) => {}
+            None => anyhow::bail!("fast client dropped"),
+        }
+    }
+    assert_eq!(seen, total);
+    // The slow one was dropped with "too slow" before it could get them all.
+    let mut received = 0;
+    let code = loop {
+        match tokio::time::timeout(WAIT, slow_socket.next()).await? {
+            Some(Ok(Message::Text(_))) => received += 1,
+            Some(Ok(Message::Close(frame))) => break frame.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => {}
+            None | Some(Err(_)) => break None,
+        }
+    };
+    assert_eq!(code, Some(close::TOO_SLOW));
+    assert!(received < total, "received {received} of {total}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn connections_above_the_cap_and_foreign_origins_are_refused() -> anyhow::Result<()> {
+    let server = TestServer::start_with(|c| c.gateway.max_connections = 2).await?;
+    let user = server.user("capped").await?;
+    let _one = authed(&server, &user).await?;
+    let _two = authed(&server, &user).await?;
+    let refused = tokio_tungstenite::connect_async(server.ws_url()).await;
+    let Err(tokio_tungstenite::tungstenite::Error::Http(response)) = refused else {
+        panic!("the third connection must be refused");
+    };
+    assert_eq!(response.status(), 503);
+    let body: Value = serde_json::from_slice(response.body().as_deref().unwrap_or_default())?;
+    assert_eq!(body["code"], "server_busy");
+    drop(_one);
+
+    let server = TestServer::start().await?;
+    let mut request = server.ws_url().into_client_request()?;
+    request
+        .headers_mut()
+        .insert("Origin", "http://evil.example".parse()?);
+    let Err(tokio_tungstenite::tungstenite::Error::Http(response)) =
+        tokio_tungstenite::connect_async(request).await
+    else {
+        panic!("a foreign origin must be refused");
+    };
+    assert_eq!(response.status(), 403);
+    let mut request = server.ws_url().into_client_request()?;
+    request
+        .headers_mut()
+        .insert("Origin", format!("http://{}", server.addr()).parse()?);
+    tokio_tungstenite::connect_async(request).await?;
+    Ok(())
+}
+
+/// A client frame, masked as RFC 6455 requires.
+fn masked_text_frame(payload: &[u8]) -> Vec<u8> {
+    let mask = [0x11, 0x22, 0x33, 0x44];
+    let mut frame = vec![0x81];
+    if payload.len() < 126 {
+        frame.push(0x80 | payload.len() as u8);
+    } else {
+        frame.push(0x80 | 126);
+        frame.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    }
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    frame
+}
+
+/// The close code in the server's frames, read from raw bytes.
+fn close_code_in(mut bytes: &[u8]) -> Option<u16> {
+    while bytes.len() >= 2 {
+        let opcode = bytes[0] & 0x0f;
+        let (len, header) = match bytes[1] & 0x7f {
+            126 if bytes.len() >= 4 => (usize::from(u16::from_be_bytes([bytes[2], bytes[3]])), 4),
+            127 => return None,
+            n => (usize::from(n), 2),
+        };
+        let body = bytes.get(header..header + len)?;
+        if opcode == 0x8 && body.len() >= 2 {
+            return Some(u16::from_be_bytes([body[0], body[1]]));
+        }
+        bytes = &bytes[header + len..];
+    }
+    None
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_closed_after_the_idle_timeout() -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start_with(|c| {
+        c.gateway.idle_timeout_secs = 2;
+        c.gateway.ping_interval_secs = 1;
+    })
+    .await?;
+    let user = server.user("idle").await?;
+    // A hand-made WebSocket client that never answers pings (a WebSocket library
+    // would answer them while reading, and that counts as activity).
+    let mut tcp = TcpStream::connect(server.addr()).await?;
+    let handshake = format!(
+        "GET /api/v1/ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        server.addr()
+    );
+    tcp.write_all(handshake.as_bytes()).await?;
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(tcp.read_u8().await?);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    let auth = json!({"type": "auth", "token": user.token()}).to_string();
+    tcp.write_all(&masked_text_frame(auth.as_bytes())).await?;
+    // Read (raw bytes, no pongs) until the server hangs up.
+    let mut received = Vec::new();
+    tokio::time::timeout(WAIT, tcp.read_to_end(&mut received)).await??;
+    assert_eq!(close_code_in(&received), Some(close::IDLE));
+    Ok(())
+}

@@ -1,0 +1,307 @@
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use natter_client::ConnectionEvent;
+use natter_protocol::conversations::{
+    HistoryQuery, Message, MessageContent, Role, SystemEvent, UpdateGroupRequest,
+};
+use natter_protocol::ws::Event;
+use natter_protocol::{ConversationId, ErrorCode, Seq, UserId};
+use natter_testkit::TestServer;
+
+use crate::assert_code;
+
+async fn all_messages(
+    session: &natter_client::Session,
+    conversation: ConversationId,
+) -> anyhow::Result<Vec<Message>> {
+    let mut out = Vec::new();
+    let mut after = Seq(0);
+    loop {
+        let page = session
+            .history(
+                conversation,
+                &HistoryQuery {
+                    before: None,
+                    after: Some(after),
+                    limit: Some(100),
+                },
+            )
+            .await?;
+        if let Some(last) = page.messages.last() {
+            after = last.seq;
+        }
+        out.extend(page.messages);
+        if !page.has_more {
+            return Ok(out);
+        }
+    }
+}
+
+fn system_events(messages: &[Message]) -> Vec<SystemEvent> {
+    messages
+        .iter()
+        .filter_map(|m| match &m.content {
+            MessageContent::System { event } => Some(event.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn group_roles_decide_who_may_do_what_and_every_change_is_in_the_history()
+-> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let owner = server.user("owner").await?;
+    let admin = server.user("admin").await?;
+    let member = server.user("member").await?;
+    let late = server.user("late").await?;
+    let outsider = server.user("outsider").await?;
+    for friend in [&admin, &member, &late] {
+        server.befriend(&owner, friend).await?;
+    }
+    server.befriend(&member, &outsider).await?;
+
+    // Only friends can be added.
+    let refused = owner
+        .create_group("Team 团队", &[admin.user().id, outsider.user().id])
+        .await;
+    assert_code(refused, ErrorCode::NotFriends);
+    let group = owner
+        .create_group("Team 团队", &[admin.user().id, member.user().id])
+        .await?;
+    assert_eq!((group.member_count, group.my_role), (3, Some(Role::Owner)));
+    let g = group.id;
+
+    assert_code(
+        member.set_role(g, admin.user().id, Role::Admin).await,
+        ErrorCode::Forbidden,
+    );
+    owner.set_role(g, admin.user().id, Role::Admin).await?;
+    assert_code(
+        owner.set_role(g, admin.user().id, Role::Owner).await,
+        ErrorCode::InvalidRequest,
+    );
+
+    let rename = UpdateGroupRequest {
+        name: Some("新名字".into()),
+        announcement: None,
+    };
+    assert_code(member.update_group(g, &rename).await, ErrorCode::Forbidden);
+    admin.update_group(g, &rename).await?;
+    let announce = UpdateGroupRequest {
+        name: None,
+        announcement: Some("周五聚餐".into()),
+    };
+    owner.update_group(g, &announce).await?;
+    let seen = member.conversation(g).await?;
+    assert_eq!(
+        (seen.name.as_str(), seen.announcement.as_deref()),
+        ("新名字", Some("周五聚餐"))
+    );
+
+    // Any member may invite their own friends; strangers to them may not be added.
+    assert_code(
+        member.invite(g, &[late.user().id]).await,
+        ErrorCode::NotFriends,
+    );
+    member.invite(g, &[outsider.user().id]).await?;
+    assert_code(
+        owner.invite(g, &[admin.user().id]).await,
+        ErrorCode::AlreadyMember,
+    );
+
+    // Kicking: admins over members only; members never.
+    assert_code(
+        member.remove_member(g, outsider.user().id).await,
+        ErrorCode::Forbidden,
+    );
+    assert_code(
+        admin.remove_member(g, owner.user().id).await,
+        ErrorCode::Forbidden,
+    );
+    admin.remove_member(g, outsider.user().id).await?;
+    assert_code(
+        outsider.history(g, &HistoryQuery::default()).await,
+        ErrorCode::NotFound,
+    );
+
+    // Leaving: the owner hands over first.
+    assert_code(
+        owner.remove_member(g, owner.user().id).await,
+        ErrorCode::OwnerMustTransfer,
+    );
+    assert_code(
+        admin.transfer_ownership(g, member.user().id).await,
+        ErrorCode::Forbidden,
+    );
+    owner.transfer_ownership(g, admin.user().id).await?;
+    owner.remove_member(g, owner.user().id).await?;
+    let members = member.members(g).await?.members;
+    let roles: HashMap<UserId, Role> = members.iter().map(|m| (m.user.id, m.role)).collect();
+    assert_eq!(roles.len(), 2);
+    assert_eq!(roles[&admin.user().id], Role::Owner);
+    assert_eq!(roles[&member.user().id], Role::Member);
+
+    let (o, a, m, x) = (
+        owner.user().id,
+        admin.user().id,
+        member.user().id,
+        outsider.user().id,
+    );
+    let history = all_messages(&member, g).await?;
+    assert_eq!(
+        system_events(&history),
+        vec![
+            SystemEvent::GroupCreated {
+                by: o,
+                name: "Team 团队".into()
+            },
+            SystemEvent::MembersAdded {
+                by: o,
+                users: {
+                    let mut v = vec![a, m];
+                    v.sort();
+                    v
+                }
+            },
+            SystemEvent::RoleChanged {
+                by: o,
+                user: a,
+                role: Role::Admin
+            },
+            SystemEvent::Renamed {
+                by: a,
+                name: "新名字".into()
+            },
+            SystemEvent::AnnouncementSet {
+                by: o,
+                text: "周五聚餐".into()
+            },
+            SystemEvent::MembersAdded {
+                by: m,
+                users: vec![x]
+            },
+            SystemEvent::MemberRemoved { by: a, user: x },
+            SystemEvent::OwnershipTransferred { from: o, to: a },
+            SystemEvent::MemberLeft { user: o },
+        ]
+    );
+    let seqs: Vec<i64> = history.iter().map(|m| m.seq.0).collect();
+    assert_eq!(
+        seqs,
+        (1..=history.len() as i64).collect::<Vec<_>>(),
+        "gap-free"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn groups_stop_at_their_member_limit() -> anyhow::Result<()> {
+    let server = TestServer::start_with(|c| c.groups.max_members = 3).await?;
+    let owner = server.user("owner").await?;
+    let mut friends = Vec::new();
+    for i in 0..4 {
+        let friend = server.user(&format!("f{i}")).await?;
+        server.befriend(&owner, &friend).await?;
+        friends.push(friend.user().id);
+    }
+    assert_code(
+        owner.create_group("big", &friends).await,
+        ErrorCode::GroupFull,
+    );
+    let group = owner.create_group("small", &friends[..2]).await?;
+    assert_code(
+        owner.invite(group.id, &friends[2..3]).await,
+        ErrorCode::GroupFull,
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_thousand_messages_from_several_senders_arrive_in_one_gap_free_order_for_everyone()
+-> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let owner = server.user("owner").await?;
+    let mut members = Vec::new();
+    for i in 0..4 {
+        let member = server.user(&format!("m{i}")).await?;
+        server.befriend(&owner, &member).await?;
+        members.push(member);
+    }
+    let ids: Vec<UserId> = members.iter().map(|m| m.user().id).collect();
+    let group = owner.create_group("load", &ids).await?.id;
+    let start_seq = owner.conversation(group).await?.last_seq;
+
+    let mut senders = vec![owner.clone()];
+    senders.extend(members.iter().take(3).cloned());
+    let listeners = {
+        let mut out = Vec::new();
+        for member in &members {
+            out.push(Arc::new(member.connect().await?));
+        }
+        out
+    };
+    let mut tasks = Vec::new();
+    for (n, sender) in senders.into_iter().enumerate() {
+        tasks.push(tokio::spawn(async move {
+            for i in 0..250 {
+                sender.send_text(group, &format!("{n}:{i}")).await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let total = 1000;
+    let expected_last = Seq(start_seq.0 + total);
+
+    // Live: every listener sees each seq once, ascending, up to the end.
+    let mut live_orders = Vec::new();
+    for listener in &listeners {
+        let mut seen = Vec::new();
+        while seen.last().map(|m: &Message| m.seq) != Some(expected_last) {
+            match listener.next_event_timeout(crate::WAIT).await? {
+                Some(ConnectionEvent::Event(Event::Message { message }))
+                    if message.conversation_id == group =>
+                {
+                    seen.push(message)
+                }
+                Some(_) => {}
+                None => anyhow::bail!("connection ended"),
+            }
+        }
+        let seqs: Vec<i64> = seen.iter().map(|m| m.seq.0).collect();
+        assert_eq!(
+            seqs,
+            ((start_seq.0 + 1)..=expected_last.0).collect::<Vec<_>>()
+        );
+        live_orders.push(seen);
+    }
+    for order in &live_orders[1..] {
+        assert_eq!(order, &live_orders[0], "every member sees the same order");
+    }
+    // Stored: the same for everyone, gap-free, and each sender's messages in its own order.
+    let reference = all_messages(&owner, group).await?;
+    for member in &members {
+        assert_eq!(all_messages(member, group).await?, reference);
+    }
+    let texts: Vec<String> = reference
+        .iter()
+        .filter_map(|m| match &m.content {
+            MessageContent::Text { text } => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts.len(), 1000);
+    for n in 0..4 {
+        let mine: Vec<&String> = texts
+            .iter()
+            .filter(|t| t.starts_with(&format!("{n}:")))
+            .collect();
+        let expected: Vec<String> = (0..250).map(|i| format!("{n}:{i}")).collect();
+        assert_eq!(mine.into_iter().cloned().collect::<Vec<_>>(), expected);
+    }
+    Ok(())
+}

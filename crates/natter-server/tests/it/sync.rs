@@ -1,0 +1,166 @@
+use natter_client::{ConnectOptions, ConnectionEvent};
+use natter_protocol::conversations::{HistoryQuery, MessageContent};
+use natter_protocol::sync::UserChange;
+use natter_protocol::ws::Event;
+use natter_protocol::{Seq, SyncCursor};
+use natter_testkit::TestServer;
+
+use crate::WAIT;
+
+/// Collects the texts of the next `count` messages the connection delivers.
+async fn next_texts(
+    conn: &natter_client::Connection,
+    count: usize,
+) -> anyhow::Result<Vec<(i64, String)>> {
+    let mut out = Vec::new();
+    while out.len() < count {
+        match conn.next_event_timeout(WAIT).await? {
+            Some(ConnectionEvent::Event(Event::Message { message })) => {
+                if let MessageContent::Text { text } = message.content {
+                    out.push((message.seq.0, text));
+                }
+            }
+            Some(_) => {}
+            None => anyhow::bail!("connection ended"),
+        }
+    }
+    Ok(out)
+}
+
+#[tokio::test]
+async fn an_offline_device_gets_everything_in_order_after_reconnecting_even_across_a_restart()
+-> anyhow::Result<()> {
+    let mut server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    let conversation = server.befriend(&alice, &bob).await?;
+    alice.send_text(conversation, "before").await?;
+
+    let bob_live = bob.connect().await?;
+    let cursor = bob_live.cursor();
+    let known = bob_live.known_seqs();
+    bob_live.close().await;
+
+    for i in 0..20 {
+        alice
+            .send_text(conversation, &format!("offline {i}"))
+            .await?;
+    }
+    server.restart().await?;
+    for i in 20..25 {
+        alice
+            .send_text(conversation, &format!("offline {i}"))
+            .await?;
+    }
+
+    let resumed = bob
+        .connect_with(ConnectOptions::resume(cursor, known))
+        .await?;
+    let got = next_texts(&resumed, 25).await?;
+    let expected: Vec<(i64, String)> = (0..25)
+        .map(|i| (i64::from(i) + 2, format!("offline {i}")))
+        .collect();
+    assert_eq!(got, expected);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_connection_fills_the_gap_after_the_server_restarts_under_it() -> anyhow::Result<()> {
+    let mut server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    let conversation = server.befriend(&alice, &bob).await?;
+    let bob_live = bob.connect().await?;
+    alice.send_text(conversation, "one").await?;
+    assert_eq!(next_texts(&bob_live, 1).await?, vec![(1, "one".to_owned())]);
+
+    server.stop().await?;
+    // Written while bob's socket is down (the server is back, his SDK not yet).
+    server.restart().await?;
+    alice.send_text(conversation, "two").await?;
+    alice.send_text(conversation, "three").await?;
+    assert_eq!(
+        next_texts(&bob_live, 2).await?,
+        vec![(2, "two".to_owned()), (3, "three".to_owned())]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_device_with_500_conversations_of_which_3_changed_receives_3() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    server.befriend(&alice, &bob).await?;
+    let mut groups = Vec::new();
+    for i in 0..499 {
+        groups.push(
+            alice
+                .create_group(&format!("group {i}"), &[bob.user().id])
+                .await?
+                .id,
+        );
+    }
+    let everything = bob.sync(SyncCursor(0)).await?;
+    assert!(everything.reset);
+    assert_eq!(everything.conversations.len(), 500);
+
+    for &group in &groups[..3] {
+        alice.send_text(group, "news").await?;
+    }
+    let changed = bob.sync(everything.cursor).await?;
+    assert!(!changed.reset);
+    assert_eq!(changed.conversations.len(), 3);
+    let mut ids: Vec<_> = changed.conversations.iter().map(|c| c.id).collect();
+    ids.sort();
+    assert_eq!(ids, groups[..3].to_vec());
+    assert!(
+        changed
+            .conversations
+            .iter()
+            .all(|c| c.unread == 1 && c.last_message.is_some())
+    );
+    // Pull exactly the missing range.
+    let page = bob
+        .history(
+            groups[0],
+            HistoryQuery {
+                before: None,
+                after: Some(Seq(2)),
+                limit: None,
+            },
+        )
+        .await?;
+    assert_eq!(page.messages.len(), 1);
+    // Nothing changed since: nothing comes.
+    let again = bob.sync(changed.cursor).await?;
+    assert!(again.conversations.is_empty() && again.events.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_change_stream_carries_friend_requests_and_says_when_it_is_too_far_behind()
+-> anyhow::Result<()> {
+    let server = TestServer::start_with(|c| c.sync.max_events = 5).await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    let start = bob.sync(SyncCursor(0)).await?.cursor;
+    alice.send_friend_request(bob.user().id, Some("hi")).await?;
+    let delta = bob.sync(start).await?;
+    assert!(!delta.reset);
+    assert!(
+        matches!(&delta.events[..], [e] if matches!(e.change, UserChange::FriendRequestReceived { .. }))
+    );
+
+    let mut users = Vec::new();
+    for i in 0..6 {
+        let user = server.user(&format!("fan{i}")).await?;
+        user.send_friend_request(bob.user().id, None).await?;
+        users.push(user);
+    }
+    let behind = bob.sync(delta.cursor).await?;
+    assert!(behind.reset, "6 events with a limit of 5 is too far behind");
+    assert!(behind.events.is_empty());
+    assert_eq!(bob.friend_requests().await?.incoming.len(), 7);
+    Ok(())
+}
