@@ -176,5 +176,5 @@ pub fn unique_name(name: &str) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let base: String = name.chars().take(20).collect();
-    format!("{base}{n}")
+    format!("{base}_{n}")
 }

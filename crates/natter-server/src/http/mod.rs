@@ -3,10 +3,10 @@
 
 pub mod extract;
 mod openapi;
+mod web;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
-use axum::response::Html;
 use axum::routing::get;
 use axum::{Json, Router};
 use natter_protocol::ErrorCode;
@@ -25,7 +25,8 @@ pub fn router(state: AppState) -> Router {
         (
             header::CONTENT_SECURITY_POLICY,
             "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; style-src 'self'; \
-             script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+             script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; \
+             form-action 'self'; require-trusted-types-for 'script'",
         ),
     ];
     let mut router = Router::new()
@@ -36,8 +37,7 @@ pub fn router(state: AppState) -> Router {
         .route(WS_PATH, get(crate::gateway::upgrade))
         .route("/healthz", get(healthz))
         .route(openapi::PATH, get(openapi::document))
-        .route("/", get(index))
-        .fallback(no_route)
+        .fallback(web::serve)
         .method_not_allowed_fallback(no_route)
         .layer(DefaultBodyLimit::max(HTTP_BODY_MAX_BYTES));
     for (name, value) in headers {
@@ -55,15 +55,4 @@ async fn healthz() -> Json<serde_json::Value> {
 
 async fn no_route() -> ApiError {
     ApiError::new(ErrorCode::NoRoute, "No such route.")
-}
-
-/// Until the web client is built into the binary, say how to get it.
-async fn index() -> Html<&'static str> {
-    Html(concat!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Natter</title></head>",
-        "<body><h1>Natter is running</h1>",
-        "<p>The web client is not built into this binary yet. The API lives under ",
-        "<code>/api/v1/</code>; its description is at <a href=\"/api/v1/openapi.json\">/api/v1/openapi.json</a>.</p>",
-        "</body></html>"
-    ))
 }

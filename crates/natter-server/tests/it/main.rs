@@ -7,6 +7,7 @@ mod accounts;
 mod contacts;
 mod gateway;
 mod groups;
+mod http;
 mod messaging;
 mod sync;
 

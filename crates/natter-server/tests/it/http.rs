@@ -1,0 +1,112 @@
+use natter_testkit::TestServer;
+use serde_json::Value;
+
+#[tokio::test]
+async fn health_openapi_security_headers_and_unknown_routes() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let http = reqwest::Client::new();
+    let health: Value = http
+        .get(format!("{}/healthz", server.url()))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(health["status"], "ok");
+
+    let doc: Value = http
+        .get(format!("{}/api/v1/openapi.json", server.url()))
+        .send()
+        .await?
+        .json()
+        .await?;
+    for endpoint in natter_protocol::ALL_ENDPOINTS {
+        let method = endpoint.method.as_str().to_ascii_lowercase();
+        assert!(
+            doc["paths"][endpoint.path][&method].is_object(),
+            "{method} {}",
+            endpoint.path
+        );
+    }
+
+    let page = http.get(format!("{}/", server.url())).send().await?;
+    assert_eq!(page.status(), 200);
+    let headers = page.headers().clone();
+    assert!(headers["content-type"].to_str()?.starts_with("text/html"));
+    let csp = headers["content-security-policy"].to_str()?;
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+
+    let missing = http
+        .get(format!("{}/api/v1/no/such/thing", server.url()))
+        .send()
+        .await?;
+    assert_eq!(missing.status(), 404);
+    let body: Value = missing.json().await?;
+    assert_eq!(body["code"], "no_route");
+    let wrong_method = http
+        .put(format!("{}/api/v1/auth/login", server.url()))
+        .send()
+        .await?;
+    assert_eq!(wrong_method.status(), 404);
+    Ok(())
+}
+
+#[tokio::test]
+async fn malformed_http_bodies_get_typed_errors() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/v1/auth/register", server.url());
+    let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
+        (
+            http.post(&url)
+                .header("content-type", "application/json")
+                .body("{not json"),
+            400,
+            "invalid_json",
+        ),
+        (http.post(&url).body("{}"), 400, "invalid_json"),
+        (
+            http.post(&url)
+                .header("content-type", "application/json")
+                .body("{\"username\": 7}"),
+            400,
+            "invalid_request",
+        ),
+        (
+            http.post(&url)
+                .header("content-type", "application/json")
+                .body(vec![0xff, 0xfe, 0x00]),
+            400,
+            "invalid_json",
+        ),
+        (
+            http.post(&url)
+                .header("content-type", "application/json")
+                .body(format!("{{\"username\":\"{}\"}}", "a".repeat(100_000))),
+            413,
+            "too_large",
+        ),
+    ];
+    for (request, status, code) in cases {
+        let response = request.send().await?;
+        assert_eq!(response.status(), status);
+        let body: Value = response.json().await?;
+        assert_eq!(body["code"], code);
+    }
+    let search = http
+        .get(format!(
+            "{}/api/v1/users?q=a&limit=notanumber",
+            server.url()
+        ))
+        .bearer_auth(server.user("x").await?.token())
+        .send()
+        .await?;
+    assert_eq!(search.status(), 400);
+    let body: Value = search.json().await?;
+    assert_eq!(body["code"], "invalid_request");
+    Ok(())
+}
