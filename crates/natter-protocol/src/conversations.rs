@@ -85,13 +85,16 @@ pub struct ConversationSummary {
     pub peer: Option<UserProfile>,
     pub announcement: Option<String>,
     pub member_count: u32,
-    /// The caller's role; `null` once the caller has left or been removed.
+    /// The caller's role (`member` in direct conversations). Summaries are only
+    /// given to members, so this is set; it is optional to leave room for
+    /// showing conversations one has left.
     pub my_role: Option<Role>,
     /// The newest message's seq (0 when empty).
     pub last_seq: Seq,
     /// How far the caller has read.
     pub read_seq: Seq,
-    /// Messages after `read_seq` that others sent.
+    /// `last_seq − read_seq`: messages after the caller's read position, system
+    /// messages included. Sending a message moves the sender's read position to it.
     pub unread: u32,
     pub last_message: Option<Message>,
     pub created_at: Timestamp,

@@ -35,8 +35,9 @@ pub mod close {
 /// A frame from client to server: an optional request `id` plus the request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct ClientFrame {
-    /// Chosen by the client; the reply carries it back. Frames without an id get
-    /// no reply (errors included).
+    /// Chosen by the client; the reply carries it back. A frame without an id
+    /// gets no reply when it succeeds; errors are always reported (with the id
+    /// when the frame had one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional, type = "number")]
     pub id: Option<u64>,

@@ -246,8 +246,7 @@ pub trait ContactStore: Send + Sync {
     async fn unblock(&self, user: UserId, target: UserId, now: Timestamp) -> StoreResult<Changes>;
     async fn list_blocks(&self, user: UserId) -> StoreResult<Vec<UserProfile>>;
     async fn relation(&self, a: UserId, b: UserId) -> StoreResult<Relation>;
-    /// Friends of `user` that `user` has not blocked and that have not blocked
-    /// `user`: who may see `user`'s presence.
+    /// Friends of `user` that `user` has not blocked: who may see `user`'s presence.
     async fn list_presence_audience(&self, user: UserId) -> StoreResult<Vec<UserId>>;
 }
 

@@ -128,7 +128,9 @@ name: string,
  */
 peer: UserProfile | null, announcement: string | null, member_count: number, 
 /**
- * The caller's role; `null` once the caller has left or been removed.
+ * The caller's role (`member` in direct conversations). Summaries are only
+ * given to members, so this is set; it is optional to leave room for
+ * showing conversations one has left.
  */
 my_role: Role | null, 
 /**
@@ -140,7 +142,8 @@ last_seq: Seq,
  */
 read_seq: Seq, 
 /**
- * Messages after `read_seq` that others sent.
+ * `last_seq − read_seq`: messages after the caller's read position, system
+ * messages included. Sending a message moves the sender's read position to it.
  */
 unread: number, last_message: Message | null, created_at: Timestamp, 
 /**
@@ -240,8 +243,9 @@ export type UserChange = { "type": "friend_request_received", request: FriendReq
 
 export type ClientFrame = { 
 /**
- * Chosen by the client; the reply carries it back. Frames without an id get
- * no reply (errors included).
+ * Chosen by the client; the reply carries it back. A frame without an id
+ * gets no reply when it succeeds; errors are always reported (with the id
+ * when the frame had one).
  */
 id?: number, } & ({ "type": "auth", token: string, } | { "type": "ping" } | { "type": "send", conversation_id: ConversationId, client_msg_id: ClientMsgId, content: MessageContent, reply_to?: Seq, } | { "type": "read", conversation_id: ConversationId, seq: Seq, } | { "type": "typing", conversation_id: ConversationId, } | { "type": "sync", since: SyncCursor, } | { "type": "history", conversation_id: ConversationId, before?: Seq, after?: Seq, 
 /**

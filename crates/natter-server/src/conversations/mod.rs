@@ -135,11 +135,18 @@ impl ConversationService {
             .mark_read(caller.user, conversation, seq, now())
             .await?;
         self.publisher.changes(changes, Some(caller.device)).await;
-        let others: Vec<UserId> = members
+        let mut others: Vec<UserId> = members
             .iter()
             .copied()
             .filter(|&m| m != caller.user)
             .collect();
+        // In a direct conversation, someone the reader blocked learns nothing of them.
+        if members.len() == 2
+            && let Some(&peer) = others.first()
+            && self.contacts.relation(caller.user, peer).await?.a_blocked_b
+        {
+            others.clear();
+        }
         let event = Event::Read {
             conversation_id: conversation,
             user_id: caller.user,

@@ -20,6 +20,9 @@ use crate::error::ApiError;
 
 /// Most queued events written before the socket is flushed.
 const BURST: usize = 64;
+/// A write that cannot complete in this time means the peer stopped reading
+/// (its TCP window is shut): give the connection up rather than wait forever.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn run(mut socket: WebSocket, app: AppState, admission: Admission) {
     let Some((caller, auth_id)) = authenticate(&mut socket, &app).await else {
@@ -27,25 +30,24 @@ pub async fn run(mut socket: WebSocket, app: AppState, admission: Admission) {
     };
     let registration = app.gateway.hub.register(caller.user, caller.device);
     app.presence.connected(caller.user).await;
-    let profile = app.accounts.me(caller).await;
-    let welcome = match profile {
-        Ok(user) => ServerFrame::AuthOk {
-            id: auth_id,
-            user,
-            device_id: caller.device,
-            protocol: PROTOCOL_VERSION,
-            server_time: now(),
-        },
-        Err(error) => ServerFrame::Error {
-            id: auth_id,
-            code: error.code,
-            message: error.message,
-            retry_after_ms: None,
-        },
-    };
-    let sent = match serde_json::to_string(&welcome) {
-        Ok(text) => socket.send(Message::Text(text.into())).await.is_ok(),
-        Err(_) => false,
+    let sent = match app.accounts.me(caller).await {
+        Ok(user) => {
+            let welcome = ServerFrame::AuthOk {
+                id: auth_id,
+                user,
+                device_id: caller.device,
+                protocol: PROTOCOL_VERSION,
+                server_time: now(),
+            };
+            match serde_json::to_string(&welcome) {
+                Ok(text) => send(&mut socket, Message::Text(text.into())).await,
+                Err(_) => false,
+            }
+        }
+        Err(error) => {
+            refuse(&mut socket, auth_id, &error).await;
+            false
+        }
     };
     if sent {
         serve(&mut socket, &app, caller, registration).await;
@@ -58,20 +60,24 @@ pub async fn run(mut socket: WebSocket, app: AppState, admission: Admission) {
 
 /// Waits for the `auth` frame. On failure the socket is told why and closed.
 async fn authenticate(socket: &mut WebSocket, app: &AppState) -> Option<(Caller, Option<u64>)> {
-    let first = tokio::time::timeout(app.gateway.config.auth_timeout(), socket.recv()).await;
-    let text = match first {
-        Ok(Some(Ok(Message::Text(text)))) => text,
-        Ok(Some(Ok(Message::Close(_)) | Err(_)) | None) => return None,
-        Ok(Some(Ok(_))) | Err(_) => {
-            let error = ApiError::new(ErrorCode::AuthRequired, "Send an `auth` frame first.");
-            refuse(socket, None, &error).await;
-            return None;
+    let deadline = Instant::now() + app.gateway.config.auth_timeout();
+    let text = loop {
+        match tokio::time::timeout_at(deadline, socket.recv()).await {
+            Ok(Some(Ok(Message::Text(text)))) => break text,
+            // WebSocket-level pings and pongs are not frames of the protocol.
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+            Ok(Some(Ok(Message::Close(_)) | Err(_)) | None) => return None,
+            Ok(Some(Ok(Message::Binary(_)))) | Err(_) => {
+                let error = ApiError::new(ErrorCode::AuthRequired, "Send an `auth` frame first.");
+                refuse(socket, None, &error).await;
+                return None;
+            }
         }
     };
     let frame = match parse(&text) {
         Ok(frame) => frame,
         Err(reply) => {
-            let _ = socket.send(Message::Text(reply)).await;
+            send(socket, Message::Text(reply)).await;
             close_with(socket, close::UNAUTHORIZED, "auth required").await;
             return None;
         }
@@ -85,7 +91,7 @@ async fn authenticate(socket: &mut WebSocket, app: &AppState) -> Option<(Caller,
         .await;
         return None;
     };
-    match app.accounts.authenticate(&token).await {
+    match app.accounts.authenticate(token.trim()).await {
         Ok(caller) => Some((caller, frame.id)),
         Err(error) => {
             refuse(socket, frame.id, &error).await;
@@ -94,19 +100,52 @@ async fn authenticate(socket: &mut WebSocket, app: &AppState) -> Option<(Caller,
     }
 }
 
+/// Sends the error and closes: 4001 when the credentials are at fault (the
+/// client must log in again), 1013 when the server is (the client may retry).
 async fn refuse(socket: &mut WebSocket, id: Option<u64>, error: &ApiError) {
-    let _ = socket.send(Message::Text(error_frame(id, error))).await;
-    close_with(socket, close::UNAUTHORIZED, "unauthorized").await;
+    send(socket, Message::Text(error_frame(id, error))).await;
+    if error.code.is_retryable() {
+        close_with(socket, close::TRY_AGAIN_LATER, "try again later").await;
+    } else {
+        close_with(socket, close::UNAUTHORIZED, "unauthorized").await;
+    }
+}
+
+/// Sends one message; false when the peer is gone or has not read for too long.
+async fn send(socket: &mut WebSocket, message: Message) -> bool {
+    matches!(
+        tokio::time::timeout(WRITE_TIMEOUT, socket.send(message)).await,
+        Ok(Ok(()))
+    )
 }
 
 async fn close_with(socket: &mut WebSocket, code: u16, reason: &'static str) {
     // The peer may already be gone; there is nobody left to tell.
-    let _ = socket
-        .send(Message::Close(Some(CloseFrame {
-            code,
-            reason: Utf8Bytes::from_static(reason),
-        })))
-        .await;
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    };
+    send(socket, Message::Close(Some(frame))).await;
+}
+
+/// Writes `first` and whatever else is queued (up to a burst), then flushes once.
+/// False when the peer is gone or stopped reading.
+async fn write_burst(
+    socket: &mut WebSocket,
+    first: Utf8Bytes,
+    outbox: &mut tokio::sync::mpsc::Receiver<Utf8Bytes>,
+) -> bool {
+    let burst = async {
+        socket.feed(Message::Text(first)).await?;
+        for _ in 1..BURST {
+            match outbox.try_recv() {
+                Ok(next) => socket.feed(Message::Text(next)).await?,
+                Err(_) => break,
+            }
+        }
+        socket.flush().await
+    };
+    matches!(tokio::time::timeout(WRITE_TIMEOUT, burst).await, Ok(Ok(())))
 }
 
 /// Tells the peer why its input ended the connection, when the socket still works.
@@ -165,7 +204,7 @@ async fn serve(
                     Message::Close(_) => break,
                 };
                 if let Some(reply) = reply
-                    && socket.send(Message::Text(reply)).await.is_err()
+                    && !send(socket, Message::Text(reply)).await
                 {
                     break;
                 }
@@ -178,22 +217,7 @@ async fn serve(
                     close_with(socket, code, reason).await;
                     break;
                 };
-                if socket.feed(Message::Text(first)).await.is_err() {
-                    break;
-                }
-                let mut fed = 1;
-                while fed < BURST {
-                    match registration.outbox.try_recv() {
-                        Ok(next) => {
-                            if socket.feed(Message::Text(next)).await.is_err() {
-                                break;
-                            }
-                            fed += 1;
-                        }
-                        Err(_) => break,
-                    }
-                }
-                if socket.flush().await.is_err() {
+                if !write_burst(socket, first, &mut registration.outbox).await {
                     break;
                 }
             }
@@ -202,7 +226,7 @@ async fn serve(
                     close_with(socket, close::IDLE, "idle").await;
                     break;
                 }
-                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                if !send(socket, Message::Ping(Default::default())).await {
                     break;
                 }
             }

@@ -254,3 +254,15 @@ async fn search_finds_users_by_prefix_of_username_or_display_name() -> anyhow::R
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn device_ids_are_never_reused() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let first = server.user("first").await?;
+    let gone = first.device_id();
+    first.logout().await?;
+    let second = server.user("second").await?;
+    assert_ne!(second.device_id(), gone);
+    assert!(second.device_id().0 > gone.0);
+    Ok(())
+}

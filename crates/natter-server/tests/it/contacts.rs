@@ -223,3 +223,25 @@ async fn direct_messages_need_friendship_unless_the_server_opens_them() -> anyho
     assert_eq!(b.open_direct(a.user().id).await?.id, conversation.id);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_request_hidden_by_a_block_is_settled_when_the_two_become_friends() -> anyhow::Result<()>
+{
+    let server = TestServer::start().await?;
+    let carol = server.user("carol").await?;
+    let dave = server.user("dave").await?;
+    dave.block(carol.user().id).await?;
+    carol.send_friend_request(dave.user().id, None).await?;
+    dave.unblock(carol.user().id).await?;
+    let outcome = dave.send_friend_request(carol.user().id, None).await?;
+    let FriendRequestOutcome::Pending { request } = outcome else {
+        panic!("{outcome:?}")
+    };
+    carol.accept_friend_request(request.id).await?;
+    assert!(
+        carol.friend_requests().await?.outgoing.is_empty(),
+        "nothing stays pending between friends"
+    );
+    assert!(dave.friend_requests().await?.incoming.is_empty());
+    Ok(())
+}

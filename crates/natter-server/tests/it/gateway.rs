@@ -59,6 +59,20 @@ async fn authed(server: &TestServer, session: &natter_client::Session) -> anyhow
 #[tokio::test]
 async fn the_first_frame_must_authenticate() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
+    // A WebSocket-level ping before `auth` is not a protocol frame: it is allowed.
+    let user = server.user("early").await?;
+    let mut socket = raw(&server).await?;
+    socket.send(Message::Ping(vec![1, 2].into())).await?;
+    socket
+        .send(Message::text(
+            json!({"type": "auth", "token": format!(" {} ", user.token())}).to_string(),
+        ))
+        .await?;
+    let ok = next_json(&mut socket)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("closed"))?;
+    assert_eq!(ok["type"], "auth_ok", "{ok}");
+
     let mut socket = raw(&server).await?;
     socket
         .send(Message::text(r#"{"type":"ping","id":1}"#))
@@ -86,7 +100,6 @@ async fn the_first_frame_must_authenticate() -> anyhow::Result<()> {
     assert_eq!(close_code(&mut socket).await?, Some(close::UNAUTHORIZED));
 
     // A token in the URL is ignored: authentication happens in the first frame only.
-    let user = server.user("u").await?;
     let url = format!("{}?token={}", server.ws_url(), user.token());
     let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
     socket.send(Message::text(r#"{"type":"ping"}"#)).await?;

@@ -164,6 +164,14 @@ fn make_friends(
         .and_then(|mut stmt| stmt.execute(params![user.0, friend.0, now.0, conversation.0]))
         .map_err(db_error)?;
     }
+    // Any request still waiting between the two (a hidden one, or the other
+    // direction) is settled by the friendship.
+    conn.prepare_cached(
+        "UPDATE friend_requests SET status = 'accepted', updated_at = ?3 WHERE status = 'pending' \
+         AND ((from_id = ?1 AND to_id = ?2) OR (from_id = ?2 AND to_id = ?1))",
+    )
+    .and_then(|mut stmt| stmt.execute(params![a.0, b.0, now.0]))
+    .map_err(db_error)?;
     for (user, friend) in [(a, b), (b, a)] {
         let record = friend_record(conn, user, friend)?.ok_or(StoreError::NotFound)?;
         push_event(

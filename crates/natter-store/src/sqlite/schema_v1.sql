@@ -1,7 +1,9 @@
 -- Natter schema, version 1. Times are milliseconds since the Unix epoch.
 
+-- AUTOINCREMENT where an id is shown to people or kept by clients: a deleted
+-- row's id is never handed out again.
 CREATE TABLE users (
-    id            INTEGER PRIMARY KEY,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
     username      TEXT NOT NULL,
     username_key  TEXT NOT NULL UNIQUE,   -- NFKC + lowercase: look-alikes collide
     display_name  TEXT NOT NULL,
@@ -13,7 +15,7 @@ CREATE TABLE users (
 CREATE INDEX users_display_key ON users (display_key);
 
 CREATE TABLE sessions (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
     user_id      INTEGER NOT NULL REFERENCES users (id),
     token_hash   BLOB NOT NULL UNIQUE,    -- SHA-256 of the token; the token is never stored
     name         TEXT NOT NULL,
@@ -37,7 +39,7 @@ CREATE TABLE user_events (
 CREATE INDEX user_events_user ON user_events (user_id, cursor);
 
 CREATE TABLE friend_requests (
-    id         INTEGER PRIMARY KEY,
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
     from_id    INTEGER NOT NULL REFERENCES users (id),
     to_id      INTEGER NOT NULL REFERENCES users (id),
     greeting   TEXT NOT NULL,
@@ -50,7 +52,7 @@ CREATE INDEX friend_requests_to ON friend_requests (to_id, status);
 CREATE INDEX friend_requests_from ON friend_requests (from_id, status);
 
 CREATE TABLE conversations (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
     kind         TEXT NOT NULL,           -- direct | group
     name         TEXT NOT NULL DEFAULT '',
     announcement TEXT,
