@@ -4,6 +4,7 @@
 
 mod access;
 mod accounts;
+mod boundaries;
 mod contacts;
 mod gateway;
 mod groups;

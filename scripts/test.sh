@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Every test of the project, as CI runs it (`make test`, called by .ci/run).
+# Needs only the Rust toolchain; the web tests install their own packages and
+# Debian's chromium when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== formatting"
+cargo fmt --all -- --check
+
+echo "== lints"
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== Rust tests"
+cargo test --workspace
+
+if [ -x scripts/web-test.sh ] && [ -f web/package.json ]; then
+  echo "== web tests"
+  cargo build -p natter
+  NATTER_BIN="$PWD/target/debug/natter" scripts/web-test.sh
+fi
