@@ -1,21 +1,148 @@
 //! The OpenAPI document, generated from the protocol's endpoint table and the
-//! wire types' schemas, so it cannot drift from what the server routes.
+//! wire types' schemas (utoipa), so it cannot drift from what the server routes.
 
 use axum::Json;
-use natter_protocol::{ALL_ENDPOINTS, Endpoint};
+use natter_protocol::accounts::*;
+use natter_protocol::contacts::*;
+use natter_protocol::conversations::*;
+use natter_protocol::sync::*;
+use natter_protocol::{ALL_ENDPOINTS, Endpoint, ErrorBody};
+use serde_json::{Value, json};
 
 pub const PATH: &str = "/api/v1/openapi.json";
 
-pub async fn document() -> Json<serde_json::Value> {
+pub async fn document() -> Json<Value> {
     Json(build())
 }
 
-fn build() -> serde_json::Value {
+/// Request (body or query) and response schema of each endpoint, by name.
+fn bodies(endpoint: &Endpoint) -> Option<(Option<&'static str>, &'static str)> {
+    let table: &[(Endpoint, Option<&str>, &str)] = &[
+        (REGISTER, Some("RegisterRequest"), "UserProfile"),
+        (LOGIN, Some("LoginRequest"), "LoginResponse"),
+        (LOGOUT, None, "Ok"),
+        (GET_ME, None, "UserProfile"),
+        (UPDATE_ME, Some("UpdateProfileRequest"), "UserProfile"),
+        (CHANGE_PASSWORD, Some("ChangePasswordRequest"), "Ok"),
+        (LIST_DEVICES, None, "DeviceList"),
+        (REVOKE_DEVICE, None, "Ok"),
+        (GET_USER, None, "UserProfile"),
+        (SEARCH_USERS, Some("SearchUsersQuery"), "UserSearchPage"),
+        (LIST_FRIENDS, None, "FriendList"),
+        (UPDATE_FRIEND, Some("UpdateFriendRequest"), "Ok"),
+        (REMOVE_FRIEND, None, "Ok"),
+        (LIST_FRIEND_REQUESTS, None, "FriendRequestList"),
+        (
+            SEND_FRIEND_REQUEST,
+            Some("SendFriendRequest"),
+            "FriendRequestOutcome",
+        ),
+        (ACCEPT_FRIEND_REQUEST, None, "Friend"),
+        (DECLINE_FRIEND_REQUEST, None, "Ok"),
+        (CANCEL_FRIEND_REQUEST, None, "Ok"),
+        (LIST_BLOCKS, None, "BlockList"),
+        (BLOCK_USER, None, "Ok"),
+        (UNBLOCK_USER, None, "Ok"),
+        (LIST_CONVERSATIONS, None, "ConversationList"),
+        (GET_CONVERSATION, None, "ConversationSummary"),
+        (
+            OPEN_DIRECT,
+            Some("OpenDirectRequest"),
+            "ConversationSummary",
+        ),
+        (LIST_MESSAGES, Some("HistoryQuery"), "MessagePage"),
+        (
+            SEND_MESSAGE,
+            Some("SendMessageRequest"),
+            "SendMessageResponse",
+        ),
+        (MARK_READ, Some("MarkReadRequest"), "ReadPosition"),
+        (LIST_MEMBERS, None, "MemberList"),
+        (
+            CREATE_GROUP,
+            Some("CreateGroupRequest"),
+            "ConversationSummary",
+        ),
+        (UPDATE_GROUP, Some("UpdateGroupRequest"), "Ok"),
+        (INVITE_MEMBERS, Some("InviteRequest"), "MemberList"),
+        (REMOVE_MEMBER, None, "Ok"),
+        (SET_MEMBER_ROLE, Some("SetRoleRequest"), "Ok"),
+        (TRANSFER_OWNERSHIP, Some("TransferRequest"), "Ok"),
+        (SYNC, Some("SyncQuery"), "SyncResponse"),
+    ];
+    table
+        .iter()
+        .find(|(e, _, _)| e == endpoint)
+        .map(|(_, request, response)| (*request, *response))
+}
+
+fn components() -> Value {
+    let mut builder = utoipa::openapi::ComponentsBuilder::new();
+    macro_rules! register {
+        ($($t:ty),* $(,)?) => {$( builder = builder.schema_from::<$t>(); )*};
+    }
+    register!(
+        ErrorBody,
+        RegisterRequest,
+        LoginRequest,
+        LoginResponse,
+        UserProfile,
+        UpdateProfileRequest,
+        ChangePasswordRequest,
+        Device,
+        DeviceList,
+        Ok,
+        SearchUsersQuery,
+        UserSearchPage,
+        FriendRequest,
+        SendFriendRequest,
+        FriendRequestOutcome,
+        FriendRequestList,
+        Friend,
+        FriendList,
+        UpdateFriendRequest,
+        BlockList,
+        ConversationSummary,
+        ConversationList,
+        OpenDirectRequest,
+        Message,
+        MessageContent,
+        MediaRef,
+        SystemEvent,
+        SendMessageRequest,
+        SendMessageResponse,
+        HistoryQuery,
+        MessagePage,
+        MarkReadRequest,
+        ReadPosition,
+        Member,
+        MemberList,
+        CreateGroupRequest,
+        UpdateGroupRequest,
+        InviteRequest,
+        SetRoleRequest,
+        TransferRequest,
+        SyncQuery,
+        SyncResponse,
+        UserEvent,
+        UserChange,
+    );
+    let mut value = serde_json::to_value(builder.build()).unwrap_or_else(|_| json!({}));
+    if let Some(map) = value.as_object_mut() {
+        map.insert(
+            "securitySchemes".into(),
+            json!({ "bearer": { "type": "http", "scheme": "bearer" } }),
+        );
+    }
+    value
+}
+
+fn build() -> Value {
     let mut paths = serde_json::Map::new();
     for endpoint in ALL_ENDPOINTS {
         let entry = paths
             .entry(endpoint.path.to_owned())
-            .or_insert_with(|| serde_json::json!({}));
+            .or_insert_with(|| json!({}));
         if let Some(map) = entry.as_object_mut() {
             map.insert(
                 endpoint.method.as_str().to_ascii_lowercase(),
@@ -23,7 +150,7 @@ fn build() -> serde_json::Value {
             );
         }
     }
-    serde_json::json!({
+    json!({
         "openapi": "3.1.0",
         "info": {
             "title": "Natter API",
@@ -31,34 +158,43 @@ fn build() -> serde_json::Value {
             "description": "HTTP API of Natter. Real-time traffic uses the WebSocket at /api/v1/ws; see docs/PROTOCOL.md."
         },
         "paths": paths,
-        "components": {
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
-            "schemas": { "ErrorBody": { "type": "object", "required": ["code", "message"], "properties": {
-                "code": { "type": "string", "enum": natter_protocol::ErrorCode::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>() },
-                "message": { "type": "string" },
-                "retry_after_ms": { "type": "integer" }
-            } } }
-        }
+        "components": components(),
     })
 }
 
-fn operation(endpoint: &Endpoint) -> serde_json::Value {
-    let parameters: Vec<serde_json::Value> = endpoint
+fn schema_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn operation(endpoint: &Endpoint) -> Value {
+    let (request, response) = bodies(endpoint).unwrap_or((None, "Ok"));
+    let mut parameters: Vec<Value> = endpoint
         .path
         .split('/')
         .filter_map(|segment| segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-        .map(|name| serde_json::json!({ "name": name, "in": "path", "required": true, "schema": { "type": "integer" } }))
+        .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "integer" } }))
         .collect();
-    let error = serde_json::json!({ "description": "Error", "content": { "application/json": {
-        "schema": { "$ref": "#/components/schemas/ErrorBody" } } } });
-    let mut op = serde_json::json!({
+    let is_get = endpoint.method == natter_protocol::Method::Get;
+    if let (true, Some(query)) = (is_get, request) {
+        parameters.push(json!({ "name": "query", "in": "query", "style": "form", "explode": true, "schema": schema_ref(query) }));
+    }
+    let mut op = json!({
         "parameters": parameters,
-        "responses": { "200": { "description": "Success (see docs/PROTOCOL.md for the body)" }, "default": error },
+        "responses": {
+            "200": { "description": "Success", "content": { "application/json": { "schema": schema_ref(response) } } },
+            "default": { "description": "Error", "content": { "application/json": { "schema": schema_ref("ErrorBody") } } },
+        },
     });
-    if endpoint.auth
-        && let Some(map) = op.as_object_mut()
-    {
-        map.insert("security".into(), serde_json::json!([{ "bearer": [] }]));
+    if let Some(map) = op.as_object_mut() {
+        if let (false, Some(body)) = (is_get, request) {
+            map.insert(
+                "requestBody".into(),
+                json!({ "required": true, "content": { "application/json": { "schema": schema_ref(body) } } }),
+            );
+        }
+        if endpoint.auth {
+            map.insert("security".into(), json!([{ "bearer": [] }]));
+        }
     }
     op
 }
@@ -66,16 +202,24 @@ fn operation(endpoint: &Endpoint) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn every_endpoint_is_in_the_document() {
+    fn every_endpoint_is_described_with_schemas_that_exist() {
         let doc = super::build();
+        let schemas = &doc["components"]["schemas"];
         for endpoint in natter_protocol::ALL_ENDPOINTS {
             let method = endpoint.method.as_str().to_ascii_lowercase();
-            assert!(
-                doc["paths"][endpoint.path][&method].is_object(),
-                "{} {}",
-                method,
-                endpoint.path
-            );
+            let op = &doc["paths"][endpoint.path][&method];
+            assert!(op.is_object(), "{} {}", method, endpoint.path);
+            let (request, _) =
+                super::bodies(endpoint).expect("every endpoint has a row in the bodies table");
+            if let Some(request) = request {
+                assert!(schemas[request].is_object(), "missing schema {request}");
+            }
+            let reference = op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+                .as_str()
+                .expect("a response schema");
+            let name = reference.trim_start_matches("#/components/schemas/");
+            assert!(schemas[name].is_object(), "missing schema {name}");
         }
+        assert!(schemas["ErrorBody"].is_object());
     }
 }
