@@ -52,6 +52,8 @@ pub struct AccountsConfig {
     pub max_concurrent_hashes: usize,
     /// Whether anyone may register.
     pub registration_open: bool,
+    /// A device unused for this many days is logged out (its token stops working).
+    pub session_idle_days: u32,
 }
 
 impl Default for AccountsConfig {
@@ -59,6 +61,7 @@ impl Default for AccountsConfig {
         AccountsConfig {
             max_concurrent_hashes: 2,
             registration_open: true,
+            session_idle_days: 30,
         }
     }
 }
@@ -112,6 +115,13 @@ impl Default for GatewayConfig {
             idle_timeout_secs: 60,
             allowed_origins: Vec::new(),
         }
+    }
+}
+
+impl AccountsConfig {
+    /// How long a device may stay unused before its session ends.
+    pub fn session_idle(&self) -> Duration {
+        Duration::from_secs(u64::from(self.session_idle_days.max(1)) * 86_400)
     }
 }
 

@@ -59,6 +59,7 @@ pub async fn run(
     );
     let router = http::router(app.clone());
     let gateway_app = app.clone();
+    let housekeeping = tokio::spawn(housekeeping(app.clone(), app.gateway.shutdown_signal()));
     tracing::info!(address = %listener.local_addr()?, data = %config.data.display(), "natter listening");
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
@@ -66,10 +67,27 @@ pub async fn run(
             gateway_app.gateway.begin_shutdown();
         })
         .await?;
+    // The housekeeping task ends on the shutdown signal the gateway just sent.
+    let _ = housekeeping.await;
     drop(app);
     // The writer drains what is queued and commits it before we return.
     tokio::task::spawn_blocking(move || store.shutdown())
         .await
         .ok();
     Ok(())
+}
+
+/// Periodic cleanup, until shutdown: expired sessions are ended.
+async fn housekeeping(app: app::AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = every_hour.tick() => match app.accounts.expire_idle_sessions().await {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(count, "expired idle sessions"),
+                Err(error) => tracing::warn!(code = %error.code, "cannot expire idle sessions"),
+            },
+            _ = shutdown.changed() => return,
+        }
+    }
 }

@@ -150,13 +150,36 @@ impl AccountService {
             .await?
             .ok_or_else(unauthorized)?;
         let at = now();
+        let caller = Caller {
+            user: session.user_id,
+            device: session.device_id,
+        };
+        if session_expired(session.last_seen_at, at, self.idle_limit_ms()) {
+            self.revoke_device(caller, session.device_id).await?;
+            return Err(unauthorized());
+        }
         if at.0 - session.last_seen_at.0 > TOUCH_EVERY_MS {
             self.store.touch_session(session.device_id, at).await?;
         }
-        Ok(Caller {
-            user: session.user_id,
-            device: session.device_id,
-        })
+        Ok(caller)
+    }
+
+    fn idle_limit_ms(&self) -> i64 {
+        i64::try_from(self.config.session_idle().as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Ends every session unused for longer than the configured idle time and
+    /// closes their connections. Run periodically; `authenticate` also refuses
+    /// such sessions in between.
+    pub async fn expire_idle_sessions(&self) -> ApiResult<usize> {
+        let idle_before = natter_protocol::Timestamp(now().0.saturating_sub(self.idle_limit_ms()));
+        let expired = self.store.delete_idle_sessions(idle_before).await?;
+        for session in &expired {
+            self.publisher
+                .disconnect(session.user_id, vec![session.device_id])
+                .await;
+        }
+        Ok(expired.len())
     }
 
     pub async fn logout(&self, caller: Caller) -> ApiResult<()> {
@@ -320,6 +343,15 @@ pub fn clean_name(raw: &str, field: &str) -> ApiResult<Option<String>> {
     Ok((!name.is_empty()).then(|| name.to_owned()))
 }
 
+/// Whether a session last seen at `last_seen` has been idle too long at `at`.
+fn session_expired(
+    last_seen: natter_protocol::Timestamp,
+    at: natter_protocol::Timestamp,
+    limit_ms: i64,
+) -> bool {
+    at.0.saturating_sub(last_seen.0) > limit_ms
+}
+
 fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
@@ -328,4 +360,25 @@ fn new_token() -> String {
 
 fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use natter_protocol::Timestamp;
+
+    use super::session_expired;
+
+    #[test]
+    fn sessions_expire_only_after_the_idle_limit() {
+        let day = 86_400_000;
+        for (last_seen, at, expired) in
+            [(0, 30 * day, false), (0, 30 * day + 1, true), (5, 4, false)]
+        {
+            assert_eq!(
+                session_expired(Timestamp(last_seen), Timestamp(at), 30 * day),
+                expired,
+                "{last_seen} {at}"
+            );
+        }
+    }
 }

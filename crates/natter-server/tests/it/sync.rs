@@ -164,3 +164,21 @@ async fn the_change_stream_carries_friend_requests_and_says_when_it_is_too_far_b
     assert_eq!(bob.friend_requests().await?.incoming.len(), 7);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_new_display_name_reaches_the_peer_through_sync() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    let conversation = server.befriend(&alice, &bob).await?;
+    let cursor = bob.sync(SyncCursor(0)).await?.cursor;
+    alice.update_me("Alice 爱丽丝").await?;
+    let delta = bob.sync(cursor).await?;
+    let changed: Vec<_> = delta
+        .conversations
+        .iter()
+        .map(|c| (c.id, c.name.clone()))
+        .collect();
+    assert_eq!(changed, vec![(conversation, "Alice 爱丽丝".to_owned())]);
+    Ok(())
+}

@@ -6,7 +6,7 @@ use natter_protocol::sync::UserChange;
 use natter_protocol::{DeviceId, ErrorCode, Timestamp, UserId};
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::rows::{PROFILE_COLUMNS, find_profile, get_profile, profile_at, push_event};
+use super::rows::{PROFILE_COLUMNS, find_profile, get_profile, profile_at, push_event, tick};
 use super::{SqliteStore, db_error};
 use crate::{AccountStore, Changes, NewUser, SessionRecord, StoreError, StoreResult};
 
@@ -130,6 +130,14 @@ impl AccountStore for SqliteStore {
             if updated == 0 {
                 return Err(StoreError::NotFound);
             }
+            // A direct conversation is named after the peer: peers' syncs must see it change.
+            let version = tick(conn)?;
+            conn.prepare_cached(
+                "UPDATE conversations SET version = ?2 WHERE kind = 'direct' \
+                 AND id IN (SELECT conversation_id FROM members WHERE user_id = ?1)",
+            )
+            .and_then(|mut stmt| stmt.execute(params![user.0, version]))
+            .map_err(db_error)?;
             let mut changes = Changes::default();
             push_event(
                 conn,

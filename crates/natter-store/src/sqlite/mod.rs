@@ -15,6 +15,7 @@ mod rows;
 mod sync;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -100,8 +101,18 @@ pub(crate) fn db_error(error: rusqlite::Error) -> StoreError {
     StoreError::Unavailable(error.to_string())
 }
 
+/// What the writer has done since the store was opened.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    /// Write jobs run (one per write method call).
+    pub jobs: AtomicU64,
+    /// Transactions committed; fewer than `jobs` when commits were shared.
+    pub commits: AtomicU64,
+}
+
 /// The SQLite store. Cheap to share behind an `Arc`.
 pub struct SqliteStore {
+    stats: Arc<WriterStats>,
     writer: Mutex<Option<mpsc::Sender<Box<dyn WriteJob>>>>,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
     readers: Arc<Mutex<Vec<Connection>>>,
@@ -121,16 +132,24 @@ impl SqliteStore {
             .collect::<StoreResult<Vec<_>>>()?;
         let (tx, rx) = mpsc::channel(options.queue.max(1));
         let max_batch = options.max_batch.max(1);
+        let stats = Arc::new(WriterStats::default());
+        let writer_stats = stats.clone();
         let thread = std::thread::Builder::new()
             .name("natter-sqlite-writer".into())
-            .spawn(move || write_loop(writer, rx, max_batch))
+            .spawn(move || write_loop(writer, rx, max_batch, &writer_stats))
             .map_err(|e| StoreError::Unavailable(format!("spawn writer: {e}")))?;
         Ok(SqliteStore {
+            stats,
             writer: Mutex::new(Some(tx)),
             writer_thread: Mutex::new(Some(thread)),
             reader_permits: Arc::new(Semaphore::new(readers.len())),
             readers: Arc::new(Mutex::new(readers)),
         })
+    }
+
+    /// Counters of the writer thread (for tests and metrics).
+    pub fn writer_stats(&self) -> &WriterStats {
+        &self.stats
     }
 
     /// Runs `work` in the next group commit and returns its result once committed.
@@ -240,7 +259,12 @@ fn open_reader(path: &PathBuf) -> StoreResult<Connection> {
     Ok(conn)
 }
 
-fn write_loop(conn: Connection, mut jobs: mpsc::Receiver<Box<dyn WriteJob>>, max_batch: usize) {
+fn write_loop(
+    conn: Connection,
+    mut jobs: mpsc::Receiver<Box<dyn WriteJob>>,
+    max_batch: usize,
+    stats: &WriterStats,
+) {
     let mut batch: Vec<Box<dyn WriteJob>> = Vec::with_capacity(max_batch);
     while let Some(first) = jobs.blocking_recv() {
         batch.push(first);
@@ -256,7 +280,9 @@ fn write_loop(conn: Connection, mut jobs: mpsc::Receiver<Box<dyn WriteJob>>, max
             }
             continue;
         }
+        stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
         let completions: Vec<_> = batch.drain(..).map(|job| job.run(&conn)).collect();
+        stats.commits.fetch_add(1, Ordering::Relaxed);
         let commit = conn.execute_batch("COMMIT").map_err(db_error);
         if commit.is_err() {
             let _ = conn.execute_batch("ROLLBACK");

@@ -1,5 +1,7 @@
 //! Backend-level checks of the writer: group commit and savepoint isolation.
 
+use std::sync::atomic::Ordering;
+
 use natter_protocol::{ErrorCode, Timestamp};
 
 use super::{SqliteOptions, SqliteStore};
@@ -49,4 +51,46 @@ async fn a_failing_job_rolls_back_alone_in_a_shared_batch() {
     assert_eq!(ok, 63);
     let found = store.search_users("user", 100, 0).await.expect("search");
     assert_eq!(found.len(), 63);
+    // The 65 writes shared transactions: that is the group commit.
+    let stats = store.writer_stats();
+    let jobs = stats.jobs.load(Ordering::Relaxed);
+    let commits = stats.commits.load(Ordering::Relaxed);
+    assert!(jobs >= 65, "{jobs} jobs");
+    assert!(
+        commits < jobs,
+        "{commits} commits for {jobs} jobs: nothing was batched"
+    );
+}
+
+#[tokio::test]
+async fn idle_sessions_are_deleted_and_returned() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("opens");
+    let user = store
+        .insert_user(new_user("sleepy"))
+        .await
+        .expect("user")
+        .id;
+    let old = store
+        .insert_session(user, "old".into(), [1; 32], Timestamp(100))
+        .await
+        .expect("session");
+    let fresh = store
+        .insert_session(user, "fresh".into(), [2; 32], Timestamp(100))
+        .await
+        .expect("session");
+    store
+        .touch_session(fresh, Timestamp(5_000))
+        .await
+        .expect("touch");
+    let expired = store
+        .delete_idle_sessions(Timestamp(1_000))
+        .await
+        .expect("sweep");
+    assert_eq!(
+        expired.iter().map(|s| s.device_id).collect::<Vec<_>>(),
+        vec![old]
+    );
+    assert!(store.find_session([1; 32]).await.expect("lookup").is_none());
+    assert!(store.find_session([2; 32]).await.expect("lookup").is_some());
 }
