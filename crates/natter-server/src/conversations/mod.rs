@@ -97,12 +97,11 @@ impl ConversationService {
             })
             .await?;
         if !appended.duplicate {
+            // The sending device gets the event too: every connection then sees
+            // each conversation's seqs without holes, which is how clients detect
+            // a miss (a send over HTTP is otherwise invisible to the device's socket).
             self.publisher
-                .message(
-                    appended.message.clone(),
-                    appended.members,
-                    Some(caller.device),
-                )
+                .message(appended.message.clone(), appended.members, None)
                 .await;
         }
         Ok(SendMessageResponse {

@@ -261,14 +261,27 @@ async fn a_thousand_messages_from_several_senders_arrive_in_one_gap_free_order_f
     let mut live_orders = Vec::new();
     for listener in &listeners {
         let mut seen = Vec::new();
+        let mut other = Vec::new();
         while seen.last().map(|m: &Message| m.seq) != Some(expected_last) {
-            match listener.next_event_timeout(crate::WAIT).await? {
+            let next = listener
+                .next_event_timeout(crate::WAIT)
+                .await
+                .map_err(|error| {
+                    anyhow::anyhow!(
+                        "{error} after {} messages (last {:?}) of {total}; other events: {other:?}",
+                        seen.len(),
+                        seen.last().map(|m| m.seq)
+                    )
+                })?;
+            match next {
                 Some(ConnectionEvent::Event(Event::Message { message }))
                     if message.conversation_id == group =>
                 {
                     seen.push(message)
                 }
-                Some(_) => {}
+                Some(event) => {
+                    other.push(format!("{event:?}").chars().take(60).collect::<String>())
+                }
                 None => anyhow::bail!("connection ended"),
             }
         }
