@@ -11,6 +11,8 @@
 //! # Ok(()) }
 //! ```
 
+mod process;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,6 +26,8 @@ use natter_protocol::contacts::FriendRequestOutcome;
 use natter_server::Config;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+pub use process::ProcessServer;
 
 /// The password every test user gets.
 pub const PASSWORD: &str = "correct horse battery";
@@ -120,47 +124,58 @@ impl TestServer {
 
     /// Registers a user with a unique name starting with `name` and logs in.
     pub async fn user(&self, name: &str) -> anyhow::Result<Session> {
-        let username = unique_name(name);
-        self.client()
-            .register(&RegisterRequest {
-                username: username.clone(),
-                password: PASSWORD.into(),
-                display_name: None,
-            })
-            .await
-            .context("register")?;
-        self.login(&username, "test device").await
+        register(&self.client(), name).await
     }
 
     /// Logs in an existing user on a new device.
     pub async fn login(&self, username: &str, device: &str) -> anyhow::Result<Session> {
-        let session = self
-            .client()
-            .login(&LoginRequest {
-                username: username.into(),
-                password: PASSWORD.into(),
-                device: Some(device.into()),
-            })
-            .await
-            .context("login")?;
-        Ok(session)
+        login(&self.client(), username, device).await
     }
 
     /// Makes two users friends; returns their direct conversation.
     pub async fn befriend(&self, a: &Session, b: &Session) -> anyhow::Result<ConversationId> {
-        let outcome = a
-            .send_friend_request(b.user().id, Some("hi"))
-            .await
-            .context("request")?;
-        let FriendRequestOutcome::Pending { request } = outcome else {
-            anyhow::bail!("expected a pending request");
-        };
-        let friend = b
-            .accept_friend_request(request.id)
-            .await
-            .context("accept")?;
-        Ok(friend.conversation_id)
+        befriend(a, b).await
     }
+}
+
+/// Registers a user with a unique name starting with `name` and logs in.
+pub async fn register(client: &Client, name: &str) -> anyhow::Result<Session> {
+    let username = unique_name(name);
+    client
+        .register(&RegisterRequest {
+            username: username.clone(),
+            password: PASSWORD.into(),
+            display_name: None,
+        })
+        .await
+        .context("register")?;
+    login(client, &username, "test device").await
+}
+
+/// Logs in an existing user on a new device.
+pub async fn login(client: &Client, username: &str, device: &str) -> anyhow::Result<Session> {
+    let request = LoginRequest {
+        username: username.into(),
+        password: PASSWORD.into(),
+        device: Some(device.into()),
+    };
+    client.login(&request).await.context("login")
+}
+
+/// Makes two users friends; returns their direct conversation.
+pub async fn befriend(a: &Session, b: &Session) -> anyhow::Result<ConversationId> {
+    let outcome = a
+        .send_friend_request(b.user().id, Some("hi"))
+        .await
+        .context("request")?;
+    let FriendRequestOutcome::Pending { request } = outcome else {
+        anyhow::bail!("expected a pending request");
+    };
+    let friend = b
+        .accept_friend_request(request.id)
+        .await
+        .context("accept")?;
+    Ok(friend.conversation_id)
 }
 
 impl Drop for TestServer {

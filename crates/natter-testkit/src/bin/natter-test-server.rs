@@ -1,0 +1,41 @@
+//! A Natter server as its own process, for tests that kill it (SIGKILL,
+//! SIGTERM). Usage: `natter-test-server DATA_DIR [ADDRESS]`. Prints
+//! `LISTENING <address>` once it accepts connections; stops on SIGTERM or Ctrl-C.
+
+use anyhow::Context;
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let data = args
+        .next()
+        .context("usage: natter-test-server DATA_DIR [ADDRESS]")?;
+    let address = args.next().unwrap_or_else(|| "127.0.0.1:0".into());
+    let mut config = natter_server::Config {
+        data: data.into(),
+        ..Default::default()
+    };
+    config.listen = address.parse().context("address")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .context("bind")?;
+        println!("LISTENING {}", listener.local_addr()?);
+        natter_server::run(config, listener, stop_signal()).await?;
+        anyhow::Ok(())
+    })
+}
+
+async fn stop_signal() {
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => return std::future::pending().await,
+        };
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

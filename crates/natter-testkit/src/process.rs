@@ -1,0 +1,95 @@
+//! A server in its own process, to be killed and restarted on the same data.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+
+use anyhow::Context;
+
+/// A `natter-test-server` child process.
+pub struct ProcessServer {
+    binary: PathBuf,
+    data: PathBuf,
+    addr: SocketAddr,
+    child: Option<Child>,
+}
+
+impl ProcessServer {
+    /// Starts `binary` (the `natter-test-server` of this crate) on `data`, on an
+    /// ephemeral loopback port, and waits until it listens.
+    pub fn start(binary: &Path, data: &Path) -> anyhow::Result<ProcessServer> {
+        let (child, addr) = spawn(binary, data, "127.0.0.1:0")?;
+        Ok(ProcessServer {
+            binary: binary.into(),
+            data: data.into(),
+            addr,
+            child: Some(child),
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// SIGKILL: no shutdown path runs at all.
+    pub fn kill(&mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill().context("kill")?;
+            child.wait().context("reap")?;
+        }
+        Ok(())
+    }
+
+    /// SIGTERM, then waits for the process to exit by itself.
+    pub fn terminate(&mut self) -> anyhow::Result<ExitStatus> {
+        let mut child = self.child.take().context("not running")?;
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .context("kill -TERM")?;
+        anyhow::ensure!(status.success(), "kill -TERM failed");
+        child.wait().context("wait")
+    }
+
+    /// Starts the server again on the same data directory and address.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill()?;
+        let (child, addr) = spawn(&self.binary, &self.data, &self.addr.to_string())?;
+        anyhow::ensure!(addr == self.addr, "came back on {addr}, not {}", self.addr);
+        self.child = Some(child);
+        Ok(())
+    }
+}
+
+impl Drop for ProcessServer {
+    fn drop(&mut self) {
+        let _ = self.kill();
+    }
+}
+
+fn spawn(binary: &Path, data: &Path, address: &str) -> anyhow::Result<(Child, SocketAddr)> {
+    let mut child = Command::new(binary)
+        .arg(data)
+        .arg(address)
+        .env("NATTER_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .context("reading the address")?;
+    let addr = line
+        .trim()
+        .strip_prefix("LISTENING ")
+        .with_context(|| format!("unexpected output {line:?}"))?;
+    Ok((child, addr.parse()?))
+}
