@@ -10,6 +10,7 @@ mod gateway;
 mod groups;
 mod http;
 mod messaging;
+mod robustness;
 mod sync;
 
 use std::time::Duration;
