@@ -1,0 +1,112 @@
+// HTTP JSON client for /api/v1. Knows nothing about the DOM or app state.
+import type {
+  BlockList, ConversationList, ConversationSummary, DeviceList, ErrorBody, ErrorCode, Friend,
+  FriendList, FriendRequestList, FriendRequestOutcome, LoginResponse, MemberList, MessagePage,
+  Ok, ReadPosition, Role, SendMessageResponse, SyncResponse, UserProfile, UserSearchPage,
+} from "../generated/protocol";
+
+/** A failed request: the server's stable `code`, or `network` when it was never answered. */
+export class ApiError extends Error {
+  constructor(
+    readonly code: ErrorCode | "network",
+    message: string,
+    readonly status: number,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+export type Fetcher = typeof fetch;
+
+export class Api {
+  token: string | null = null;
+  constructor(private readonly base = "/api/v1", private readonly fetcher: Fetcher = (...a) => fetch(...a)) {}
+
+  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (this.token) headers["Authorization"] = `Bearer ${this.token}`;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let res: Response;
+    try {
+      res = await this.fetcher(this.base + path, {
+        method,
+        headers,
+        body: body === undefined ? null : JSON.stringify(body),
+        cache: "no-store",
+        credentials: "omit",
+      });
+    } catch (e) {
+      throw new ApiError("network", String(e), 0);
+    }
+    let data: unknown = null;
+    try {
+      data = await res.json();
+    } catch {
+      // A non-JSON body (a proxy's error page): fall through with null.
+    }
+    if (!res.ok) {
+      const err = (data ?? {}) as Partial<ErrorBody>;
+      throw new ApiError(err.code ?? "internal", err.message ?? res.statusText, res.status, err.retry_after_ms);
+    }
+    return data as T;
+  }
+
+  register(username: string, password: string, display_name?: string) {
+    return this.call<UserProfile>("POST", "/auth/register", { username, password, display_name });
+  }
+  login(username: string, password: string, device: string) {
+    return this.call<LoginResponse>("POST", "/auth/login", { username, password, device });
+  }
+  logout() { return this.call<Ok>("POST", "/auth/logout"); }
+  me() { return this.call<UserProfile>("GET", "/me"); }
+  updateMe(display_name: string) { return this.call<UserProfile>("PATCH", "/me", { display_name }); }
+  changePassword(old_password: string, new_password: string) {
+    return this.call<Ok>("POST", "/me/password", { old_password, new_password });
+  }
+  devices() { return this.call<DeviceList>("GET", "/devices"); }
+  revokeDevice(id: number) { return this.call<Ok>("DELETE", `/devices/${id}`); }
+  searchUsers(q: string) { return this.call<UserSearchPage>("GET", `/users?q=${encodeURIComponent(q)}&limit=20`); }
+  user(id: number) { return this.call<UserProfile>("GET", `/users/${id}`); }
+  friendRequests() { return this.call<FriendRequestList>("GET", "/friend-requests"); }
+  sendFriendRequest(user_id: number, greeting: string) {
+    return this.call<FriendRequestOutcome>("POST", "/friend-requests", { user_id, greeting });
+  }
+  acceptRequest(id: number) { return this.call<Friend>("POST", `/friend-requests/${id}/accept`); }
+  declineRequest(id: number) { return this.call<Ok>("POST", `/friend-requests/${id}/decline`); }
+  cancelRequest(id: number) { return this.call<Ok>("DELETE", `/friend-requests/${id}`); }
+  friends() { return this.call<FriendList>("GET", "/friends"); }
+  setRemark(user_id: number, remark: string | null) { return this.call<Ok>("PATCH", `/friends/${user_id}`, { remark }); }
+  removeFriend(user_id: number) { return this.call<Ok>("DELETE", `/friends/${user_id}`); }
+  blocks() { return this.call<BlockList>("GET", "/blocks"); }
+  block(user_id: number) { return this.call<Ok>("PUT", `/blocks/${user_id}`); }
+  unblock(user_id: number) { return this.call<Ok>("DELETE", `/blocks/${user_id}`); }
+  conversations() { return this.call<ConversationList>("GET", "/conversations"); }
+  conversation(id: number) { return this.call<ConversationSummary>("GET", `/conversations/${id}`); }
+  history(id: number, q: { before?: number; after?: number; limit?: number }) {
+    const p = new URLSearchParams();
+    if (q.before !== undefined) p.set("before", String(q.before));
+    if (q.after !== undefined) p.set("after", String(q.after));
+    p.set("limit", String(q.limit ?? 50));
+    return this.call<MessagePage>("GET", `/conversations/${id}/messages?${p}`);
+  }
+  sendText(id: number, client_msg_id: string, text: string) {
+    return this.call<SendMessageResponse>("POST", `/conversations/${id}/messages`, {
+      client_msg_id, content: { kind: "text", text },
+    });
+  }
+  markRead(id: number, seq: number) { return this.call<ReadPosition>("POST", `/conversations/${id}/read`, { seq }); }
+  members(id: number) { return this.call<MemberList>("GET", `/conversations/${id}/members`); }
+  createGroup(name: string, members: number[]) { return this.call<ConversationSummary>("POST", "/groups", { name, members }); }
+  updateGroup(id: number, patch: { name?: string; announcement?: string }) {
+    return this.call<Ok>("PATCH", `/groups/${id}`, patch);
+  }
+  invite(id: number, user_ids: number[]) { return this.call<MemberList>("POST", `/groups/${id}/members`, { user_ids }); }
+  removeMember(id: number, user_id: number) { return this.call<Ok>("DELETE", `/groups/${id}/members/${user_id}`); }
+  setRole(id: number, user_id: number, role: Role) {
+    return this.call<Ok>("PUT", `/groups/${id}/members/${user_id}/role`, { role });
+  }
+  transfer(id: number, user_id: number) { return this.call<Ok>("POST", `/groups/${id}/transfer`, { user_id }); }
+  sync(since: number) { return this.call<SyncResponse>("GET", `/sync?since=${since}`); }
+}

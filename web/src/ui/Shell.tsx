@@ -1,0 +1,62 @@
+import { t } from "../i18n";
+import { route, store, totalUnread } from "./app";
+import { Avatar, Icon } from "./common";
+import { ChatList } from "./ChatList";
+import { ChatView } from "./ChatView";
+import { Contacts } from "./Contacts";
+import { Settings } from "./Settings";
+
+export function ConnBadge() {
+  const s = store().conn.value;
+  const text = s === "online" ? t("connOnline") : s === "connecting" ? t("connConnecting")
+    : s === "revoked" ? t("connRevoked") : t("connOffline");
+  return (
+    <button type="button" class={`conn conn-${s}`} role="status" aria-live="polite" data-state={s}
+      title={text} onClick={() => store().reconnectNow()}>
+      <span class="conn-dot" aria-hidden="true" /> <span class="conn-text">{text}</span>
+    </button>
+  );
+}
+
+export function Shell() {
+  const r = route.value;
+  const me = store().me.value;
+  const unread = totalUnread.value;
+  const requests = store().requests.value.incoming.length;
+  const tabs = [
+    { id: "chats", hash: "#/", icon: "chat", label: t("chats"), badge: unread },
+    { id: "contacts", hash: "#/contacts", icon: "contacts", label: t("contacts"), badge: requests },
+    { id: "settings", hash: "#/settings", icon: "settings", label: t("settings"), badge: 0 },
+  ] as const;
+  return (
+    <div class="shell" data-pane={r.chatId !== null ? "chat" : "list"}>
+      <nav class="rail" aria-label={t("appName")}>
+        <span class="rail-me">{me && <Avatar name={me.display_name} seed={me.id} size="s" />}</span>
+        {tabs.map((tab) => (
+          <a key={tab.id} href={tab.hash} class={`rail-tab ${r.tab === tab.id ? "active" : ""}`}
+            aria-current={r.tab === tab.id ? "page" : undefined} data-tab={tab.id}>
+            <Icon name={tab.icon} />
+            <span class="rail-label">{tab.label}</span>
+            {tab.badge > 0 && <span class="badge" aria-label={`${tab.badge}`}>{tab.badge > 99 ? "99+" : tab.badge}</span>}
+          </a>
+        ))}
+      </nav>
+      <aside class="sidebar">
+        <header class="sidebar-head">
+          <h1 class="sidebar-title">{r.tab === "chats" ? t("chats") : r.tab === "contacts" ? t("contacts") : t("settings")}</h1>
+          <ConnBadge />
+        </header>
+        <div class="sidebar-body">
+          {r.tab === "chats" && <ChatList />}
+          {r.tab === "contacts" && <Contacts />}
+          {r.tab === "settings" && <Settings />}
+        </div>
+      </aside>
+      <main class="main">
+        {r.chatId !== null ? <ChatView key={r.chatId} id={r.chatId} info={r.info} /> : (
+          <div class="placeholder"><img src="/icons/icon.svg" alt="" width="72" height="72" /><p>{t("selectChat")}</p></div>
+        )}
+      </main>
+    </div>
+  );
+}
