@@ -24,8 +24,8 @@ use async_trait::async_trait;
 use natter_protocol::accounts::UserProfile;
 use natter_protocol::contacts::{Friend, FriendRequest, FriendRequestList};
 use natter_protocol::conversations::{
-    ConversationSummary, HistoryQuery, Member, Message, MessageContent, MessagePage, ReadPosition,
-    Role,
+    ConversationKind, ConversationSummary, HistoryQuery, Member, Message, MessageContent,
+    MessagePage, ReadPosition, Role,
 };
 use natter_protocol::sync::{SyncResponse, UserEvent};
 use natter_protocol::{
@@ -274,6 +274,26 @@ pub struct Appended {
     pub duplicate: bool,
 }
 
+/// The result of a read.
+#[derive(Debug, Clone)]
+pub struct ReadMoved {
+    pub position: ReadPosition,
+    pub kind: ConversationKind,
+    /// Who should see the receipt: the other authors of the messages newly
+    /// read (the members whose "read by" changed), or every other member when
+    /// the range read is long. Empty when nothing moved.
+    pub audience: Arc<[UserId]>,
+    /// The read-position event for the reader's other devices.
+    pub changes: Changes,
+}
+
+/// A conversation's kind and members.
+#[derive(Debug, Clone)]
+pub struct MemberIds {
+    pub kind: ConversationKind,
+    pub ids: Arc<[UserId]>,
+}
+
 /// Limits the store enforces for groups.
 #[derive(Debug, Clone, Copy)]
 pub struct GroupLimits {
@@ -303,15 +323,13 @@ pub trait ConversationStore: Send + Sync {
         query: HistoryQuery,
     ) -> StoreResult<MessagePage>;
     /// Moves the member's read position forward (never back, never past the end).
-    /// Returns the position, the members to tell, and the user event for the
-    /// member's other devices (absent when nothing moved).
     async fn mark_read(
         &self,
         user: UserId,
         conversation: ConversationId,
         seq: Seq,
         now: Timestamp,
-    ) -> StoreResult<(ReadPosition, Arc<[UserId]>, Changes)>;
+    ) -> StoreResult<ReadMoved>;
     async fn list_conversations(&self, user: UserId) -> StoreResult<Vec<ConversationSummary>>;
     async fn get_conversation(
         &self,
@@ -323,12 +341,12 @@ pub trait ConversationStore: Send + Sync {
         user: UserId,
         conversation: ConversationId,
     ) -> StoreResult<Vec<Member>>;
-    /// The member ids of a conversation the user belongs to.
+    /// The kind and member ids of a conversation the user belongs to.
     async fn member_ids(
         &self,
         user: UserId,
         conversation: ConversationId,
-    ) -> StoreResult<Arc<[UserId]>>;
+    ) -> StoreResult<MemberIds>;
     /// Creates a group with the creator as owner and friends of the creator as members.
     async fn create_group(
         &self,

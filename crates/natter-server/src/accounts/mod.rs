@@ -182,6 +182,13 @@ impl AccountService {
         Ok(expired.len())
     }
 
+    /// Records that a device is in use (for connections that make no HTTP calls).
+    pub async fn touch(&self, caller: Caller) {
+        if let Err(error) = self.store.touch_session(caller.device, now()).await {
+            tracing::warn!(%error, "cannot record device use");
+        }
+    }
+
     pub async fn logout(&self, caller: Caller) -> ApiResult<()> {
         self.revoke_device(caller, caller.device).await
     }
@@ -269,9 +276,10 @@ impl AccountService {
             return Err(ApiError::invalid("Search needs 1 to 64 characters."));
         }
         let limit = query.limit.unwrap_or(PAGE_DEFAULT).clamp(1, PAGE_MAX);
-        let offset = query.offset.unwrap_or(0);
+        // Deep paging is a scan; nobody pages through ten thousand people.
+        let offset = query.offset.unwrap_or(0).min(10_000);
         let users = self.store.search_users(&prefix, limit, offset).await?;
-        let next_offset = (users.len() as u32 == limit).then_some(offset + limit);
+        let next_offset = (users.len() as u32 == limit).then(|| offset.saturating_add(limit));
         Ok(UserSearchPage { users, next_offset })
     }
 

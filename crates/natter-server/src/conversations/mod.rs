@@ -6,9 +6,9 @@ pub mod routes;
 use std::sync::Arc;
 
 use natter_protocol::conversations::{
-    ConversationList, ConversationSummary, CreateGroupRequest, HistoryQuery, MemberList,
-    MessageContent, MessagePage, ReadPosition, Role, SendMessageRequest, SendMessageResponse,
-    UpdateGroupRequest,
+    ConversationKind, ConversationList, ConversationSummary, CreateGroupRequest, HistoryQuery,
+    MemberList, MessageContent, MessagePage, ReadPosition, Role, SendMessageRequest,
+    SendMessageResponse, UpdateGroupRequest,
 };
 use natter_protocol::limits::{
     ANNOUNCEMENT_MAX_CHARS, CLIENT_MSG_ID_MAX_CHARS, INVITE_MAX_USERS, TEXT_MAX_BYTES,
@@ -52,7 +52,8 @@ impl ConversationService {
     }
 
     /// Stores a message and, once it is committed, delivers it to every member's
-    /// online devices. A repeated `client_msg_id` returns the original.
+    /// online devices. A repeated `client_msg_id` returns (and delivers again) the
+    /// original.
     pub async fn send(
         &self,
         caller: Caller,
@@ -96,14 +97,11 @@ impl ConversationService {
                 now: now(),
             })
             .await?;
-        if !appended.duplicate {
-            // The sending device gets the event too: every connection then sees
-            // each conversation's seqs without holes, which is how clients detect
-            // a miss (a send over HTTP is otherwise invisible to the device's socket).
-            self.publisher
-                .message(appended.message.clone(), appended.members, None)
-                .await;
-        }
+        // Also for a duplicate: the first attempt may have been stored by a server
+        // that died before it published; clients de-duplicate by seq.
+        self.publisher
+            .message(appended.message.clone(), appended.members, None)
+            .await;
         Ok(SendMessageResponse {
             message: appended.message,
         })
@@ -121,67 +119,60 @@ impl ConversationService {
             .await?)
     }
 
-    /// Moves the caller's read position; members see it live, and the caller's
-    /// other devices through their change stream.
+    /// Moves the caller's read position. The authors of the messages newly read
+    /// see it live (their "read by" changed); the caller's other devices get it
+    /// through their change stream.
     pub async fn mark_read(
         &self,
         caller: Caller,
         conversation: ConversationId,
         seq: Seq,
     ) -> ApiResult<ReadPosition> {
-        let (position, members, changes) = self
+        let moved = self
             .store
             .mark_read(caller.user, conversation, seq, now())
             .await?;
-        self.publisher.changes(changes, Some(caller.device)).await;
-        let mut others: Vec<UserId> = members
-            .iter()
-            .copied()
-            .filter(|&m| m != caller.user)
-            .collect();
+        self.publisher
+            .changes(moved.changes, Some(caller.device))
+            .await;
+        let mut audience = moved.audience.to_vec();
         // In a direct conversation, someone the reader blocked learns nothing of them.
-        if members.len() == 2
-            && let Some(&peer) = others.first()
+        if moved.kind == ConversationKind::Direct
+            && let Some(&peer) = audience.first()
             && self.contacts.relation(caller.user, peer).await?.a_blocked_b
         {
-            others.clear();
+            audience.clear();
         }
         let event = Event::Read {
             conversation_id: conversation,
             user_id: caller.user,
-            read_seq: position.read_seq,
+            read_seq: moved.position.read_seq,
         };
-        self.publisher.event(others.into(), event, None).await;
-        Ok(position)
+        self.publisher.event(audience.into(), event, None).await;
+        Ok(moved.position)
     }
 
     /// Tells the other members that the caller is typing. Nothing is stored.
     pub async fn typing(&self, caller: Caller, conversation: ConversationId) -> ApiResult<()> {
         let members = self.store.member_ids(caller.user, conversation).await?;
-        let mut others = Vec::with_capacity(members.len());
-        for &member in members.iter().filter(|&&m| m != caller.user) {
-            // In a direct conversation a peer who blocked the caller hears nothing.
-            if members.len() == 2
-                && self
-                    .contacts
-                    .relation(member, caller.user)
-                    .await?
-                    .a_blocked_b
-            {
-                continue;
-            }
-            others.push(member);
+        let mut others: Vec<UserId> = members
+            .ids
+            .iter()
+            .copied()
+            .filter(|&m| m != caller.user)
+            .collect();
+        // In a direct conversation a peer who blocked the caller hears nothing.
+        if members.kind == ConversationKind::Direct
+            && let Some(&peer) = others.first()
+            && self.contacts.relation(peer, caller.user).await?.a_blocked_b
+        {
+            others.clear();
         }
-        self.publisher
-            .event(
-                others.into(),
-                Event::Typing {
-                    conversation_id: conversation,
-                    user_id: caller.user,
-                },
-                None,
-            )
-            .await;
+        let event = Event::Typing {
+            conversation_id: conversation,
+            user_id: caller.user,
+        };
+        self.publisher.event(others.into(), event, None).await;
         Ok(())
     }
 

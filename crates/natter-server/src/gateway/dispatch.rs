@@ -21,6 +21,10 @@ struct FrameHead<'a> {
 }
 
 /// Parses a frame: the request and its id, or the error frame to send back.
+///
+/// The head (`type` and `id`) is read first: serde would otherwise accept an
+/// integer `type` as a variant index, and the head also lets an error carry the
+/// frame's id.
 pub fn parse(text: &str) -> Result<ClientFrame, Utf8Bytes> {
     let head: FrameHead<'_> = serde_json::from_str(text).map_err(|error| {
         let code = if error.is_syntax() || error.is_eof() {
@@ -55,24 +59,25 @@ pub fn parse(text: &str) -> Result<ClientFrame, Utf8Bytes> {
         .map_err(|error| error_frame(head.id, &ApiError::invalid(error.to_string())))
 }
 
-/// Runs an authenticated client's frame. `None` when there is nothing to send back.
-pub async fn dispatch(app: &AppState, caller: Caller, text: &str) -> Option<Utf8Bytes> {
-    let frame = match parse(text) {
-        Ok(frame) => frame,
-        Err(error) => return Some(error),
-    };
+/// Runs an authenticated client's parsed frame. `None` when there is nothing
+/// to send back.
+pub async fn execute(app: AppState, caller: Caller, frame: ClientFrame) -> Option<Utf8Bytes> {
     let id = frame.id;
     if frame.request == ClientRequest::Ping {
-        let pong = serde_json::to_string(&ServerFrame::Pong { id })
-            .unwrap_or_else(|_| "{\"type\":\"pong\"}".into());
-        return Some(Utf8Bytes::from(pong));
+        return Some(pong(id));
     }
-    let result = run(app, caller, frame.request).await;
+    let result = run(&app, caller, frame.request).await;
     match (result, id) {
         (Ok(Some(json)), Some(id)) => Some(reply_frame(id, &json)),
         (Ok(_), _) => None,
         (Err(error), id) => Some(error_frame(id, &error)),
     }
+}
+
+pub fn pong(id: Option<u64>) -> Utf8Bytes {
+    let pong = serde_json::to_string(&ServerFrame::Pong { id })
+        .unwrap_or_else(|_| "{\"type\":\"pong\"}".into());
+    Utf8Bytes::from(pong)
 }
 
 /// The JSON result of a request.
@@ -137,4 +142,26 @@ pub fn error_frame(id: Option<u64>, error: &ApiError) -> Utf8Bytes {
     Utf8Bytes::from(serde_json::to_string(&frame).unwrap_or_else(|_| {
         "{\"type\":\"error\",\"code\":\"internal\",\"message\":\"Internal error.\"}".to_owned()
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use natter_protocol::ws::ClientRequest;
+
+    #[test]
+    fn a_frame_type_must_be_a_known_string() {
+        for text in [
+            r#"{"type":5}"#,
+            r#"{"type":null}"#,
+            r#"{"type":"Sync"}"#,
+            r#"{"id":1}"#,
+            "[]",
+        ] {
+            assert!(super::parse(text).is_err(), "{text} was accepted");
+        }
+        let frame = super::parse(r#"{"type":"sync","id":3}"#).map_err(|e| e.to_string());
+        assert!(
+            matches!(frame, Ok(f) if f.id == Some(3) && matches!(f.request, ClientRequest::Sync { .. }))
+        );
+    }
 }

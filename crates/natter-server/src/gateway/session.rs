@@ -1,18 +1,22 @@
 //! One WebSocket connection: authentication in the first frame, then a single
-//! task that reads requests, drains the outbox (a burst is flushed once), pings,
-//! and closes on idleness, revocation, slowness or shutdown.
+//! task that reads requests (one in flight at a time, while events keep
+//! flowing), drains the outbox (a burst is flushed once), pings, and closes on
+//! idleness, revocation, slowness or shutdown.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::SinkExt;
-use natter_protocol::ws::{ClientRequest, ServerFrame, close};
+use natter_protocol::ws::{ClientFrame, ClientRequest, ServerFrame, close};
 use natter_protocol::{ErrorCode, PROTOCOL_VERSION};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::Admission;
-use super::dispatch::{dispatch, error_frame, parse};
+use super::dispatch::{error_frame, execute, parse, reply_frame};
+use super::hub::Registration;
 use crate::accounts::Caller;
 use crate::app::AppState;
 use crate::clock::now;
@@ -23,14 +27,30 @@ const BURST: usize = 64;
 /// A write that cannot complete in this time means the peer stopped reading
 /// (its TCP window is shut): give the connection up rather than wait forever.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Typing frames closer together than this are acknowledged and dropped: one
+/// member typing must not flood a large group.
+const TYPING_EVERY: Duration = Duration::from_secs(2);
+/// How often a long-lived connection records that its device is in use, so that
+/// a device used only over its WebSocket does not expire as idle.
+const TOUCH_EVERY: Duration = Duration::from_secs(3600);
+
+type InFlight = Pin<Box<dyn Future<Output = Option<Utf8Bytes>> + Send>>;
 
 pub async fn run(mut socket: WebSocket, app: AppState, admission: Admission) {
-    let Some((caller, auth_id)) = authenticate(&mut socket, &app).await else {
+    let Some((caller, token, auth_id)) = authenticate(&mut socket, &app).await else {
         return;
     };
     let registration = app.gateway.hub.register(caller.user, caller.device);
+    // A revoke that committed between the token check and the registration above
+    // published its disconnect to nobody: check the token once more, now that a
+    // later revoke will find this connection.
+    if app.accounts.authenticate(&token).await.is_err() {
+        app.gateway.hub.unregister(caller.user, registration.id);
+        close_with(&mut socket, close::REVOKED, "revoked").await;
+        return;
+    }
     app.presence.connected(caller.user).await;
-    let sent = match app.accounts.me(caller).await {
+    let welcomed = match app.accounts.me(caller).await {
         Ok(user) => {
             let welcome = ServerFrame::AuthOk {
                 id: auth_id,
@@ -49,7 +69,7 @@ pub async fn run(mut socket: WebSocket, app: AppState, admission: Admission) {
             false
         }
     };
-    if sent {
+    if welcomed {
         serve(&mut socket, &app, caller, registration).await;
     } else {
         app.gateway.hub.unregister(caller.user, registration.id);
@@ -59,7 +79,10 @@ pub async fn run(mut socket: WebSocket, app: AppState, admission: Admission) {
 }
 
 /// Waits for the `auth` frame. On failure the socket is told why and closed.
-async fn authenticate(socket: &mut WebSocket, app: &AppState) -> Option<(Caller, Option<u64>)> {
+async fn authenticate(
+    socket: &mut WebSocket,
+    app: &AppState,
+) -> Option<(Caller, String, Option<u64>)> {
     let deadline = Instant::now() + app.gateway.config.auth_timeout();
     let text = loop {
         match tokio::time::timeout_at(deadline, socket.recv()).await {
@@ -83,16 +106,13 @@ async fn authenticate(socket: &mut WebSocket, app: &AppState) -> Option<(Caller,
         }
     };
     let ClientRequest::Auth { token } = frame.request else {
-        refuse(
-            socket,
-            frame.id,
-            &ApiError::new(ErrorCode::AuthRequired, "The first frame must be `auth`."),
-        )
-        .await;
+        let error = ApiError::new(ErrorCode::AuthRequired, "The first frame must be `auth`.");
+        refuse(socket, frame.id, &error).await;
         return None;
     };
-    match app.accounts.authenticate(token.trim()).await {
-        Ok(caller) => Some((caller, frame.id)),
+    let token = token.trim().to_owned();
+    match app.accounts.authenticate(&token).await {
+        Ok(caller) => Some((caller, token, frame.id)),
         Err(error) => {
             refuse(socket, frame.id, &error).await;
             None
@@ -163,11 +183,36 @@ async fn close_after_error(socket: &mut WebSocket, error: axum::Error) {
     close_with(socket, code, reason).await;
 }
 
+/// The request being served, if any; pending forever when there is none.
+async fn finish(in_flight: &mut Option<InFlight>) -> Option<Utf8Bytes> {
+    match in_flight {
+        Some(request) => request.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// What to do with a parsed frame: answer at once, or run it.
+fn start(
+    app: &AppState,
+    caller: Caller,
+    frame: ClientFrame,
+    last_typing: &mut Option<Instant>,
+) -> Result<InFlight, Option<Utf8Bytes>> {
+    if matches!(frame.request, ClientRequest::Typing { .. }) {
+        let now = Instant::now();
+        if last_typing.is_some_and(|at| now.duration_since(at) < TYPING_EVERY) {
+            return Err(frame.id.map(|id| reply_frame(id, "{\"ok\":true}")));
+        }
+        *last_typing = Some(now);
+    }
+    Ok(Box::pin(execute(app.clone(), caller, frame)))
+}
+
 async fn serve(
     socket: &mut WebSocket,
     app: &AppState,
     caller: Caller,
-    mut registration: super::hub::Registration,
+    mut registration: Registration,
 ) {
     let config = &app.gateway.config;
     let mut shutdown = app.gateway.shutdown_signal();
@@ -178,13 +223,25 @@ async fn serve(
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let idle_timeout: Duration = config.idle_timeout();
     let mut last_heard = Instant::now();
+    let mut last_touch = Instant::now();
+    let mut last_typing = None;
+    // One request at a time, in order; events keep flowing while it runs.
+    let mut in_flight: Option<InFlight> = None;
     loop {
         tokio::select! {
             _ = shutdown.changed() => {
                 close_with(socket, close::GOING_AWAY, "server shutting down").await;
                 break;
             }
-            incoming = socket.recv() => {
+            reply = finish(&mut in_flight) => {
+                in_flight = None;
+                if let Some(reply) = reply
+                    && !send(socket, Message::Text(reply)).await
+                {
+                    break;
+                }
+            }
+            incoming = socket.recv(), if in_flight.is_none() => {
                 let message = match incoming {
                     Some(Ok(message)) => message,
                     Some(Err(error)) => {
@@ -194,8 +251,17 @@ async fn serve(
                     None => break,
                 };
                 last_heard = Instant::now();
-                let reply = match message {
-                    Message::Text(text) => dispatch(app, caller, &text).await,
+                let immediate = match message {
+                    Message::Text(text) => match parse(&text) {
+                        Ok(frame) => match start(app, caller, frame, &mut last_typing) {
+                            Ok(request) => {
+                                in_flight = Some(request);
+                                None
+                            }
+                            Err(answer) => answer,
+                        },
+                        Err(error) => Some(error),
+                    },
                     Message::Binary(_) => Some(error_frame(
                         None,
                         &ApiError::new(ErrorCode::InvalidJson, "Frames are JSON text; binary frames are not accepted."),
@@ -203,14 +269,16 @@ async fn serve(
                     Message::Ping(_) | Message::Pong(_) => None,
                     Message::Close(_) => break,
                 };
-                if let Some(reply) = reply
-                    && !send(socket, Message::Text(reply)).await
+                if let Some(answer) = immediate
+                    && !send(socket, Message::Text(answer)).await
                 {
                     break;
                 }
             }
             outgoing = registration.outbox.recv() => {
-                let Some(first) = outgoing else {
+                // A revoked device gets nothing more, not even what was queued.
+                let revoked = registration.close_code.load(Ordering::Relaxed) == close::REVOKED;
+                let Some(first) = outgoing.filter(|_| !revoked) else {
                     // The hub let go of this connection: revoked or too slow.
                     let code = registration.close_code.load(Ordering::Relaxed);
                     let reason = if code == close::REVOKED { "revoked" } else { "too slow: reconnect and sync" };
@@ -228,6 +296,10 @@ async fn serve(
                 }
                 if !send(socket, Message::Ping(Default::default())).await {
                     break;
+                }
+                if last_touch.elapsed() > TOUCH_EVERY {
+                    last_touch = Instant::now();
+                    app.accounts.touch(caller).await;
                 }
             }
         }

@@ -6,7 +6,10 @@ mod openapi;
 mod web;
 
 use axum::extract::DefaultBodyLimit;
+use axum::extract::Request;
 use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use natter_protocol::ErrorCode;
@@ -39,7 +42,8 @@ pub fn router(state: AppState) -> Router {
         .route(openapi::PATH, get(openapi::document))
         .fallback(web::serve)
         .method_not_allowed_fallback(no_route)
-        .layer(DefaultBodyLimit::max(HTTP_BODY_MAX_BYTES));
+        .layer(DefaultBodyLimit::max(HTTP_BODY_MAX_BYTES))
+        .layer(axum::middleware::from_fn(run_to_completion));
     for (name, value) in headers {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
             name,
@@ -47,6 +51,20 @@ pub fn router(state: AppState) -> Router {
         ));
     }
     router.with_state(state)
+}
+
+/// Runs each request in a task of its own. A client that hangs up makes hyper
+/// drop its handler; without this, a handler dropped between a commit and its
+/// publish would store a message that nobody online is told about, or revoke a
+/// device without closing its socket. A panicking handler becomes a 500 here.
+async fn run_to_completion(request: Request, next: Next) -> Response {
+    match tokio::spawn(next.run(request)).await {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::error!(%error, "request handler failed");
+            ApiError::new(ErrorCode::Internal, "Internal error.").into_response()
+        }
+    }
 }
 
 async fn healthz() -> Json<serde_json::Value> {

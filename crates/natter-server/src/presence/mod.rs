@@ -49,6 +49,8 @@ impl PresenceService {
                 if let Err(error) = self.accounts.update_last_seen(user, at).await {
                     tracing::warn!(%error, "cannot record last seen");
                 }
+                // `announce` re-checks presence, so a reconnect during the write
+                // above is not contradicted by this older "offline".
                 self.announce(user, false, Some(at)).await;
             }
             Ok(false) => {}
@@ -77,6 +79,10 @@ impl PresenceService {
                 return;
             }
         };
+        // The audience query took a moment: say only what is still true.
+        if self.online(&[user]).await.first().copied() != Some(online) {
+            return;
+        }
         let event = Event::Presence {
             user_id: user,
             online,

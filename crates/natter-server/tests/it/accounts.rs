@@ -252,6 +252,10 @@ async fn search_finds_users_by_prefix_of_username_or_display_name() -> anyhow::R
         me.search_users(&query("   ", None, None)).await,
         ErrorCode::InvalidRequest,
     );
+    let far = me
+        .search_users(&query("z", Some(100), Some(u32::MAX)))
+        .await?;
+    assert!(far.users.is_empty());
     Ok(())
 }
 

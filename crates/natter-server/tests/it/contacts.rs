@@ -245,3 +245,20 @@ async fn a_request_hidden_by_a_block_is_settled_when_the_two_become_friends() ->
     assert!(dave.friend_requests().await?.incoming.is_empty());
     Ok(())
 }
+
+#[tokio::test]
+async fn blocking_withdraws_the_blockers_own_pending_request() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    let FriendRequestOutcome::Pending { request } =
+        alice.send_friend_request(bob.user().id, None).await?
+    else {
+        panic!("pending")
+    };
+    alice.block(bob.user().id).await?;
+    assert!(bob.accept_friend_request(request.id).await.is_err());
+    assert!(alice.friends().await?.friends.is_empty());
+    assert!(bob.friend_requests().await?.incoming.is_empty());
+    Ok(())
+}

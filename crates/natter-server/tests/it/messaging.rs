@@ -324,3 +324,68 @@ async fn presence_goes_online_and_offline_for_friends() -> anyhow::Result<()> {
     assert!(!friends[0].online && friends[0].last_seen_at.is_some());
     Ok(())
 }
+
+#[tokio::test]
+async fn in_a_group_a_read_receipt_reaches_the_authors_of_what_was_read() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let author = server.user("author").await?;
+    let reader = server.user("reader").await?;
+    let bystander = server.user("bystander").await?;
+    server.befriend(&author, &reader).await?;
+    server.befriend(&author, &bystander).await?;
+    let group = author
+        .create_group("g", &[reader.user().id, bystander.user().id])
+        .await?
+        .id;
+    let author_live = author.connect().await?;
+    let bystander_live = bystander.connect().await?;
+    let sent = author.send_text(group, "please read").await?;
+    reader.mark_read(group, sent.seq).await?;
+    let read = wait_for(&author_live, |event| match event {
+        Event::Read {
+            user_id, read_seq, ..
+        } if *user_id == reader.user().id => Some(*read_seq),
+        _ => None,
+    })
+    .await;
+    assert_eq!(read, sent.seq);
+    // The bystander wrote nothing that was read: the next thing it hears is the marker.
+    let marker = author.send_text(group, "marker").await?;
+    let first = wait_for(&bystander_live, |event| match event {
+        Event::Read { .. } => Some(None),
+        Event::Message { message } if message.seq == marker.seq => Some(Some(message.seq)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(first, Some(marker.seq));
+    Ok(())
+}
+
+#[tokio::test]
+async fn typing_frames_are_throttled_per_connection() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    let conversation = server.befriend(&alice, &bob).await?;
+    let alice_live = alice.connect().await?;
+    let bob_live = bob.connect().await?;
+    for _ in 0..5 {
+        alice_live.typing(conversation).await?;
+    }
+    let marker = alice.send_text(conversation, "marker").await?;
+    let mut typing = 0;
+    loop {
+        match bob_live.next_event_timeout(crate::WAIT).await? {
+            Some(natter_client::ConnectionEvent::Event(Event::Typing { .. })) => typing += 1,
+            Some(natter_client::ConnectionEvent::Event(Event::Message { message }))
+                if message.seq == marker.seq =>
+            {
+                break;
+            }
+            Some(_) => {}
+            None => anyhow::bail!("ended"),
+        }
+    }
+    assert_eq!(typing, 1, "five typing frames in a burst are shown once");
+    Ok(())
+}

@@ -228,6 +228,13 @@ fn own_pending(
     as_recipient: bool,
 ) -> StoreResult<RequestRow> {
     let row = find_request(conn, id)?.ok_or(StoreError::NotFound)?;
+    // Between a blocker and the blocked, nothing can be accepted or declined.
+    if as_recipient
+        && (has_blocked(conn, row.request.from.id, row.request.to.id)?
+            || has_blocked(conn, row.request.to.id, row.request.from.id)?)
+    {
+        return Err(StoreError::NotFound);
+    }
     let mine = if as_recipient {
         row.request.to.id == user && !row.hidden
     } else {
@@ -449,6 +456,14 @@ impl ContactStore for SqliteStore {
             conn.prepare_cached("INSERT OR IGNORE INTO blocks (user_id, blocked_id, created_at) VALUES (?1, ?2, ?3)")
                 .and_then(|mut stmt| stmt.execute(params![user.0, target.0, now.0]))
                 .map_err(db_error)?;
+            // The blocker's own pending request to the target is withdrawn: the target
+            // must not be able to accept it.
+            conn.prepare_cached(
+                "UPDATE friend_requests SET status = 'cancelled', updated_at = ?3 \
+                 WHERE from_id = ?1 AND to_id = ?2 AND status = 'pending'",
+            )
+            .and_then(|mut stmt| stmt.execute(params![user.0, target.0, now.0]))
+            .map_err(db_error)?;
             // Requests already waiting from the blocked user disappear from view.
             conn.prepare_cached(
                 "UPDATE friend_requests SET hidden = 1 WHERE from_id = ?2 AND to_id = ?1 AND status = 'pending'",

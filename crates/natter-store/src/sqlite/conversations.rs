@@ -21,7 +21,8 @@ use super::rows::{
 };
 use super::{SqliteStore, db_error};
 use crate::{
-    Appended, Changes, ConversationStore, GroupLimits, NewMessage, StoreError, StoreResult,
+    Appended, Changes, ConversationStore, GroupLimits, MemberIds, NewMessage, ReadMoved,
+    StoreError, StoreResult,
 };
 
 const SUMMARY_SELECT: &str = "SELECT c.id, c.kind, c.name, c.announcement, c.member_count, c.last_seq, \
@@ -173,6 +174,51 @@ fn find_duplicate(
             .optional()
     })
     .map_err(db_error)
+}
+
+fn kind_of(conn: &Connection, conversation: ConversationId) -> StoreResult<ConversationKind> {
+    Ok(if is_group(conn, conversation)? {
+        ConversationKind::Group
+    } else {
+        ConversationKind::Direct
+    })
+}
+
+/// Longest range of newly read messages whose authors are looked up one by one;
+/// past it, every other member is told.
+const AUTHOR_SCAN_MAX: i64 = 500;
+
+/// Who cares that `reader` read `(before, after]`: the other authors of those
+/// messages, whose "read by" changed.
+fn read_audience(
+    conn: &Connection,
+    conversation: ConversationId,
+    reader: UserId,
+    before: i64,
+    after: i64,
+) -> StoreResult<Arc<[UserId]>> {
+    if after - before > AUTHOR_SCAN_MAX {
+        let others: Vec<UserId> = member_ids(conn, conversation)?
+            .iter()
+            .copied()
+            .filter(|&m| m != reader)
+            .collect();
+        return Ok(others.into());
+    }
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT DISTINCT m.sender_id FROM messages m \
+             JOIN members x ON x.conversation_id = m.conversation_id AND x.user_id = m.sender_id \
+             WHERE m.conversation_id = ?1 AND m.seq > ?2 AND m.seq <= ?3 AND m.sender_id != ?4",
+        )
+        .map_err(db_error)?;
+    let authors = stmt
+        .query_map(params![conversation.0, before, after, reader.0], |row| {
+            row.get(0).map(UserId)
+        })
+        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+        .map_err(db_error)?;
+    Ok(authors.into())
 }
 
 fn last_seq(conn: &Connection, conversation: ConversationId) -> StoreResult<i64> {
@@ -374,46 +420,51 @@ impl ConversationStore for SqliteStore {
         conversation: ConversationId,
         seq: Seq,
         now: Timestamp,
-    ) -> StoreResult<(ReadPosition, Arc<[UserId]>, Changes)> {
+    ) -> StoreResult<ReadMoved> {
         self.write(move |conn| {
             require_member(conn, conversation, user)?;
+            let kind = kind_of(conn, conversation)?;
             let last = last_seq(conn, conversation)?;
-            let target = seq.0.clamp(0, last);
-            let moved = conn
-                .prepare_cached(
-                    "UPDATE members SET read_seq = ?3, delivered_seq = max(delivered_seq, ?3) \
-                     WHERE conversation_id = ?1 AND user_id = ?2 AND read_seq < ?3",
-                )
-                .and_then(|mut stmt| stmt.execute(params![conversation.0, user.0, target]))
-                .map_err(db_error)?;
-            let read_seq: i64 = conn
+            let before: i64 = conn
                 .prepare_cached(
                     "SELECT read_seq FROM members WHERE conversation_id = ?1 AND user_id = ?2",
                 )
                 .and_then(|mut stmt| stmt.query_row([conversation.0, user.0], |row| row.get(0)))
                 .map_err(db_error)?;
-            let mut changes = Changes::default();
-            let audience = if moved > 0 {
-                push_event(
-                    conn,
-                    &mut changes,
-                    user,
-                    now,
-                    UserChange::ReadPosition {
-                        conversation_id: conversation,
-                        read_seq: Seq(read_seq),
-                    },
-                )?;
-                member_ids(conn, conversation)?
-            } else {
-                Arc::from(Vec::new())
-            };
-            let position = ReadPosition {
+            let target = seq.0.clamp(0, last);
+            let position = |read_seq: i64| ReadPosition {
                 conversation_id: conversation,
                 read_seq: Seq(read_seq),
                 unread: u32::try_from((last - read_seq).max(0)).unwrap_or(u32::MAX),
             };
-            Ok((position, audience, changes))
+            if target <= before {
+                let nothing = ReadMoved {
+                    position: position(before),
+                    kind,
+                    audience: Arc::from([]),
+                    changes: Changes::default(),
+                };
+                return Ok(nothing);
+            }
+            conn.prepare_cached(
+                "UPDATE members SET read_seq = ?3, delivered_seq = max(delivered_seq, ?3) \
+                 WHERE conversation_id = ?1 AND user_id = ?2",
+            )
+            .and_then(|mut stmt| stmt.execute(params![conversation.0, user.0, target]))
+            .map_err(db_error)?;
+            let mut changes = Changes::default();
+            let change = UserChange::ReadPosition {
+                conversation_id: conversation,
+                read_seq: Seq(target),
+            };
+            push_event(conn, &mut changes, user, now, change)?;
+            let audience = read_audience(conn, conversation, user, before, target)?;
+            Ok(ReadMoved {
+                position: position(target),
+                kind,
+                audience,
+                changes,
+            })
         })
         .await
     }
@@ -469,10 +520,13 @@ impl ConversationStore for SqliteStore {
         &self,
         user: UserId,
         conversation: ConversationId,
-    ) -> StoreResult<Arc<[UserId]>> {
+    ) -> StoreResult<MemberIds> {
         self.read(move |conn| {
             require_member(conn, conversation, user)?;
-            member_ids(conn, conversation)
+            Ok(MemberIds {
+                kind: kind_of(conn, conversation)?,
+                ids: member_ids(conn, conversation)?,
+            })
         })
         .await
     }

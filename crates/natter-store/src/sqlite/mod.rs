@@ -281,9 +281,33 @@ fn write_loop(
             continue;
         }
         stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        let completions: Vec<_> = batch.drain(..).map(|job| job.run(&conn)).collect();
+        let mut completions = Vec::with_capacity(batch.len());
+        let mut jobs = batch.drain(..);
+        let mut aborted = None;
+        for job in jobs.by_ref() {
+            completions.push(job.run(&conn));
+            // SQLite rolls the whole transaction back by itself on some errors
+            // (disk full, I/O). Later savepoints would then commit on their own,
+            // one by one: stop, and fail the whole batch instead.
+            if conn.is_autocommit() {
+                aborted = Some(StoreError::Unavailable(
+                    "the transaction was rolled back".into(),
+                ));
+                break;
+            }
+        }
+        for job in jobs {
+            job.fail(
+                aborted
+                    .clone()
+                    .unwrap_or_else(|| StoreError::Unavailable("batch aborted".into())),
+            );
+        }
         stats.commits.fetch_add(1, Ordering::Relaxed);
-        let commit = conn.execute_batch("COMMIT").map_err(db_error);
+        let commit = match aborted {
+            Some(error) => Err(error),
+            None => conn.execute_batch("COMMIT").map_err(db_error),
+        };
         if commit.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }

@@ -23,6 +23,7 @@ CREATE TABLE sessions (
     last_seen_at INTEGER NOT NULL
 );
 CREATE INDEX sessions_user ON sessions (user_id);
+CREATE INDEX sessions_last_seen ON sessions (last_seen_at);
 
 -- The one clock of the sync stream: every change a user may need to catch up on
 -- takes the next value, inside its own transaction. It starts at 1 so that a
