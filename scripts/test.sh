@@ -5,6 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The terminal client's end-to-end test drives it under tmux.
+if ! command -v tmux >/dev/null 2>&1; then
+  echo "== installing tmux"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux
+fi
+
 echo "== formatting"
 cargo fmt --all -- --check
 

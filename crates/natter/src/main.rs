@@ -1,5 +1,14 @@
-//! The `natter` binary: `natter serve` runs the chat service (more subcommands
-//! come with the terminal client and the load generator).
+//! The `natter` binary: `natter serve` runs the chat service; `natter chat`
+//! is the terminal client; `login`, `send`, `history`, `friends`, `tail`,
+//! `logout` and `download` are the scriptable client commands; `natter bench`
+//! is the load generator.
+//!
+//! Client commands exit with the codes of [`natter_tui::exit`]: 0 success,
+//! 1 other failure, 2 usage, 3 not logged in / session revoked, 4 not found,
+//! 5 server unreachable, 6 refused by the server.
+
+mod bench;
+mod client;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,6 +32,24 @@ struct Cli {
 enum Command {
     /// Run the chat service (HTTP API, WebSocket, web client).
     Serve(ServeArgs),
+    /// The full-screen terminal client (log in first with `natter login`).
+    Chat(client::ChatArgs),
+    /// Log in (or register with --register) and save the session token.
+    Login(client::LoginArgs),
+    /// Log this device out and forget the saved session.
+    Logout(client::CommonArgs),
+    /// Send a message to a friend (username) or a group (name or #id).
+    Send(client::SendArgs),
+    /// Print a conversation's history.
+    History(client::HistoryArgs),
+    /// List friends (with presence) and pending friend requests.
+    Friends(client::FriendsArgs),
+    /// Print incoming messages as JSON lines until interrupted.
+    Tail(client::TailArgs),
+    /// Download the media of a message (`natter download <conversation> <seq>`).
+    Download(client::DownloadArgs),
+    /// Load generator: drive a running server through the real protocol.
+    Bench(bench::BenchArgs),
 }
 
 /// Every setting can come from a flag, an environment variable or the config
@@ -109,15 +136,25 @@ impl ServeArgs {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("NATTER_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     let cli = Cli::parse();
+    let filter = |default: &str| {
+        tracing_subscriber::EnvFilter::try_from_env("NATTER_LOG").unwrap_or_else(|_| default.into())
+    };
+    match cli.command {
+        Command::Serve(_) => tracing_subscriber::fmt()
+            .with_env_filter(filter("info"))
+            .init(),
+        // The client commands keep stdout for their output and log only
+        // warnings, to stderr.
+        _ => tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_env_filter(filter("warn"))
+            .init(),
+    }
     match cli.command {
         Command::Serve(args) => serve(args.into_config()?),
+        Command::Bench(args) => bench::main(args),
+        other => client::main(other),
     }
 }
 

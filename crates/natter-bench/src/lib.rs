@@ -1,0 +1,32 @@
+//! The Natter load generator behind `natter bench`: drives a running server
+//! through the real protocol (HTTP for setup through the SDK's `Session`,
+//! the WebSocket spoken directly with tokio-tungstenite and the
+//! `natter-protocol` frame types), with users it creates itself.
+//!
+//! Scenarios, each returning a typed report that prints as a table or JSON:
+//! - [`connect`]: open N authenticated sockets and hold them; connect rate
+//!   and, given the server's pid, server memory per connection. Spreads the
+//!   sockets over worker processes when one process's file limit is short.
+//! - [`direct`]: U online users in friend pairs sending at rate R for D
+//!   seconds; acknowledged and delivered msgs/s, send-to-delivery latency.
+//! - [`group`]: one group of G online members; deliveries/s and the time for
+//!   a message to reach every member.
+//! - [`history`]: pages of 50 through a long conversation; page latency.
+//!
+//! Sockets bind to several loopback source addresses (127.0.0.x) so the
+//! ephemeral port range of one address is never the limit. Traffic goes only
+//! to the URL given, which must be a loopback address.
+
+pub mod connect;
+pub mod direct;
+pub mod driver;
+pub mod error;
+pub mod group;
+pub mod history;
+pub mod report;
+pub mod setup;
+pub mod stats;
+pub mod wire;
+
+pub use error::BenchError;
+pub use report::{Latency, Machine, ServerUsage};

@@ -1,0 +1,118 @@
+//! Smoke runs of every bench scenario (seconds, small N) against an
+//! in-process server. The full runs are in docs/BENCHMARKS.md, not here.
+
+use std::time::Duration;
+
+use natter_bench::wire::Target;
+use natter_testkit::TestServer;
+
+fn target(server: &TestServer) -> anyhow::Result<Target> {
+    Ok(Target::parse(&server.url())?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_opens_and_holds_sockets_from_several_source_addresses() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let report = natter_bench::connect::run(
+        &target(&server)?,
+        &natter_bench::connect::ConnectParams {
+            connections: 40,
+            users: 4,
+            hold: Duration::ZERO,
+            // The server runs in this process, so this is its pid.
+            server_pid: Some(std::process::id()),
+            source_ips: 4,
+            workers: 1,
+            worker_exe: None,
+            concurrency: 8,
+            quiet: true,
+        },
+    )
+    .await?;
+    assert_eq!(report.opened, 40, "{}", report.table());
+    assert_eq!(report.failed, 0, "{}", report.table());
+    assert!(report.server_kib_per_connection.is_some());
+    assert!(report.connects_per_sec > 0.0);
+    let json = serde_json::to_value(&report)?;
+    assert_eq!(json["scenario"], "connect");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_delivers_every_acknowledged_message_across_a_sweep() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let report = natter_bench::direct::run(
+        &target(&server)?,
+        &natter_bench::direct::DirectParams {
+            users: 10,
+            rates: vec![5.0, 10.0],
+            duration: Duration::from_secs(1),
+            server_pid: Some(std::process::id()),
+            source_ips: 4,
+            quiet: true,
+        },
+    )
+    .await?;
+    assert_eq!(report.runs.len(), 2);
+    for run in &report.runs {
+        assert!(run.acked > 0, "{}", report.table());
+        assert_eq!(run.errors, 0, "{}", report.table());
+        assert_eq!(run.acked, run.sent, "{}", report.table());
+        assert_eq!(run.delivered, run.acked, "{}", report.table());
+        eprintln!("echoes to the sending socket: {}", run.echoes);
+        assert_eq!(run.delivery_latency.count, run.delivered);
+        assert!(run.delivery_latency.p50_ms > 0.0);
+        assert!(run.server.is_some());
+    }
+    assert!(report.table().contains("acked/s"));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_messages_reach_every_member() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let report = natter_bench::group::run(
+        &target(&server)?,
+        &natter_bench::group::GroupParams {
+            members: 8,
+            senders: 2,
+            rate: 5.0,
+            duration: Duration::from_secs(1),
+            server_pid: None,
+            source_ips: 4,
+            quiet: true,
+        },
+    )
+    .await?;
+    assert!(report.messages_acked > 0, "{}", report.table());
+    assert_eq!(report.incomplete_messages, 0, "{}", report.table());
+    assert_eq!(
+        report.deliveries,
+        report.messages_acked * 7,
+        "{}",
+        report.table()
+    );
+    assert_eq!(report.time_to_all.count, report.messages_acked);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_pages_through_a_filled_conversation() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let report = natter_bench::history::run(
+        &target(&server)?,
+        &natter_bench::history::HistoryParams {
+            messages: 300,
+            pages: 8,
+            page_size: 50,
+            fill_sockets: 4,
+            source_ips: 4,
+            quiet: true,
+        },
+    )
+    .await?;
+    assert_eq!(report.backwards.count, 8, "{}", report.table());
+    assert_eq!(report.random.count, 8, "{}", report.table());
+    assert!(report.fill_per_sec > 0.0);
+    Ok(())
+}

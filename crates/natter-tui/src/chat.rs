@@ -1,0 +1,413 @@
+//! `natter chat`: the loop that joins the terminal, the [`App`] and the
+//! server. [`run`] is generic over the ratatui backend and the key stream,
+//! so tests drive it with a `TestBackend` and scripted keys against a real
+//! server; [`run_terminal`] is the real thing on crossterm.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event as TermEvent, EventStream};
+use futures_util::{Stream, StreamExt};
+use natter_client::protocol::contacts::{Friend, FriendRequestList, SearchUsersQuery};
+use natter_client::protocol::conversations::{ConversationSummary, HistoryQuery, Message};
+use natter_client::protocol::{ConversationId, Seq, UserId};
+use natter_client::{ClientError, Connection, Session};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use ratatui::buffer::Buffer;
+use tokio::sync::mpsc;
+
+use crate::app::{Action, App, PAGE};
+use crate::error::CommandError;
+use crate::ui;
+
+/// Results of background work, fed back into the [`App`].
+#[derive(Debug)]
+enum Outcome {
+    Conversations(Vec<ConversationSummary>),
+    Friends(Vec<Friend>),
+    Requests(FriendRequestList),
+    Page {
+        conversation: ConversationId,
+        messages: Vec<Message>,
+        has_more: bool,
+    },
+    Sent(Message),
+    Read(ConversationId, Seq),
+    Status(String),
+    Group(ConversationId),
+}
+
+fn describe(err: &ClientError) -> String {
+    match err {
+        ClientError::Api { message, code, .. } => format!("{message} ({code})"),
+        other => other.to_string(),
+    }
+}
+
+/// Carries out one action in a task of its own, so the screen never waits
+/// for the network; the result comes back through `tx`.
+fn spawn_action(
+    action: Action,
+    app: &mut App,
+    session: &Session,
+    connection: &Arc<Connection>,
+    tx: &mpsc::UnboundedSender<Outcome>,
+) {
+    let session = session.clone();
+    let connection = connection.clone();
+    let tx = tx.clone();
+    let friend_ids = |names: &[String], app: &mut App| -> Option<Vec<UserId>> {
+        let mut ids = Vec::new();
+        for name in names {
+            let lower = name.to_lowercase();
+            match app
+                .friends
+                .iter()
+                .find(|f| f.user.username.to_lowercase() == lower)
+            {
+                Some(f) => ids.push(f.user.id),
+                None => {
+                    app.status = format!("{name} is not one of your friends");
+                    return None;
+                }
+            }
+        }
+        Some(ids)
+    };
+    // Each task reports exactly one outcome; a closed channel means the
+    // screen is gone, and then nobody needs the result.
+    match action {
+        Action::Quit => {}
+        Action::Open(conversation) => {
+            tokio::spawn(async move {
+                let query = HistoryQuery {
+                    before: None,
+                    after: None,
+                    limit: Some(PAGE),
+                };
+                let outcome = match session.history(conversation, &query).await {
+                    Ok(page) => Outcome::Page {
+                        conversation,
+                        messages: page.messages,
+                        has_more: page.has_more,
+                    },
+                    Err(err) => Outcome::Status(format!("loading history: {}", describe(&err))),
+                };
+                let _ = tx.send(outcome);
+            });
+        }
+        Action::LoadOlder {
+            conversation,
+            before,
+        } => {
+            tokio::spawn(async move {
+                let query = HistoryQuery {
+                    before: Some(before),
+                    after: None,
+                    limit: Some(PAGE),
+                };
+                let outcome = match session.history(conversation, &query).await {
+                    Ok(page) => Outcome::Page {
+                        conversation,
+                        messages: page.messages,
+                        has_more: page.has_more,
+                    },
+                    Err(err) => Outcome::Status(format!("loading history: {}", describe(&err))),
+                };
+                let _ = tx.send(outcome);
+            });
+        }
+        Action::Send { conversation, text } => {
+            app.status = "sending…".into();
+            tokio::spawn(async move {
+                let outcome = match connection.send_text(conversation, &text).await {
+                    Ok(message) => Outcome::Sent(message),
+                    Err(err) => Outcome::Status(format!("not sent: {}", describe(&err))),
+                };
+                let _ = tx.send(outcome);
+            });
+        }
+        Action::MarkRead { conversation, seq } => {
+            tokio::spawn(async move {
+                let outcome = match connection.mark_read(conversation, seq).await {
+                    Ok(position) => Outcome::Read(position.conversation_id, position.read_seq),
+                    Err(err) => Outcome::Status(format!("read receipt: {}", describe(&err))),
+                };
+                let _ = tx.send(outcome);
+            });
+        }
+        Action::Typing(conversation) => {
+            tokio::spawn(async move {
+                // Typing is a hint; a failure needs no report.
+                if let Err(err) = connection.typing(conversation).await {
+                    tracing::debug!(error = %err, "typing notice failed");
+                }
+            });
+        }
+        Action::AcceptRequest(id) => {
+            tokio::spawn(async move {
+                let outcome = match session.accept_friend_request(id).await {
+                    Ok(friend) => {
+                        Outcome::Status(format!("{} is now your friend", friend.user.username))
+                    }
+                    Err(err) => Outcome::Status(format!("accept: {}", describe(&err))),
+                };
+                let _ = tx.send(outcome);
+                reload_contacts(&session, &tx).await;
+            });
+        }
+        Action::DeclineRequest(id) => {
+            tokio::spawn(async move {
+                let outcome = match session.decline_friend_request(id).await {
+                    Ok(()) => Outcome::Status("request declined".into()),
+                    Err(err) => Outcome::Status(format!("decline: {}", describe(&err))),
+                };
+                let _ = tx.send(outcome);
+                reload_contacts(&session, &tx).await;
+            });
+        }
+        Action::SendRequest(username) => {
+            tokio::spawn(async move {
+                let query = SearchUsersQuery {
+                    q: username.clone(),
+                    limit: Some(20),
+                    offset: None,
+                };
+                let lower = username.to_lowercase();
+                let outcome = match session.search_users(&query).await {
+                    Ok(page) => match page
+                        .users
+                        .into_iter()
+                        .find(|u| u.username.to_lowercase() == lower)
+                    {
+                        Some(user) => match session.send_friend_request(user.id, None).await {
+                            Ok(_) => Outcome::Status(format!("request sent to {}", user.username)),
+                            Err(err) => Outcome::Status(format!("request: {}", describe(&err))),
+                        },
+                        None => Outcome::Status(format!("no user named {username}")),
+                    },
+                    Err(err) => Outcome::Status(format!("search: {}", describe(&err))),
+                };
+                let _ = tx.send(outcome);
+                reload_contacts(&session, &tx).await;
+            });
+        }
+        Action::CreateGroup { name, members } => {
+            let Some(ids) = friend_ids(&members, app) else {
+                return;
+            };
+            tokio::spawn(async move {
+                let outcome = match session.create_group(&name, &ids).await {
+                    Ok(group) => Outcome::Group(group.id),
+                    Err(err) => Outcome::Status(format!("create group: {}", describe(&err))),
+                };
+                let _ = tx.send(outcome);
+                reload_conversations(&session, &tx).await;
+            });
+        }
+        Action::Invite {
+            conversation,
+            members,
+        } => {
+            let Some(ids) = friend_ids(&members, app) else {
+                return;
+            };
+            tokio::spawn(async move {
+                let outcome = match session.invite(conversation, &ids).await {
+                    Ok(list) => {
+                        Outcome::Status(format!("the group has {} members", list.members.len()))
+                    }
+                    Err(err) => Outcome::Status(format!("invite: {}", describe(&err))),
+                };
+                let _ = tx.send(outcome);
+                reload_conversations(&session, &tx).await;
+            });
+        }
+        Action::ReloadConversations => {
+            tokio::spawn(async move { reload_conversations(&session, &tx).await });
+        }
+        Action::ReloadFriends => {
+            tokio::spawn(async move { reload_contacts(&session, &tx).await });
+        }
+    }
+}
+
+async fn reload_conversations(session: &Session, tx: &mpsc::UnboundedSender<Outcome>) {
+    let outcome = match session.conversations().await {
+        Ok(list) => Outcome::Conversations(list.conversations),
+        Err(err) => Outcome::Status(format!("conversations: {}", describe(&err))),
+    };
+    let _ = tx.send(outcome);
+}
+
+async fn reload_contacts(session: &Session, tx: &mpsc::UnboundedSender<Outcome>) {
+    match session.friends().await {
+        Ok(list) => {
+            let _ = tx.send(Outcome::Friends(list.friends));
+        }
+        Err(err) => {
+            let _ = tx.send(Outcome::Status(format!("friends: {}", describe(&err))));
+        }
+    }
+    match session.friend_requests().await {
+        Ok(list) => {
+            let _ = tx.send(Outcome::Requests(list));
+        }
+        Err(err) => {
+            let _ = tx.send(Outcome::Status(format!("requests: {}", describe(&err))));
+        }
+    }
+}
+
+fn apply(app: &mut App, outcome: Outcome) -> Vec<Action> {
+    match outcome {
+        Outcome::Conversations(list) => app.set_conversations(list),
+        Outcome::Friends(friends) => {
+            app.set_friends(friends);
+            Vec::new()
+        }
+        Outcome::Requests(requests) => {
+            app.set_requests(requests);
+            Vec::new()
+        }
+        Outcome::Page {
+            conversation,
+            messages,
+            has_more,
+        } => {
+            app.add_messages(conversation, messages, Some(has_more));
+            Vec::new()
+        }
+        Outcome::Sent(message) => {
+            app.status.clear();
+            app.on_connection_event(
+                natter_client::ConnectionEvent::Event(
+                    natter_client::protocol::ws::Event::Message { message },
+                ),
+                Instant::now(),
+            )
+        }
+        Outcome::Read(conversation, seq) => {
+            app.set_read(conversation, seq);
+            Vec::new()
+        }
+        Outcome::Status(text) => {
+            app.status = text;
+            Vec::new()
+        }
+        Outcome::Group(id) => {
+            app.status = "group created".into();
+            app.pending_select = Some(id);
+            Vec::new()
+        }
+    }
+}
+
+/// Runs the chat screen until the user quits or `keys` ends. `on_draw` sees
+/// every frame drawn (tests read the screen through it).
+pub async fn run<B, K>(
+    terminal: &mut Terminal<B>,
+    mut keys: K,
+    session: Session,
+    mut on_draw: impl FnMut(&Buffer),
+) -> Result<(), CommandError>
+where
+    B: Backend,
+    K: Stream<Item = std::io::Result<TermEvent>> + Unpin,
+{
+    let map = |err| CommandError::from_client(session.base_url(), err);
+    let connection = Arc::new(session.connect().await.map_err(map)?);
+    let mut app = App::new(session.user().clone(), session.base_url());
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut queue: VecDeque<Action> = VecDeque::new();
+    queue.extend([Action::ReloadFriends, Action::ReloadConversations]);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        while let Some(action) = queue.pop_front() {
+            if action == Action::Quit {
+                connection.close().await;
+                return Ok(());
+            }
+            spawn_action(action, &mut app, &session, &connection, &tx);
+        }
+        let now = Instant::now();
+        let frame = terminal
+            .draw(|frame| ui::render(frame, &app, now))
+            .map_err(CommandError::Terminal)?;
+        on_draw(frame.buffer);
+        tokio::select! {
+            key = keys.next() => match key {
+                None => {
+                    connection.close().await;
+                    return Ok(());
+                }
+                Some(Err(err)) => return Err(CommandError::Terminal(err)),
+                Some(Ok(TermEvent::Key(key))) => queue.extend(app.on_key(key, Instant::now())),
+                Some(Ok(_)) => {}
+            },
+            event = connection.next_event() => match event {
+                Some(event) => queue.extend(app.on_connection_event(event, Instant::now())),
+                None => {
+                    app.connected = false;
+                    if app.status.is_empty() {
+                        app.status = "the connection ended".into();
+                    }
+                    // Keep the screen up so the user can read why; only
+                    // keys are waited for from here on.
+                    let frame = terminal
+                        .draw(|frame| ui::render(frame, &app, Instant::now()))
+                        .map_err(CommandError::Terminal)?;
+                    on_draw(frame.buffer);
+                    while let Some(key) = keys.next().await {
+                        if let Ok(TermEvent::Key(key)) = key
+                            && app.on_key(key, Instant::now()).contains(&Action::Quit)
+                        {
+                            break;
+                        }
+                    }
+                    return Ok(());
+                }
+            },
+            outcome = rx.recv() => {
+                if let Some(outcome) = outcome {
+                    queue.extend(apply(&mut app, outcome));
+                    queue.extend(app.take_pending_selection());
+                }
+            }
+            _ = tick.tick() => {}
+        }
+    }
+}
+
+/// `natter chat` on the real terminal: raw mode and the alternate screen,
+/// restored on the way out whatever happens.
+pub async fn run_terminal(session: Session) -> Result<(), CommandError> {
+    use crossterm::terminal::{
+        EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+    };
+    let restore = || {
+        let _ = disable_raw_mode();
+        let _ = crossterm::execute!(std::io::stdout(), LeaveAlternateScreen);
+    };
+    enable_raw_mode().map_err(CommandError::Terminal)?;
+    if let Err(err) = crossterm::execute!(std::io::stdout(), EnterAlternateScreen) {
+        restore();
+        return Err(CommandError::Terminal(err));
+    }
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = disable_raw_mode();
+        let _ = crossterm::execute!(std::io::stdout(), LeaveAlternateScreen);
+        previous(info);
+    }));
+    let result = async {
+        let backend = ratatui::backend::CrosstermBackend::new(std::io::stdout());
+        let mut terminal = Terminal::new(backend).map_err(CommandError::Terminal)?;
+        run(&mut terminal, EventStream::new(), session, |_| {}).await
+    }
+    .await;
+    restore();
+    result
+}

@@ -1,0 +1,389 @@
+//! The scriptable commands: `natter login`, `send`, `history`, `friends`,
+//! `tail`, `logout`. Each takes the config directory (where the session is
+//! saved) and writes its output to a `Write`, so the binary stays thin and
+//! the commands are testable.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+use natter_client::protocol::accounts::{LoginRequest, RegisterRequest};
+use natter_client::protocol::conversations::{HistoryQuery, Message};
+use natter_client::protocol::ws::Event;
+use natter_client::protocol::{ConversationId, Seq, UserId};
+use natter_client::{Client, ConnectionEvent, Session};
+
+use crate::config::{self, SavedSession};
+use crate::error::CommandError;
+use crate::format;
+
+/// What `natter login` needs.
+#[derive(Debug, Clone)]
+pub struct LoginArgs {
+    pub server: String,
+    pub username: String,
+    pub password: String,
+    /// Create the account first.
+    pub register: bool,
+    /// The device name shown in the device list.
+    pub device: Option<String>,
+}
+
+fn client(server: &str) -> Result<Client, CommandError> {
+    Client::new(server).map_err(|err| CommandError::Usage(err.to_string()))
+}
+
+/// Logs in (registering first if asked) and saves the session with mode 0600.
+pub async fn login(dir: &Path, args: &LoginArgs) -> Result<SavedSession, CommandError> {
+    let client = client(&args.server)?;
+    let server = client.base_url().to_owned();
+    let map = |err| CommandError::from_client(&server, err);
+    if args.register {
+        client
+            .register(&RegisterRequest {
+                username: args.username.clone(),
+                password: args.password.clone(),
+                display_name: None,
+            })
+            .await
+            .map_err(map)?;
+    }
+    let device = args.device.clone().unwrap_or_else(default_device_name);
+    let session = client
+        .login(&LoginRequest {
+            username: args.username.clone(),
+            password: args.password.clone(),
+            device: Some(device),
+        })
+        .await
+        .map_err(map)?;
+    let saved = SavedSession {
+        server,
+        username: session.user().username.clone(),
+        token: session.token().to_owned(),
+    };
+    config::save(dir, &saved)?;
+    Ok(saved)
+}
+
+fn default_device_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty());
+    match host {
+        Some(host) => format!("natter CLI on {host}"),
+        None => "natter CLI".into(),
+    }
+}
+
+/// Logs the saved session out on the server (best effort) and forgets it.
+pub async fn logout(dir: &Path) -> Result<(), CommandError> {
+    let saved = config::load(dir)?;
+    if let Ok(session) = client(&saved.server)?
+        .session_from_token(saved.token.clone())
+        .await
+    {
+        session
+            .logout()
+            .await
+            .map_err(|err| CommandError::from_client(&saved.server, err))?;
+    }
+    config::remove(dir)
+}
+
+/// The saved session, checked with the server.
+pub async fn open_session(dir: &Path) -> Result<Session, CommandError> {
+    let saved = config::load(dir)?;
+    client(&saved.server)?
+        .session_from_token(saved.token)
+        .await
+        .map_err(|err| CommandError::from_client(&saved.server, err))
+}
+
+fn map_err(session: &Session) -> impl Fn(natter_client::ClientError) -> CommandError + '_ {
+    move |err| CommandError::from_client(session.base_url(), err)
+}
+
+/// Finds a conversation by what a person would type: `#12` or `12` (its id),
+/// a friend's username or remark (their direct conversation), or a group's
+/// name (case-insensitive).
+pub async fn resolve(session: &Session, name: &str) -> Result<ConversationId, CommandError> {
+    let wanted = name.trim();
+    if let Some(id) = wanted
+        .strip_prefix('#')
+        .unwrap_or(wanted)
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+    {
+        return Ok(ConversationId(id));
+    }
+    let lower = wanted.to_lowercase();
+    let friends = session.friends().await.map_err(map_err(session))?;
+    if let Some(friend) = friends.friends.iter().find(|f| {
+        f.user.username.to_lowercase() == lower
+            || f.remark.as_deref().map(str::to_lowercase).as_deref() == Some(lower.as_str())
+    }) {
+        return Ok(friend.conversation_id);
+    }
+    let conversations = session.conversations().await.map_err(map_err(session))?;
+    let matches: Vec<_> = conversations
+        .conversations
+        .iter()
+        .filter(|c| {
+            c.name.to_lowercase() == lower
+                || c.peer
+                    .as_ref()
+                    .is_some_and(|p| p.username.to_lowercase() == lower)
+        })
+        .collect();
+    match matches.as_slice() {
+        [] => Err(CommandError::NotFound {
+            what: "friend, group or conversation",
+            name: wanted.to_owned(),
+        }),
+        [one] => Ok(one.id),
+        many => Err(CommandError::Ambiguous {
+            name: wanted.to_owned(),
+            candidates: many
+                .iter()
+                .map(|c| format!("#{} ({:?})", c.id, c.kind))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
+/// Sends `text` to the conversation named `to` (see [`resolve`]) and returns
+/// the stored message.
+pub async fn send(session: &Session, to: &str, text: &str) -> Result<Message, CommandError> {
+    let text = text.trim_end_matches(['\n', '\r']);
+    if text.trim().is_empty() {
+        return Err(CommandError::Usage(
+            "nothing to send: the text is empty".into(),
+        ));
+    }
+    let conversation = resolve(session, to).await?;
+    session
+        .send_text(conversation, text)
+        .await
+        .map_err(map_err(session))
+}
+
+/// Up to `limit` messages of a conversation, oldest first, ending before
+/// `before` (the newest when `None`). Pages through the server's 100-message
+/// pages as needed.
+pub async fn history(
+    session: &Session,
+    conversation: &str,
+    limit: usize,
+    before: Option<Seq>,
+) -> Result<Vec<Message>, CommandError> {
+    let id = resolve(session, conversation).await?;
+    let mut collected: Vec<Message> = Vec::new();
+    let mut before = before;
+    while collected.len() < limit {
+        let want = (limit - collected.len()).min(100) as u32;
+        let page = session
+            .history(
+                id,
+                &HistoryQuery {
+                    before,
+                    after: None,
+                    limit: Some(want),
+                },
+            )
+            .await
+            .map_err(map_err(session))?;
+        let Some(first) = page.messages.first() else {
+            break;
+        };
+        before = Some(first.seq);
+        let mut page_messages = page.messages;
+        page_messages.append(&mut collected);
+        collected = page_messages;
+        if !page.has_more {
+            break;
+        }
+    }
+    Ok(collected)
+}
+
+/// Names of the users the caller knows (self, friends, direct peers), for
+/// showing messages.
+pub async fn known_names(session: &Session) -> Result<HashMap<UserId, String>, CommandError> {
+    let mut names = HashMap::from([(session.user().id, session.user().username.clone())]);
+    let friends = session.friends().await.map_err(map_err(session))?;
+    for friend in friends.friends {
+        names.insert(friend.user.id, friend.user.username);
+    }
+    Ok(names)
+}
+
+/// Writes messages as JSON (one array) or as `HH:MM name: text` lines.
+pub fn write_messages(
+    out: &mut dyn Write,
+    messages: &[Message],
+    names: &HashMap<UserId, String>,
+    json: bool,
+) -> Result<(), CommandError> {
+    if json {
+        let text = serde_json::to_string_pretty(messages)
+            .map_err(|err| CommandError::Output(std::io::Error::other(err)))?;
+        writeln!(out, "{text}").map_err(CommandError::Output)?;
+        return Ok(());
+    }
+    for message in messages {
+        let who = names
+            .get(&message.sender_id)
+            .cloned()
+            .unwrap_or_else(|| format!("#{}", message.sender_id));
+        writeln!(
+            out,
+            "{} #{} {who}: {}",
+            format::clock(message.sent_at),
+            message.seq,
+            format::body(message, names)
+        )
+        .map_err(CommandError::Output)?;
+    }
+    Ok(())
+}
+
+/// `natter friends`: friends with presence, then pending requests.
+pub async fn friends(
+    session: &Session,
+    out: &mut dyn Write,
+    json: bool,
+) -> Result<(), CommandError> {
+    let friends = session.friends().await.map_err(map_err(session))?;
+    let requests = session.friend_requests().await.map_err(map_err(session))?;
+    let w = |e| CommandError::Output(e);
+    if json {
+        let value = serde_json::json!({
+            "friends": friends.friends,
+            "incoming": requests.incoming,
+            "outgoing": requests.outgoing,
+        });
+        writeln!(out, "{value}").map_err(w)?;
+        return Ok(());
+    }
+    for friend in &friends.friends {
+        let state = if friend.online { "online" } else { "offline" };
+        let remark = friend
+            .remark
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "{}{remark}\t{state}\tconversation #{}",
+            friend.user.username, friend.conversation_id
+        )
+        .map_err(w)?;
+    }
+    for request in &requests.incoming {
+        writeln!(
+            out,
+            "request #{} from {}: {}",
+            request.id, request.from.username, request.greeting
+        )
+        .map_err(w)?;
+    }
+    for request in &requests.outgoing {
+        writeln!(
+            out,
+            "request #{} to {} (pending)",
+            request.id, request.to.username
+        )
+        .map_err(w)?;
+    }
+    Ok(())
+}
+
+/// Options of `natter tail`.
+#[derive(Debug, Clone, Default)]
+pub struct TailOptions {
+    /// Stop after this many messages.
+    pub count: Option<usize>,
+    /// Also print messages sent by the caller's other devices.
+    pub include_own: bool,
+    /// Print every event (typing, presence, ...), not only messages.
+    pub all_events: bool,
+}
+
+/// `natter tail`: prints incoming messages as JSON lines until the count is
+/// reached or the connection ends for good. `ready` is called once the
+/// socket is live, so callers (and tests) know from when messages are seen.
+pub async fn tail(
+    session: &Session,
+    out: &mut dyn Write,
+    options: &TailOptions,
+    ready: impl FnOnce(),
+) -> Result<(), CommandError> {
+    let connection = session.connect().await.map_err(map_err(session))?;
+    ready();
+    let me = session.user().id;
+    let mut printed = 0usize;
+    while options.count.is_none_or(|count| printed < count) {
+        let Some(event) = connection.next_event().await else {
+            break;
+        };
+        let line = match event {
+            ConnectionEvent::Event(Event::Message { message }) => {
+                if message.sender_id == me && !options.include_own {
+                    continue;
+                }
+                printed += 1;
+                serde_json::to_string(&message)
+            }
+            ConnectionEvent::Event(other) if options.all_events => serde_json::to_string(&other),
+            ConnectionEvent::Closed { code, reason } => {
+                return Err(CommandError::SessionRevoked(format!(
+                    "closed with {code}: {reason}"
+                )));
+            }
+            ConnectionEvent::Disconnected { code } => {
+                tracing::info!(?code, "disconnected; reconnecting");
+                continue;
+            }
+            _ => continue,
+        };
+        let line = line.map_err(|err| CommandError::Output(std::io::Error::other(err)))?;
+        writeln!(out, "{line}").map_err(CommandError::Output)?;
+        out.flush().map_err(CommandError::Output)?;
+    }
+    connection.close().await;
+    Ok(())
+}
+
+/// `natter download`: the server does not serve media yet (protocol §16),
+/// so this explains that instead of failing obscurely.
+pub async fn download(
+    session: &Session,
+    conversation: ConversationId,
+    seq: Seq,
+) -> Result<(), CommandError> {
+    let page = session
+        .history(
+            conversation,
+            &HistoryQuery {
+                before: Some(Seq(seq.0 + 1)),
+                after: Some(Seq(seq.0 - 1)),
+                limit: Some(1),
+            },
+        )
+        .await
+        .map_err(map_err(session))?;
+    let Some(message) = page.messages.into_iter().find(|m| m.seq == seq) else {
+        return Err(CommandError::NotFound {
+            what: "message",
+            name: format!("#{conversation}/{seq}"),
+        });
+    };
+    Err(CommandError::Usage(format!(
+        "message {seq} is of kind `{}`: this server has no media download route yet",
+        message.content.kind()
+    )))
+}

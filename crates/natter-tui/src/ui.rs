@@ -1,0 +1,381 @@
+//! Drawing the chat screen with ratatui. [`render`] reads an [`App`] and
+//! draws one frame; it fits in 80×24.
+
+use std::time::Instant;
+
+use natter_client::protocol::conversations::ConversationKind;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragraph, Wrap};
+use unicode_width::UnicodeWidthChar;
+
+use crate::app::{App, Focus, Overlay};
+use crate::format;
+
+/// The keys, as shown by `?`.
+pub const HELP: &[(&str, &str)] = &[
+    ("?  F1", "this help"),
+    ("↑ ↓  j k", "choose a conversation"),
+    ("Enter Tab i", "write (Esc or Tab: back to the list)"),
+    ("Enter", "send what you wrote"),
+    ("Alt+Enter ^O", "new line in the message"),
+    ("PgUp PgDn", "scroll; at the top PgUp loads older"),
+    ("f", "friends: a accept, d decline, s send request"),
+    ("g", "new group: `Name: bob, carol`"),
+    ("n", "invite friends into this group"),
+    ("q  Ctrl+C", "quit"),
+];
+
+fn focused(on: bool) -> Style {
+    if on {
+        Style::default().fg(Color::Cyan)
+    } else {
+        Style::default()
+    }
+}
+
+/// Splits `text` into rows of at most `width` columns.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut rows = Vec::new();
+    for line in text.split('\n') {
+        let mut row = String::new();
+        let mut used = 0;
+        for c in line.chars() {
+            let w = c.width().unwrap_or(0);
+            if used + w > width {
+                rows.push(std::mem::take(&mut row));
+                used = 0;
+            }
+            row.push(c);
+            used += w;
+        }
+        rows.push(row);
+    }
+    rows
+}
+
+/// Draws the whole screen.
+pub fn render(frame: &mut Frame, app: &App, now: Instant) {
+    let area = frame.area();
+    let [main, status] = Layout::default()
+        .direction(Direction::Vertical)
+        .constraints([Constraint::Min(3), Constraint::Length(1)])
+        .areas(area);
+    let list_width = (area.width / 4).clamp(16, 30);
+    let [list, chat] = Layout::default()
+        .direction(Direction::Horizontal)
+        .constraints([Constraint::Length(list_width), Constraint::Min(20)])
+        .areas(main);
+    render_list(frame, app, list);
+    render_chat(frame, app, chat, now);
+    render_status(frame, app, status);
+    if let Some(overlay) = &app.overlay {
+        render_overlay(frame, app, overlay, area);
+    }
+}
+
+fn render_list(frame: &mut Frame, app: &App, area: Rect) {
+    let items: Vec<ListItem> = app
+        .conversations
+        .iter()
+        .map(|c| {
+            let marker = match (c.kind, &c.peer) {
+                (ConversationKind::Direct, Some(peer)) => {
+                    if app.presence.get(&peer.id).copied().unwrap_or(false) {
+                        Span::styled("● ", Style::default().fg(Color::Green))
+                    } else {
+                        Span::raw("○ ")
+                    }
+                }
+                _ => Span::raw("# "),
+            };
+            let mut spans = vec![marker, Span::raw(c.name.clone())];
+            if c.unread > 0 {
+                spans.push(Span::styled(
+                    format!(" ({})", c.unread),
+                    Style::default().add_modifier(Modifier::BOLD),
+                ));
+            }
+            ListItem::new(Line::from(spans))
+        })
+        .collect();
+    let title = if app.requests.incoming.is_empty() {
+        " Chats ".to_owned()
+    } else {
+        format!(" Chats · {} req ", app.requests.incoming.len())
+    };
+    let list = List::new(items)
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(title)
+                .border_style(focused(app.focus == Focus::List)),
+        )
+        .highlight_style(Style::default().add_modifier(Modifier::REVERSED));
+    let mut state = ListState::default();
+    if !app.conversations.is_empty() {
+        state.select(Some(app.selected));
+    }
+    frame.render_stateful_widget(list, area, &mut state);
+}
+
+fn render_chat(frame: &mut Frame, app: &App, area: Rect, now: Instant) {
+    let input_lines = app.input.lines().len() as u16;
+    let [messages_area, typing_area, input_area] = Layout::default()
+        .direction(Direction::Vertical)
+        .constraints([
+            Constraint::Min(3),
+            Constraint::Length(1),
+            Constraint::Length(input_lines.clamp(1, 5) + 2),
+        ])
+        .areas(area);
+
+    let Some(current) = app.current() else {
+        let text = Paragraph::new(
+            "No conversations yet. Press f to add friends, g to create a group, ? for help.",
+        )
+        .wrap(Wrap { trim: true })
+        .block(Block::default().borders(Borders::ALL).title(" natter "));
+        frame.render_widget(text, messages_area);
+        render_input(frame, app, input_area);
+        return;
+    };
+
+    let mut title = format!(" {} ", current.name);
+    match (&current.kind, &current.peer) {
+        (ConversationKind::Direct, Some(peer)) => {
+            let online = app.presence.get(&peer.id).copied().unwrap_or(false);
+            title.push_str(if online { "· online " } else { "· offline " });
+        }
+        _ => title.push_str(&format!("· {} members ", current.member_count)),
+    }
+    let block = Block::default().borders(Borders::ALL).title(title);
+    let inner = block.inner(messages_area);
+    frame.render_widget(block, messages_area);
+
+    let width = inner.width as usize;
+    let mut rows: Vec<Line> = Vec::new();
+    let timeline = app.timelines.get(&current.id);
+    match timeline {
+        Some(t) if t.has_more => rows.push(Line::styled(
+            "── PgUp for older messages ──",
+            Style::default().fg(Color::DarkGray),
+        )),
+        Some(t) if t.loaded && t.messages.is_empty() => rows.push(Line::raw("No messages yet.")),
+        None => rows.push(Line::raw("Loading…")),
+        _ => {}
+    }
+    let peer_read = app.peer_read.get(&current.id).copied().unwrap_or_default();
+    if let Some(t) = timeline {
+        let last_mine = t
+            .messages
+            .values()
+            .rev()
+            .find(|m| m.sender_id == app.me.id)
+            .map(|m| m.seq);
+        for m in t.messages.values() {
+            let who = app.name(m.sender_id);
+            let prefix = format!("{} {who}: ", format::clock(m.sent_at));
+            let body = format::body(m, &app.names);
+            let text = format!("{prefix}{body}");
+            let style = if m.sender_id == app.me.id {
+                Style::default().fg(Color::Yellow)
+            } else {
+                Style::default()
+            };
+            for row in wrap(&text, width) {
+                rows.push(Line::styled(row, style));
+            }
+            if Some(m.seq) == last_mine && peer_read >= m.seq {
+                rows.push(Line::styled(
+                    "  ✓ read",
+                    Style::default().fg(Color::DarkGray),
+                ));
+            }
+        }
+    }
+    let height = inner.height as usize;
+    let max_scroll = rows.len().saturating_sub(height);
+    app.max_scroll.set(max_scroll);
+    let scroll = app.scroll.min(max_scroll);
+    let end = rows.len() - scroll;
+    let start = end.saturating_sub(height);
+    let visible: Vec<Line> = rows.drain(start..end).collect();
+    frame.render_widget(Paragraph::new(visible), inner);
+
+    let typing = app.typing_in(current.id, now);
+    let typing_text = match typing.as_slice() {
+        [] => String::new(),
+        [one] => format!("{one} is typing…"),
+        many => format!("{} are typing…", many.join(", ")),
+    };
+    frame.render_widget(
+        Paragraph::new(Line::styled(
+            typing_text,
+            Style::default().fg(Color::DarkGray),
+        )),
+        typing_area,
+    );
+    render_input(frame, app, input_area);
+}
+
+fn render_input(frame: &mut Frame, app: &App, area: Rect) {
+    let lines: Vec<Line> = app
+        .input
+        .lines()
+        .into_iter()
+        .map(|l| Line::raw(l.to_owned()))
+        .collect();
+    let (row, col) = app.input.cursor();
+    let visible = area.height.saturating_sub(2) as usize;
+    let skip = (row + 1).saturating_sub(visible);
+    let title = if app.focus == Focus::Input {
+        " Message (Enter send · Alt+Enter new line) "
+    } else {
+        " Message (Enter to write) "
+    };
+    let input = Paragraph::new(lines).scroll((skip as u16, 0)).block(
+        Block::default()
+            .borders(Borders::ALL)
+            .title(title)
+            .border_style(focused(app.focus == Focus::Input)),
+    );
+    frame.render_widget(input, area);
+    if app.focus == Focus::Input && app.overlay.is_none() {
+        let line = app.input.lines().get(row).copied().unwrap_or("");
+        let x: usize = line.chars().take(col).map(|c| c.width().unwrap_or(0)).sum();
+        frame.set_cursor_position((
+            area.x + 1 + (x as u16).min(area.width.saturating_sub(3)),
+            area.y + 1 + (row - skip) as u16,
+        ));
+    }
+}
+
+fn render_status(frame: &mut Frame, app: &App, area: Rect) {
+    let state = if app.connected {
+        Span::styled("● ", Style::default().fg(Color::Green))
+    } else {
+        Span::styled("● ", Style::default().fg(Color::Red))
+    };
+    let text = if app.status.is_empty() {
+        "? help · f friends · g group · q quit".to_owned()
+    } else {
+        app.status.clone()
+    };
+    let line = Line::from(vec![
+        state,
+        Span::styled(
+            format!("{} ", app.me.username),
+            Style::default().add_modifier(Modifier::BOLD),
+        ),
+        Span::raw(text),
+    ]);
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+fn popup(area: Rect, width: u16, height: u16) -> Rect {
+    let width = width.min(area.width);
+    let height = height.min(area.height);
+    Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    }
+}
+
+fn render_overlay(frame: &mut Frame, app: &App, overlay: &Overlay, area: Rect) {
+    match overlay {
+        Overlay::Help => {
+            let lines: Vec<Line> = HELP
+                .iter()
+                .map(|(keys, what)| Line::raw(format!("{keys:<14} {what}")))
+                .collect();
+            let rect = popup(area, 66, HELP.len() as u16 + 2);
+            frame.render_widget(Clear, rect);
+            frame.render_widget(
+                Paragraph::new(lines).block(
+                    Block::default()
+                        .borders(Borders::ALL)
+                        .title(" Keys (any key closes) "),
+                ),
+                rect,
+            );
+        }
+        Overlay::Friends { selected, adding } => {
+            let mut lines = vec![Line::styled(
+                "Requests (a accept · d decline · s send · Esc close)",
+                Style::default().add_modifier(Modifier::BOLD),
+            )];
+            if app.requests.incoming.is_empty() {
+                lines.push(Line::raw("  none"));
+            }
+            for (i, r) in app.requests.incoming.iter().enumerate() {
+                let text = format!(
+                    "  {} {}: {}",
+                    if i == *selected { '>' } else { ' ' },
+                    r.from.username,
+                    r.greeting
+                );
+                let style = if i == *selected {
+                    Style::default().add_modifier(Modifier::REVERSED)
+                } else {
+                    Style::default()
+                };
+                lines.push(Line::styled(text, style));
+            }
+            for r in &app.requests.outgoing {
+                lines.push(Line::raw(format!("    → {} (pending)", r.to.username)));
+            }
+            lines.push(Line::styled(
+                "Friends",
+                Style::default().add_modifier(Modifier::BOLD),
+            ));
+            for f in &app.friends {
+                let online = app.presence.get(&f.user.id).copied().unwrap_or(f.online);
+                lines.push(Line::raw(format!(
+                    "  {} {}",
+                    if online { '●' } else { '○' },
+                    f.user.username
+                )));
+            }
+            if let Some(name) = adding {
+                lines.push(Line::raw(format!("Send a request to: {name}_")));
+            }
+            let rect = popup(area, 60, 18);
+            frame.render_widget(Clear, rect);
+            frame.render_widget(
+                Paragraph::new(lines)
+                    .block(Block::default().borders(Borders::ALL).title(" Friends ")),
+                rect,
+            );
+        }
+        Overlay::NewGroup { text } => {
+            let rect = popup(area, 60, 4);
+            frame.render_widget(Clear, rect);
+            frame.render_widget(
+                Paragraph::new(vec![
+                    Line::raw("Name: friend, friend   (Enter create · Esc cancel)"),
+                    Line::raw(format!("{text}_")),
+                ])
+                .block(Block::default().borders(Borders::ALL).title(" New group ")),
+                rect,
+            );
+        }
+        Overlay::Invite { text } => {
+            let rect = popup(area, 60, 4);
+            frame.render_widget(Clear, rect);
+            frame.render_widget(
+                Paragraph::new(vec![
+                    Line::raw("Friends to invite, comma-separated (Enter · Esc)"),
+                    Line::raw(format!("{text}_")),
+                ])
+                .block(Block::default().borders(Borders::ALL).title(" Invite ")),
+                rect,
+            );
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! The chat loop against a real in-process server, keys scripted, the screen
+//! read from a `TestBackend` after every frame.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
+use natter_client::ConnectionEvent;
+use natter_client::protocol::ws::Event;
+use natter_testkit::TestServer;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use tokio::sync::{mpsc, watch};
+
+use super::screen;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+struct Screen {
+    keys: mpsc::UnboundedSender<std::io::Result<TermEvent>>,
+    frames: watch::Receiver<String>,
+    task: tokio::task::JoinHandle<Result<(), natter_tui::CommandError>>,
+}
+
+impl Screen {
+    fn start(session: natter_client::Session) -> Screen {
+        let (keys, rx) = mpsc::unbounded_channel();
+        let stream = Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|key| (key, rx))
+        }));
+        let (frame_tx, frames) = watch::channel(String::new());
+        let task = tokio::spawn(async move {
+            let mut terminal = Terminal::new(TestBackend::new(80, 24))
+                .map_err(natter_tui::CommandError::Terminal)?;
+            natter_tui::chat::run(&mut terminal, stream, session, |buffer| {
+                frame_tx.send_replace(screen(buffer));
+            })
+            .await
+        });
+        Screen { keys, frames, task }
+    }
+
+    fn key(&self, code: KeyCode) -> anyhow::Result<()> {
+        self.keys
+            .send(Ok(TermEvent::Key(KeyEvent::new(code, KeyModifiers::NONE))))
+            .map_err(|_| anyhow::anyhow!("the chat loop stopped"))
+    }
+
+    fn type_text(&self, text: &str) -> anyhow::Result<()> {
+        for c in text.chars() {
+            self.key(KeyCode::Char(c))?;
+        }
+        Ok(())
+    }
+
+    async fn wait_for(&mut self, text: &str) -> anyhow::Result<String> {
+        let mut frames = self.frames.clone();
+        let waited = tokio::time::timeout(WAIT, async move {
+            frames
+                .wait_for(|s| s.contains(text))
+                .await
+                .map(|s| s.clone())
+        })
+        .await;
+        match waited {
+            Ok(found) => found.context("the chat loop stopped"),
+            Err(_) => anyhow::bail!(
+                "{text:?} never appeared; last screen:\n{}",
+                self.frames.borrow().as_str()
+            ),
+        }
+    }
+}
+
+async fn next_text(connection: &natter_client::Connection) -> anyhow::Result<String> {
+    loop {
+        match connection.next_event_timeout(WAIT).await? {
+            Some(ConnectionEvent::Event(Event::Message { message })) => {
+                if let natter_client::protocol::conversations::MessageContent::Text { text } =
+                    message.content
+                {
+                    return Ok(text);
+                }
+            }
+            Some(_) => continue,
+            None => anyhow::bail!("connection ended"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn chat_sends_receives_and_survives_a_server_restart() -> anyhow::Result<()> {
+    let mut server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    let conversation = server.befriend(&alice, &bob).await?;
+    bob.send_text(conversation, "hi from bob").await?;
+    let bob_name = bob.user().username.clone();
+
+    let mut screen = Screen::start(alice.clone());
+    let shown = screen.wait_for("hi from bob").await?;
+    assert!(shown.contains(&bob_name), "{shown}");
+
+    // Type and send; bob receives it.
+    let bob_live = bob.connect().await?;
+    screen.key(KeyCode::Enter)?;
+    screen.type_text("hello bob")?;
+    screen.key(KeyCode::Enter)?;
+    assert_eq!(next_text(&bob_live).await?, "hello bob");
+    screen.wait_for("alice").await?;
+
+    // Bob's reply shows up live.
+    bob_live.send_text(conversation, "the reply").await?;
+    screen.wait_for("the reply").await?;
+
+    // The server restarts; the client reconnects and fills the gap.
+    server.restart().await?;
+    screen.wait_for("reconnect").await?;
+    bob.send_text(conversation, "after the restart").await?;
+    screen.wait_for("after the restart").await?;
+
+    screen.key(KeyCode::Esc)?;
+    screen.key(KeyCode::Char('q'))?;
+    tokio::time::timeout(WAIT, screen.task).await???;
+    Ok(())
+}
+
+#[tokio::test]
+async fn friend_requests_and_groups_from_the_chat_screen() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    let carol = server.user("carol").await?;
+    server.befriend(&alice, &carol).await?;
+    bob.send_friend_request(alice.user().id, Some("bob here"))
+        .await?;
+
+    let mut screen = Screen::start(alice.clone());
+    screen.wait_for(&carol.user().username).await?;
+    screen.key(KeyCode::Char('f'))?;
+    screen.wait_for("bob here").await?;
+    screen.key(KeyCode::Char('a'))?;
+    screen.wait_for("is now your friend").await?;
+    let friends = alice.friends().await?;
+    assert!(friends.friends.iter().any(|f| f.user.id == bob.user().id));
+    screen.key(KeyCode::Esc)?;
+
+    screen.key(KeyCode::Char('g'))?;
+    screen.type_text(&format!("Hikers: {}", bob.user().username))?;
+    screen.key(KeyCode::Enter)?;
+    screen.wait_for("# Hikers").await?;
+    screen.key(KeyCode::Char('n'))?;
+    screen.type_text(&carol.user().username)?;
+    screen.key(KeyCode::Enter)?;
+    screen.wait_for("3 members").await?;
+    let groups = carol.conversations().await?;
+    assert!(groups.conversations.iter().any(|c| c.name == "Hikers"));
+
+    screen.key(KeyCode::Char('q'))?;
+    tokio::time::timeout(WAIT, screen.task).await???;
+    Ok(())
+}

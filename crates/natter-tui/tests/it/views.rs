@@ -1,0 +1,391 @@
+//! The main views, rendered at 80×24 from fixed state.
+
+use std::time::Instant;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use natter_client::ConnectionEvent;
+use natter_client::protocol::accounts::UserProfile;
+use natter_client::protocol::contacts::{
+    Friend, FriendRequest, FriendRequestList, FriendRequestStatus,
+};
+use natter_client::protocol::conversations::{
+    ConversationKind, ConversationSummary, MediaRef, Message, MessageContent, Role,
+};
+use natter_client::protocol::ws::Event;
+use natter_client::protocol::{ConversationId, FriendRequestId, Seq, Timestamp, UserId};
+use natter_tui::app::{Action, App, Focus, Overlay};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use super::screen;
+
+fn user(id: i64, name: &str) -> UserProfile {
+    UserProfile {
+        id: UserId(id),
+        username: name.into(),
+        display_name: name.into(),
+        created_at: Timestamp(0),
+    }
+}
+
+fn text(conversation: i64, seq: i64, sender: i64, text: &str) -> Message {
+    Message {
+        conversation_id: ConversationId(conversation),
+        seq: Seq(seq),
+        sender_id: UserId(sender),
+        client_msg_id: None,
+        sent_at: Timestamp(12 * 3_600_000 + seq * 60_000),
+        content: MessageContent::Text { text: text.into() },
+        reply_to: None,
+        edited_at: None,
+        recalled_at: None,
+        expires_at: None,
+    }
+}
+
+fn summary(
+    id: i64,
+    kind: ConversationKind,
+    name: &str,
+    peer: Option<UserProfile>,
+    last: i64,
+    read: i64,
+) -> ConversationSummary {
+    ConversationSummary {
+        id: ConversationId(id),
+        kind,
+        name: name.into(),
+        peer,
+        announcement: None,
+        member_count: 3,
+        my_role: Some(Role::Member),
+        last_seq: Seq(last),
+        read_seq: Seq(read),
+        unread: (last - read) as u32,
+        last_message: None,
+        created_at: Timestamp(0),
+        updated_at: Timestamp(match id {
+            10 => 3,
+            5 => 2,
+            _ => 1,
+        }),
+    }
+}
+
+fn friend(id: i64, name: &str, online: bool, conversation: i64) -> Friend {
+    Friend {
+        user: user(id, name),
+        remark: None,
+        since: Timestamp(0),
+        online,
+        last_seen_at: None,
+        conversation_id: ConversationId(conversation),
+    }
+}
+
+/// alice, with a direct chat with bob (online, selected) and a group with 4
+/// unread messages.
+fn fixture() -> App {
+    let mut app = App::new(user(1, "alice"), "http://127.0.0.1:1");
+    app.set_friends(vec![
+        friend(2, "bob", true, 10),
+        friend(3, "carol", false, 11),
+    ]);
+    let actions = app.set_conversations(vec![
+        summary(
+            10,
+            ConversationKind::Direct,
+            "bob",
+            Some(user(2, "bob")),
+            2,
+            2,
+        ),
+        summary(5, ConversationKind::Group, "Book club", None, 4, 0),
+        summary(
+            11,
+            ConversationKind::Direct,
+            "carol",
+            Some(user(3, "carol")),
+            0,
+            0,
+        ),
+    ]);
+    assert_eq!(actions, vec![Action::Open(ConversationId(10))]);
+    app.add_messages(
+        ConversationId(10),
+        vec![text(10, 1, 2, "Hi Alice!"), text(10, 2, 1, "Hello Bob 👋")],
+        Some(false),
+    );
+    app
+}
+
+fn draw(app: &App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test backend");
+    let now = Instant::now();
+    let frame = terminal
+        .draw(|frame| natter_tui::ui::render(frame, app, now))
+        .expect("draw");
+    screen(frame.buffer)
+}
+
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+#[test]
+fn main_view_shows_list_unread_presence_and_chat_at_80x24() {
+    let app = fixture();
+    let screen = draw(&app, 80, 24);
+    assert!(screen.contains("● bob"), "{screen}");
+    assert!(screen.contains("# Book club (4)"), "{screen}");
+    assert!(screen.contains("○ carol"), "{screen}");
+    assert!(screen.contains("bob · online"), "{screen}");
+    assert!(screen.contains("12:01 bob: Hi Alice!"), "{screen}");
+    assert!(screen.contains("12:02 alice: Hello Bob"), "{screen}");
+    assert!(screen.contains("? help"), "{screen}");
+    assert_eq!(screen.lines().count(), 24);
+}
+
+#[test]
+fn incoming_messages_typing_and_read_receipts_show_up() {
+    let mut app = fixture();
+    let now = Instant::now();
+    let actions = app.on_connection_event(
+        ConnectionEvent::Event(Event::Typing {
+            conversation_id: ConversationId(10),
+            user_id: UserId(2),
+        }),
+        now,
+    );
+    assert!(actions.is_empty());
+    assert!(draw(&app, 80, 24).contains("bob is typing…"));
+
+    app.on_connection_event(
+        ConnectionEvent::Event(Event::Read {
+            conversation_id: ConversationId(10),
+            user_id: UserId(2),
+            read_seq: Seq(2),
+        }),
+        now,
+    );
+    assert!(draw(&app, 80, 24).contains("✓ read"));
+
+    // A message in the open conversation is marked read at once and ends
+    // the typing notice; one in another conversation counts as unread.
+    let actions = app.on_connection_event(
+        ConnectionEvent::Event(Event::Message {
+            message: text(10, 3, 2, "Lunch?"),
+        }),
+        now,
+    );
+    assert_eq!(
+        actions,
+        vec![Action::MarkRead {
+            conversation: ConversationId(10),
+            seq: Seq(3)
+        }]
+    );
+    let actions = app.on_connection_event(
+        ConnectionEvent::Event(Event::Message {
+            message: text(11, 1, 3, "ping"),
+        }),
+        now,
+    );
+    assert!(actions.is_empty());
+    let screen = draw(&app, 80, 24);
+    assert!(screen.contains("bob: Lunch?"), "{screen}");
+    assert!(!screen.contains("typing"), "{screen}");
+    assert!(screen.contains("carol (1)"), "{screen}");
+}
+
+#[test]
+fn help_opens_on_question_mark_and_fits_80x24() {
+    let mut app = fixture();
+    app.on_key(key(KeyCode::Char('?')), Instant::now());
+    assert_eq!(app.overlay, Some(Overlay::Help));
+    let screen = draw(&app, 80, 24);
+    assert!(screen.contains("Keys"), "{screen}");
+    assert!(screen.contains("new line in the message"), "{screen}");
+    app.on_key(key(KeyCode::Esc), Instant::now());
+    assert_eq!(app.overlay, None);
+}
+
+#[test]
+fn typing_multi_line_and_sending() {
+    let mut app = fixture();
+    let now = Instant::now();
+    app.on_key(key(KeyCode::Enter), now);
+    assert_eq!(app.focus, Focus::Input);
+    let first = app.on_key(key(KeyCode::Char('h')), now);
+    assert_eq!(first, vec![Action::Typing(ConversationId(10))]);
+    // Typing is announced at most every few seconds.
+    assert!(app.on_key(key(KeyCode::Char('i')), now).is_empty());
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT), now);
+    app.on_key(key(KeyCode::Char('!')), now);
+    let screen = draw(&app, 80, 24);
+    assert!(screen.contains("│hi"), "{screen}");
+    assert!(screen.contains("│!"), "{screen}");
+    let sent = app.on_key(key(KeyCode::Enter), now);
+    assert_eq!(
+        sent,
+        vec![Action::Send {
+            conversation: ConversationId(10),
+            text: "hi\n!".into()
+        }]
+    );
+    assert!(app.input.is_blank());
+}
+
+#[test]
+fn selecting_an_unread_group_loads_it_and_sends_a_read_receipt() {
+    let mut app = fixture();
+    let actions = app.on_key(key(KeyCode::Down), Instant::now());
+    assert_eq!(
+        actions,
+        vec![
+            Action::Open(ConversationId(5)),
+            Action::MarkRead {
+                conversation: ConversationId(5),
+                seq: Seq(4)
+            }
+        ]
+    );
+    app.set_read(ConversationId(5), Seq(4));
+    assert!(draw(&app, 80, 24).contains("# Book club "));
+    assert!(!draw(&app, 80, 24).contains("(4)"));
+}
+
+#[test]
+fn scrolling_to_the_top_loads_older_history() {
+    let mut app = fixture();
+    let older: Vec<Message> = (3..=60)
+        .map(|seq| text(10, seq, 2, &format!("line {seq}")))
+        .collect();
+    app.add_messages(ConversationId(10), older, Some(true));
+    let screen = draw(&app, 80, 24);
+    assert!(screen.contains("line 60"), "{screen}");
+    let mut actions = Vec::new();
+    for _ in 0..20 {
+        actions = app.on_key(key(KeyCode::PageUp), Instant::now());
+        draw(&app, 80, 24);
+        if !actions.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(
+        actions,
+        vec![Action::LoadOlder {
+            conversation: ConversationId(10),
+            before: Seq(1)
+        }]
+    );
+    let screen = draw(&app, 80, 24);
+    assert!(screen.contains("PgUp for older"), "{screen}");
+    assert!(screen.contains("Hi Alice!"), "{screen}");
+}
+
+#[test]
+fn friend_requests_can_be_accepted_from_the_friends_view() {
+    let mut app = fixture();
+    app.set_requests(FriendRequestList {
+        incoming: vec![FriendRequest {
+            id: FriendRequestId(7),
+            from: user(4, "dave"),
+            to: user(1, "alice"),
+            greeting: "hey, it's Dave".into(),
+            status: FriendRequestStatus::Pending,
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+        }],
+        outgoing: Vec::new(),
+    });
+    assert_eq!(
+        app.on_key(key(KeyCode::Char('f')), Instant::now()),
+        vec![Action::ReloadFriends]
+    );
+    let screen = draw(&app, 80, 24);
+    assert!(screen.contains("dave: hey, it's Dave"), "{screen}");
+    assert!(screen.contains("● bob"), "{screen}");
+    assert_eq!(
+        app.on_key(key(KeyCode::Char('a')), Instant::now()),
+        vec![Action::AcceptRequest(FriendRequestId(7))]
+    );
+    app.on_key(key(KeyCode::Char('s')), Instant::now());
+    for c in "erin".chars() {
+        app.on_key(key(KeyCode::Char(c)), Instant::now());
+    }
+    assert!(draw(&app, 80, 24).contains("Send a request to: erin"));
+    assert_eq!(
+        app.on_key(key(KeyCode::Enter), Instant::now()),
+        vec![Action::SendRequest("erin".into())]
+    );
+}
+
+#[test]
+fn groups_are_created_and_invited_into_with_typed_names() {
+    let mut app = fixture();
+    app.on_key(key(KeyCode::Char('g')), Instant::now());
+    for c in "Hikers: bob, carol".chars() {
+        app.on_key(key(KeyCode::Char(c)), Instant::now());
+    }
+    assert!(draw(&app, 80, 24).contains("Hikers: bob, carol_"));
+    assert_eq!(
+        app.on_key(key(KeyCode::Enter), Instant::now()),
+        vec![Action::CreateGroup {
+            name: "Hikers".into(),
+            members: vec!["bob".into(), "carol".into()]
+        }]
+    );
+    // `n` invites only into a group.
+    app.on_key(key(KeyCode::Char('n')), Instant::now());
+    assert_eq!(app.overlay, None);
+    app.on_key(key(KeyCode::Down), Instant::now());
+    app.on_key(key(KeyCode::Char('n')), Instant::now());
+    for c in "carol".chars() {
+        app.on_key(key(KeyCode::Char(c)), Instant::now());
+    }
+    assert_eq!(
+        app.on_key(key(KeyCode::Enter), Instant::now()),
+        vec![Action::Invite {
+            conversation: ConversationId(5),
+            members: vec!["carol".into()]
+        }]
+    );
+}
+
+#[test]
+fn media_messages_show_a_label_with_a_download_command() {
+    let mut app = fixture();
+    let mut photo = text(10, 3, 2, "");
+    photo.content = MessageContent::Image {
+        media: MediaRef {
+            media_id: "m-1".into(),
+            mime: "image/jpeg".into(),
+            size: 300_000,
+            name: Some("beach.jpg".into()),
+            width: None,
+            height: None,
+            duration_ms: None,
+        },
+    };
+    app.add_messages(ConversationId(10), vec![photo], None);
+    let screen = draw(&app, 80, 24);
+    assert!(screen.contains("[image: beach.jpg"), "{screen}");
+    assert!(screen.contains("natter download 10 3"), "{screen}");
+}
+
+#[test]
+fn disconnects_show_in_the_status_line() {
+    let mut app = fixture();
+    app.on_connection_event(
+        ConnectionEvent::Disconnected { code: Some(1001) },
+        Instant::now(),
+    );
+    assert!(draw(&app, 80, 24).contains("reconnecting"));
+    let actions = app.on_connection_event(ConnectionEvent::Reconnected, Instant::now());
+    assert_eq!(
+        actions,
+        vec![Action::ReloadConversations, Action::ReloadFriends]
+    );
+    assert!(draw(&app, 80, 24).contains("reconnected"));
+}
