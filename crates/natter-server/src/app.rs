@@ -1,7 +1,7 @@
 //! The composition root: builds every service once, in dependency order.
 //!
-//! Order (each may use only those above it): publisher → presence → accounts →
-//! contacts → conversations → sync → gateway.
+//! Order (each may use only those above it): rate limits → publisher → presence →
+//! accounts → contacts → conversations → sync → gateway.
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -15,6 +15,7 @@ use crate::contacts::ContactService;
 use crate::conversations::ConversationService;
 use crate::events::Publisher;
 use crate::gateway::Gateway;
+use crate::limits::RateLimits;
 use crate::presence::PresenceService;
 use crate::sync::SyncService;
 
@@ -25,6 +26,7 @@ pub struct App {
     pub sync: SyncService,
     pub presence: Arc<PresenceService>,
     pub gateway: Gateway,
+    pub limits: Arc<RateLimits>,
 }
 
 /// Cheap-to-clone handle to the services, shared by every request.
@@ -45,6 +47,7 @@ impl AppState {
         bus: Arc<dyn Bus>,
         presence: Arc<dyn Presence>,
     ) -> AppState {
+        let limits = Arc::new(RateLimits::new(&config.limits));
         let publisher = Arc::new(Publisher::new(bus.clone()));
         let presence = Arc::new(PresenceService::new(
             presence,
@@ -52,18 +55,28 @@ impl AppState {
             store.clone(),
             publisher.clone(),
         ));
-        let accounts =
-            AccountService::new(store.clone(), publisher.clone(), config.accounts.clone());
-        let contacts = ContactService::new(store.clone(), presence.clone(), publisher.clone());
+        let accounts = AccountService::new(
+            store.clone(),
+            publisher.clone(),
+            config.accounts.clone(),
+            limits.clone(),
+        );
+        let contacts = ContactService::new(
+            store.clone(),
+            presence.clone(),
+            publisher.clone(),
+            limits.clone(),
+        );
         let conversations = ConversationService::new(
             store.clone(),
             store.clone(),
             publisher,
             config.contacts.clone(),
             config.groups.clone(),
+            limits.clone(),
         );
         let sync = SyncService::new(store, config.sync.clone());
-        let gateway = Gateway::new(config.gateway.clone());
+        let gateway = Gateway::new(config.gateway.clone(), limits.clone());
         bus.subscribe(gateway.hub.clone());
         AppState(Arc::new(App {
             accounts,
@@ -72,6 +85,7 @@ impl AppState {
             sync,
             presence,
             gateway,
+            limits,
         }))
     }
 }

@@ -21,6 +21,7 @@ pub struct Config {
     pub groups: GroupsConfig,
     pub gateway: GatewayConfig,
     pub sync: SyncConfig,
+    pub limits: LimitsConfig,
 }
 
 impl Default for Config {
@@ -33,6 +34,7 @@ impl Default for Config {
             groups: GroupsConfig::default(),
             gateway: GatewayConfig::default(),
             sync: SyncConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -147,6 +149,43 @@ pub struct SyncConfig {
 impl Default for SyncConfig {
     fn default() -> Self {
         SyncConfig { max_events: 1000 }
+    }
+}
+
+/// Budgets per account, user or address. Over budget, requests get
+/// `rate_limited` with a retry time.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Off only for load tests and trusted deployments.
+    pub enabled: bool,
+    pub logins_per_account_per_minute: u32,
+    pub logins_per_address_per_minute: u32,
+    pub registrations_per_address_per_hour: u32,
+    /// Sustained messages per second per user, and the burst allowed above it.
+    pub messages_per_user_per_second: u32,
+    pub message_burst: u32,
+    pub friend_requests_per_user_per_hour: u32,
+    /// New WebSocket connections per address.
+    pub connections_per_address_per_minute: u32,
+    /// Reverse proxies whose `X-Forwarded-For` is believed. Without them, every
+    /// client behind a proxy shares the proxy's address budget.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            enabled: true,
+            logins_per_account_per_minute: 10,
+            logins_per_address_per_minute: 60,
+            registrations_per_address_per_hour: 30,
+            messages_per_user_per_second: 20,
+            message_burst: 100,
+            friend_requests_per_user_per_hour: 60,
+            connections_per_address_per_minute: 300,
+            trusted_proxies: Vec::new(),
+        }
     }
 }
 

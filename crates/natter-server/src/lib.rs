@@ -23,6 +23,7 @@ mod error;
 mod events;
 mod gateway;
 mod http;
+mod limits;
 mod presence;
 mod sync;
 
@@ -61,7 +62,9 @@ pub async fn run(
     let gateway_app = app.clone();
     let housekeeping = tokio::spawn(housekeeping(app.clone(), app.gateway.shutdown_signal()));
     tracing::info!(address = %listener.local_addr()?, data = %config.data.display(), "natter listening");
-    axum::serve(listener, router)
+    // The peer address feeds the per-address rate limits.
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             shutdown.await;
             gateway_app.gateway.begin_shutdown();
@@ -77,16 +80,24 @@ pub async fn run(
     Ok(())
 }
 
-/// Periodic cleanup, until shutdown: expired sessions are ended.
+/// Periodic cleanup, until shutdown: rate-limit keys whose budget is full
+/// again are forgotten every minute, expired sessions ended every hour.
 async fn housekeeping(app: app::AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
+    let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
+    let mut minutes: u64 = 0;
     loop {
         tokio::select! {
-            _ = every_hour.tick() => match app.accounts.expire_idle_sessions().await {
-                Ok(0) => {}
-                Ok(count) => tracing::info!(count, "expired idle sessions"),
-                Err(error) => tracing::warn!(code = %error.code, "cannot expire idle sessions"),
-            },
+            _ = every_minute.tick() => {
+                app.limits.forget_idle();
+                if minutes.is_multiple_of(60) {
+                    match app.accounts.expire_idle_sessions().await {
+                        Ok(0) => {}
+                        Ok(count) => tracing::info!(count, "expired idle sessions"),
+                        Err(error) => tracing::warn!(code = %error.code, "cannot expire idle sessions"),
+                    }
+                }
+                minutes += 1;
+            }
             _ = shutdown.changed() => return,
         }
     }

@@ -89,6 +89,13 @@ struct ServeArgs {
     /// Extra browser origins allowed to open WebSockets, comma-separated.
     #[arg(long, env = "NATTER_ALLOWED_ORIGINS", value_delimiter = ',')]
     allowed_origins: Option<Vec<String>>,
+    /// Enforce rate limits (logins, registrations, messages, friend requests,
+    /// connections); turn off only for load tests [default: true].
+    #[arg(long, env = "NATTER_RATE_LIMITS")]
+    rate_limits: Option<bool>,
+    /// Reverse proxies whose X-Forwarded-For is believed, comma-separated.
+    #[arg(long, env = "NATTER_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Option<Vec<std::net::IpAddr>>,
 }
 
 impl ServeArgs {
@@ -130,6 +137,12 @@ impl ServeArgs {
         }
         if let Some(v) = self.allowed_origins {
             config.gateway.allowed_origins = v;
+        }
+        if let Some(v) = self.rate_limits {
+            config.limits.enabled = v;
+        }
+        if let Some(v) = self.trusted_proxies {
+            config.limits.trusted_proxies = v;
         }
         Ok(config)
     }

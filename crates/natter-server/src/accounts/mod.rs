@@ -3,6 +3,7 @@
 mod names;
 pub mod routes;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use argon2::Argon2;
@@ -27,6 +28,7 @@ use crate::clock::now;
 use crate::config::AccountsConfig;
 use crate::error::{ApiError, ApiResult};
 use crate::events::Publisher;
+use crate::limits::RateLimits;
 
 /// Who is making a request: an authenticated device of a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +44,7 @@ pub struct AccountService {
     store: Arc<dyn AccountStore>,
     publisher: Arc<Publisher>,
     config: AccountsConfig,
+    limits: Arc<RateLimits>,
     hashing: Semaphore,
     /// Verified against when a username does not exist, so that a wrong username
     /// costs the same time as a wrong password.
@@ -53,6 +56,7 @@ impl AccountService {
         store: Arc<dyn AccountStore>,
         publisher: Arc<Publisher>,
         config: AccountsConfig,
+        limits: Arc<RateLimits>,
     ) -> AccountService {
         let decoy_hash = hash_password_now("natter-decoy-password").unwrap_or_default();
         AccountService {
@@ -60,11 +64,16 @@ impl AccountService {
             store,
             publisher,
             config,
+            limits,
             decoy_hash,
         }
     }
 
-    pub async fn register(&self, request: RegisterRequest) -> ApiResult<UserProfile> {
+    pub async fn register(
+        &self,
+        request: RegisterRequest,
+        address: IpAddr,
+    ) -> ApiResult<UserProfile> {
         if !self.config.registration_open {
             return Err(ApiError::new(
                 ErrorCode::Forbidden,
@@ -78,6 +87,7 @@ impl AccountService {
             )
         })?;
         check_password(&request.password)?;
+        self.limits.register(address)?;
         let display_name = match request.display_name {
             Some(name) => {
                 clean_name(&name, "display_name")?.unwrap_or_else(|| username.display.clone())
@@ -96,7 +106,7 @@ impl AccountService {
         Ok(self.store.insert_user(user).await?)
     }
 
-    pub async fn login(&self, request: LoginRequest) -> ApiResult<LoginResponse> {
+    pub async fn login(&self, request: LoginRequest, address: IpAddr) -> ApiResult<LoginResponse> {
         let invalid =
             || ApiError::new(ErrorCode::InvalidCredentials, "Wrong username or password.");
         let device_name = match request.device.as_deref().map(|d| clean_name(d, "device")) {
@@ -106,7 +116,13 @@ impl AccountService {
         if request.password.chars().count() > PASSWORD_MAX_CHARS {
             return Err(invalid());
         }
-        let found = match names::parse_username(&request.username) {
+        let username = names::parse_username(&request.username);
+        // Counted for unknown names too: the limit must not tell which exist.
+        let account_key = username
+            .as_ref()
+            .map_or_else(|| request.username.to_lowercase(), |u| u.key.clone());
+        self.limits.login(&account_key, address)?;
+        let found = match username {
             Some(username) => self.store.find_credentials(&username.key).await?,
             None => None,
         };

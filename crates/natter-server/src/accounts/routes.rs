@@ -12,7 +12,7 @@ use natter_protocol::{DeviceId, UserId};
 use super::Caller;
 use crate::app::AppState;
 use crate::error::ApiResult;
-use crate::http::extract::{Json, Path, Query};
+use crate::http::extract::{ClientAddress, Json, Path, Query};
 
 type Reply<T> = ApiResult<axum::Json<T>>;
 
@@ -30,17 +30,19 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn register(
+    address: ClientAddress,
     State(app): State<AppState>,
     Json(body): Json<RegisterRequest>,
 ) -> Reply<accounts::UserProfile> {
-    Ok(axum::Json(app.accounts.register(body).await?))
+    Ok(axum::Json(app.accounts.register(body, address.0).await?))
 }
 
 async fn login(
+    address: ClientAddress,
     State(app): State<AppState>,
     Json(body): Json<LoginRequest>,
 ) -> Reply<accounts::LoginResponse> {
-    Ok(axum::Json(app.accounts.login(body).await?))
+    Ok(axum::Json(app.accounts.login(body, address.0).await?))
 }
 
 async fn logout(State(app): State<AppState>, caller: Caller) -> Reply<Ok> {

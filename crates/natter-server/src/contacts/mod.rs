@@ -15,12 +15,14 @@ use crate::accounts::Caller;
 use crate::clock::now;
 use crate::error::{ApiError, ApiResult};
 use crate::events::Publisher;
+use crate::limits::RateLimits;
 use crate::presence::PresenceService;
 
 pub struct ContactService {
     store: Arc<dyn ContactStore>,
     presence: Arc<PresenceService>,
     publisher: Arc<Publisher>,
+    limits: Arc<RateLimits>,
 }
 
 impl ContactService {
@@ -28,11 +30,13 @@ impl ContactService {
         store: Arc<dyn ContactStore>,
         presence: Arc<PresenceService>,
         publisher: Arc<Publisher>,
+        limits: Arc<RateLimits>,
     ) -> ContactService {
         ContactService {
             store,
             presence,
             publisher,
+            limits,
         }
     }
 
@@ -48,6 +52,7 @@ impl ContactService {
         {
             return Err(ApiError::invalid("A greeting has at most 200 characters."));
         }
+        self.limits.friend_request(caller.user)?;
         let (sent, changes) = self
             .store
             .send_friend_request(caller.user, to, greeting, now())

@@ -22,6 +22,7 @@ use crate::clock::now;
 use crate::config::{ContactsConfig, GroupsConfig};
 use crate::error::{ApiError, ApiResult};
 use crate::events::Publisher;
+use crate::limits::RateLimits;
 
 pub struct ConversationService {
     store: Arc<dyn ConversationStore>,
@@ -29,6 +30,7 @@ pub struct ConversationService {
     publisher: Arc<Publisher>,
     contacts_config: ContactsConfig,
     limits: GroupLimits,
+    rate_limits: Arc<RateLimits>,
 }
 
 impl ConversationService {
@@ -38,6 +40,7 @@ impl ConversationService {
         publisher: Arc<Publisher>,
         contacts_config: ContactsConfig,
         groups: GroupsConfig,
+        rate_limits: Arc<RateLimits>,
     ) -> ConversationService {
         let limits = GroupLimits {
             max_members: groups.max_members.max(2),
@@ -48,6 +51,7 @@ impl ConversationService {
             publisher,
             contacts_config,
             limits,
+            rate_limits,
         }
     }
 
@@ -85,6 +89,7 @@ impl ConversationService {
                 ));
             }
         }
+        self.rate_limits.message(caller.user)?;
         let appended = self
             .store
             .append_message(NewMessage {

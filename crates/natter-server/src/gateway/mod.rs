@@ -21,10 +21,13 @@ use tokio::sync::watch;
 use crate::app::AppState;
 use crate::config::GatewayConfig;
 use crate::error::ApiError;
+use crate::http::extract::ClientAddress;
+use crate::limits::RateLimits;
 use hub::Hub;
 
 pub struct Gateway {
     pub config: GatewayConfig,
+    limits: Arc<RateLimits>,
     pub hub: Arc<Hub>,
     connections: Arc<AtomicUsize>,
     shutdown: watch::Sender<bool>,
@@ -42,10 +45,11 @@ impl Drop for Admission {
 }
 
 impl Gateway {
-    pub fn new(config: GatewayConfig) -> Gateway {
+    pub fn new(config: GatewayConfig, limits: Arc<RateLimits>) -> Gateway {
         let hub = Arc::new(Hub::new(config.outbox_frames));
         Gateway {
             config,
+            limits,
             hub,
             connections: Arc::new(AtomicUsize::new(0)),
             shutdown: watch::channel(false).0,
@@ -97,6 +101,7 @@ impl Gateway {
 pub async fn upgrade(
     State(app): State<AppState>,
     headers: HeaderMap,
+    address: ClientAddress,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let upgrade = match upgrade {
@@ -109,6 +114,9 @@ pub async fn upgrade(
             "This origin may not open a WebSocket here.",
         )
         .into_response();
+    }
+    if let Err(error) = app.gateway.limits.connection(address.0) {
+        return error.into_response();
     }
     let Some(admission) = app.gateway.admit() else {
         return ApiError::new(

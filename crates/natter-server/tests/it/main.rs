@@ -9,6 +9,7 @@ mod contacts;
 mod gateway;
 mod groups;
 mod http;
+mod limits;
 mod messaging;
 mod robustness;
 mod sync;

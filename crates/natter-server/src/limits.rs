@@ -1,0 +1,186 @@
+//! Rate limits: every expensive or abusable operation has a budget per account,
+//! per user or per network address. Over budget, the caller gets `rate_limited`
+//! with how long to wait, and nothing is done.
+
+use std::hash::Hash;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+
+use axum::http::HeaderMap;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+use natter_protocol::{ErrorCode, UserId};
+
+use crate::config::LimitsConfig;
+use crate::error::{ApiError, ApiResult};
+
+pub struct RateLimits {
+    enabled: bool,
+    trusted_proxies: Vec<IpAddr>,
+    clock: DefaultClock,
+    login_account: DefaultKeyedRateLimiter<String>,
+    login_address: DefaultKeyedRateLimiter<IpAddr>,
+    register_address: DefaultKeyedRateLimiter<IpAddr>,
+    messages_user: DefaultKeyedRateLimiter<UserId>,
+    friend_requests_user: DefaultKeyedRateLimiter<UserId>,
+    connections_address: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+fn at_least_one(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN)
+}
+
+impl RateLimits {
+    pub fn new(config: &LimitsConfig) -> RateLimits {
+        let per_minute = |n: u32| Quota::per_minute(at_least_one(n));
+        RateLimits {
+            enabled: config.enabled,
+            trusted_proxies: config.trusted_proxies.clone(),
+            clock: DefaultClock::default(),
+            login_account: DefaultKeyedRateLimiter::keyed(per_minute(
+                config.logins_per_account_per_minute,
+            )),
+            login_address: DefaultKeyedRateLimiter::keyed(per_minute(
+                config.logins_per_address_per_minute,
+            )),
+            register_address: DefaultKeyedRateLimiter::keyed(Quota::per_hour(at_least_one(
+                config.registrations_per_address_per_hour,
+            ))),
+            messages_user: DefaultKeyedRateLimiter::keyed(
+                Quota::per_second(at_least_one(config.messages_per_user_per_second))
+                    .allow_burst(at_least_one(config.message_burst)),
+            ),
+            friend_requests_user: DefaultKeyedRateLimiter::keyed(Quota::per_hour(at_least_one(
+                config.friend_requests_per_user_per_hour,
+            ))),
+            connections_address: DefaultKeyedRateLimiter::keyed(per_minute(
+                config.connections_per_address_per_minute,
+            )),
+        }
+    }
+
+    /// A login attempt. Counted per address and per account name, whether or
+    /// not the account exists, so the answer says nothing about which accounts do.
+    pub fn login(&self, account_key: &str, address: IpAddr) -> ApiResult<()> {
+        self.check(&self.login_address, &address)?;
+        self.check(&self.login_account, &account_key.to_owned())
+    }
+
+    pub fn register(&self, address: IpAddr) -> ApiResult<()> {
+        self.check(&self.register_address, &address)
+    }
+
+    pub fn message(&self, user: UserId) -> ApiResult<()> {
+        self.check(&self.messages_user, &user)
+    }
+
+    pub fn friend_request(&self, user: UserId) -> ApiResult<()> {
+        self.check(&self.friend_requests_user, &user)
+    }
+
+    pub fn connection(&self, address: IpAddr) -> ApiResult<()> {
+        self.check(&self.connections_address, &address)
+    }
+
+    /// Forgets keys whose budget is full again, so the maps do not grow forever.
+    pub fn forget_idle(&self) {
+        self.login_account.retain_recent();
+        self.login_address.retain_recent();
+        self.register_address.retain_recent();
+        self.messages_user.retain_recent();
+        self.friend_requests_user.retain_recent();
+        self.connections_address.retain_recent();
+    }
+
+    /// The address a request comes from: the peer, or, when the peer is a
+    /// trusted reverse proxy, the last address in `X-Forwarded-For` that is not
+    /// one of the trusted proxies.
+    pub fn client_address(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+        let peer = peer.ip();
+        if !self.trusted_proxies.contains(&peer) {
+            return peer;
+        }
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        let hops: Vec<IpAddr> = forwarded
+            .flat_map(|v| v.split(','))
+            .filter_map(|h| h.trim().parse().ok())
+            .collect();
+        hops.into_iter()
+            .rev()
+            .find(|hop| !self.trusted_proxies.contains(hop))
+            .unwrap_or(peer)
+    }
+
+    fn check<K: Hash + Eq + Clone>(
+        &self,
+        limiter: &DefaultKeyedRateLimiter<K>,
+        key: &K,
+    ) -> ApiResult<()> {
+        if !self.enabled {
+            return Ok(());
+        }
+        limiter.check_key(key).map_err(|not_until| {
+            let wait = not_until.wait_time_from(self.clock.now());
+            ApiError {
+                code: ErrorCode::RateLimited,
+                message: "Too many requests. Wait a moment and try again.".into(),
+                retry_after_ms: Some(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1)),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(trusted: &[&str]) -> RateLimits {
+        let config = LimitsConfig {
+            logins_per_account_per_minute: 2,
+            trusted_proxies: trusted.iter().filter_map(|t| t.parse().ok()).collect(),
+            ..LimitsConfig::default()
+        };
+        RateLimits::new(&config)
+    }
+
+    #[test]
+    fn a_budget_runs_out_and_says_how_long_to_wait() {
+        let limits = limits(&[]);
+        let address: IpAddr = "10.0.0.1".parse().expect("address");
+        assert!(limits.login("alice", address).is_ok());
+        assert!(limits.login("alice", address).is_ok());
+        let refused = limits
+            .login("alice", address)
+            .expect_err("third login in a minute");
+        assert_eq!(refused.code, ErrorCode::RateLimited);
+        assert!(
+            refused
+                .retry_after_ms
+                .is_some_and(|ms| ms > 0 && ms <= 60_000)
+        );
+        // Another account from the same address has its own budget.
+        assert!(limits.login("bob", address).is_ok());
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            "203.0.113.9, 10.0.0.2".parse().expect("header"),
+        );
+        let peer: SocketAddr = "127.0.0.1:5000".parse().expect("peer");
+        let check = |trusted: &[&str], expected: &str| {
+            assert_eq!(
+                limits(trusted).client_address(peer, &headers),
+                expected.parse::<IpAddr>().expect("ip")
+            );
+        };
+        check(&[], "127.0.0.1");
+        check(&["127.0.0.1"], "10.0.0.2");
+        check(&["127.0.0.1", "10.0.0.2"], "203.0.113.9");
+    }
+}

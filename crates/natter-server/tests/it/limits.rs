@@ -1,0 +1,164 @@
+//! Rate limits (RELIABILITY.md A1): each budget runs out with `rate_limited`, a
+//! retry time and nothing done, and one account's or user's budget does not
+//! touch another's.
+
+use natter_protocol::ErrorCode;
+use natter_protocol::accounts::{LoginRequest, RegisterRequest};
+use natter_protocol::conversations::HistoryQuery;
+use natter_testkit::{PASSWORD, TestServer};
+use serde_json::Value;
+
+use crate::assert_code;
+
+async fn limited(
+    adjust: impl FnOnce(&mut natter_server::config::LimitsConfig),
+) -> anyhow::Result<TestServer> {
+    TestServer::start_with(|config| {
+        config.limits.enabled = true;
+        adjust(&mut config.limits);
+    })
+    .await
+}
+
+fn login(username: &str, password: &str) -> LoginRequest {
+    LoginRequest {
+        username: username.into(),
+        password: password.into(),
+        device: None,
+    }
+}
+
+#[tokio::test]
+async fn logins_are_limited_per_account_alike_for_known_and_unknown_names() -> anyhow::Result<()> {
+    let server = limited(|l| l.logins_per_account_per_minute = 3).await?;
+    let victim = server.user("victim").await?;
+    let name = victim.user().username.clone();
+    let client = server.client();
+    // `server.user` logged in once already: two more wrong guesses fit.
+    for _ in 0..2 {
+        assert_code(
+            client.login(&login(&name, "wrong guess")).await,
+            ErrorCode::InvalidCredentials,
+        );
+    }
+    let refused = client.login(&login(&name, PASSWORD)).await;
+    let Err(natter_client::ClientError::Api {
+        code,
+        retry_after_ms,
+        status,
+        ..
+    }) = refused
+    else {
+        panic!("the fourth login in a minute must be refused: {refused:?}");
+    };
+    assert_eq!((status, code), (429, ErrorCode::RateLimited));
+    assert!(retry_after_ms.is_some_and(|ms| ms > 0));
+    // An unknown name runs out the same way.
+    for _ in 0..3 {
+        assert_code(
+            client.login(&login("nobody-at-all", "guess guess")).await,
+            ErrorCode::InvalidCredentials,
+        );
+    }
+    assert_code(
+        client.login(&login("nobody-at-all", "guess guess")).await,
+        ErrorCode::RateLimited,
+    );
+    // Someone else can still log in.
+    let other = server.user("other").await?;
+    client
+        .login(&login(&other.user().username, PASSWORD))
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn registrations_are_limited_per_address_with_a_retry_after_header() -> anyhow::Result<()> {
+    let server = limited(|l| l.registrations_per_address_per_hour = 2).await?;
+    let client = server.client();
+    for name in ["first_one", "second_one"] {
+        client
+            .register(&RegisterRequest {
+                username: name.into(),
+                password: PASSWORD.into(),
+                display_name: None,
+            })
+            .await?;
+    }
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/register", server.url()))
+        .json(&serde_json::json!({"username": "third_one", "password": PASSWORD}))
+        .send()
+        .await?;
+    assert_eq!(response.status(), 429);
+    let retry_after: u64 = response.headers()["retry-after"].to_str()?.parse()?;
+    assert!((1..=3600).contains(&retry_after));
+    let body: Value = response.json().await?;
+    assert_eq!(body["code"], "rate_limited");
+    assert_code(
+        client.login(&login("third_one", PASSWORD)).await,
+        ErrorCode::InvalidCredentials,
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn messages_and_friend_requests_are_limited_per_user() -> anyhow::Result<()> {
+    let server = limited(|l| {
+        l.messages_per_user_per_second = 1;
+        l.message_burst = 3;
+        l.friend_requests_per_user_per_hour = 2;
+    })
+    .await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    let conversation = server.befriend(&alice, &bob).await?;
+    let live = alice.connect().await?;
+    for i in 0..3 {
+        live.send_text(conversation, &format!("m{i}")).await?;
+    }
+    assert_code(
+        alice.send_text(conversation, "one too many").await,
+        ErrorCode::RateLimited,
+    );
+    assert_code(
+        live.send_text(conversation, "one too many").await,
+        ErrorCode::RateLimited,
+    );
+    assert_eq!(
+        bob.history(conversation, HistoryQuery::default())
+            .await?
+            .messages
+            .len(),
+        3,
+        "nothing refused was stored"
+    );
+    // Bob's budget is his own.
+    bob.send_text(conversation, "hi").await?;
+
+    // `befriend` spent one of alice's two friend requests: one more fits, then no more.
+    let carol = server.user("carol").await?;
+    let dave = server.user("dave").await?;
+    let erin = server.user("erin").await?;
+    alice.send_friend_request(carol.user().id, None).await?;
+    assert_code(
+        alice.send_friend_request(dave.user().id, None).await,
+        ErrorCode::RateLimited,
+    );
+    erin.send_friend_request(dave.user().id, None).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn new_websocket_connections_are_limited_per_address() -> anyhow::Result<()> {
+    let server = limited(|l| l.connections_per_address_per_minute = 2).await?;
+    let user = server.user("sockets").await?;
+    let _one = user.connect().await?;
+    let _two = user.connect().await?;
+    let refused = tokio_tungstenite::connect_async(server.ws_url()).await;
+    let Err(tokio_tungstenite::tungstenite::Error::Http(response)) = refused else {
+        panic!("the third connection in a minute must be refused");
+    };
+    assert_eq!(response.status(), 429);
+    Ok(())
+}
