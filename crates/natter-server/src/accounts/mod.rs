@@ -1,13 +1,12 @@
 //! Accounts: registration, login, sessions (devices), passwords and profiles.
 
+mod hashing;
 mod names;
 pub mod routes;
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use natter_protocol::accounts::{
     ChangePasswordRequest, Device, DeviceList, LoginRequest, LoginResponse, RegisterRequest,
     UpdateProfileRequest, UserProfile,
@@ -20,8 +19,9 @@ use natter_protocol::{DeviceId, ErrorCode, UserId};
 use natter_store::{AccountStore, NewUser};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
+use tokio::sync::OnceCell;
 
+use hashing::PasswordHashing;
 pub use names::search_key;
 
 use crate::clock::now;
@@ -45,10 +45,10 @@ pub struct AccountService {
     publisher: Arc<Publisher>,
     config: AccountsConfig,
     limits: Arc<RateLimits>,
-    hashing: Semaphore,
+    hashing: PasswordHashing,
     /// Verified against when a username does not exist, so that a wrong username
     /// costs the same time as a wrong password.
-    decoy_hash: String,
+    decoy_hash: OnceCell<String>,
 }
 
 impl AccountService {
@@ -58,14 +58,13 @@ impl AccountService {
         config: AccountsConfig,
         limits: Arc<RateLimits>,
     ) -> AccountService {
-        let decoy_hash = hash_password_now("natter-decoy-password").unwrap_or_default();
         AccountService {
-            hashing: Semaphore::new(config.max_concurrent_hashes.max(1)),
+            hashing: PasswordHashing::start(config.max_concurrent_hashes),
             store,
             publisher,
             config,
             limits,
-            decoy_hash,
+            decoy_hash: OnceCell::new(),
         }
     }
 
@@ -128,7 +127,7 @@ impl AccountService {
         };
         let (user, hash) = match found {
             Some((user, hash)) => (Some(user), hash),
-            None => (None, self.decoy_hash.clone()),
+            None => (None, self.decoy_hash().await?),
         };
         let verified = self.verify(request.password, hash).await?;
         let user = match (user, verified) {
@@ -300,48 +299,32 @@ impl AccountService {
     }
 
     async fn hash(&self, password: String) -> ApiResult<String> {
-        let _permit = self
-            .hashing
-            .acquire()
+        self.hashing
+            .hash(password)
             .await
-            .map_err(|_| internal("hashing closed"))?;
-        tokio::task::spawn_blocking(move || hash_password_now(&password))
-            .await
-            .map_err(|_| internal("hash task failed"))?
+            .map_err(|error| internal(&error.to_string()))
     }
 
     async fn verify(&self, password: String, hash: String) -> ApiResult<bool> {
-        let _permit = self
-            .hashing
-            .acquire()
+        self.hashing
+            .verify(password, hash)
             .await
-            .map_err(|_| internal("hashing closed"))?;
-        tokio::task::spawn_blocking(move || {
-            let parsed =
-                PasswordHash::new(&hash).map_err(|_| internal("stored hash unreadable"))?;
-            Ok(Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok())
-        })
-        .await
-        .map_err(|_| internal("verify task failed"))?
+            .map_err(|error| internal(&error.to_string()))
+    }
+
+    /// A hash to verify against when a username does not exist, so that a wrong
+    /// username costs the same time as a wrong password. Made once, on first use.
+    async fn decoy_hash(&self) -> ApiResult<String> {
+        self.decoy_hash
+            .get_or_try_init(|| self.hash("natter-decoy-password".into()))
+            .await
+            .cloned()
     }
 }
 
 fn internal(what: &str) -> ApiError {
     tracing::error!(what, "internal error");
     ApiError::new(ErrorCode::Internal, "Internal error.")
-}
-
-fn hash_password_now(password: &str) -> ApiResult<String> {
-    let mut salt = [0u8; 16];
-    rand::rng().fill_bytes(&mut salt);
-    let salt = SaltString::encode_b64(&salt).map_err(|_| internal("salt"))?;
-    // Argon2id with the crate's defaults (m=19 MiB, t=2, p=1), as OWASP recommends.
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|_| internal("hash"))
 }
 
 fn check_password(password: &str) -> ApiResult<()> {
