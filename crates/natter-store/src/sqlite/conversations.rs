@@ -141,25 +141,57 @@ fn require_group_member(
     Ok(role)
 }
 
+/// Where a sender stands in a conversation, in one query: `NotFound` for
+/// non-members. Returns whether it is a group, and its last seq.
+fn sender_view(
+    conn: &Connection,
+    conversation: ConversationId,
+    sender: UserId,
+) -> StoreResult<(bool, i64)> {
+    conn.prepare_cached(
+        "SELECT c.kind = 'group', c.last_seq FROM members m JOIN conversations c ON c.id = m.conversation_id \
+         WHERE m.conversation_id = ?1 AND m.user_id = ?2",
+    )
+    .and_then(|mut stmt| stmt.query_row([conversation.0, sender.0], |row| Ok((row.get(0)?, row.get(1)?))).optional())
+    .map_err(db_error)?
+    .ok_or(StoreError::NotFound)
+}
+
+/// Checks that `sender` may write to the direct conversation, in one query;
+/// returns the peer.
 fn check_direct_send(
     conn: &Connection,
     conversation: ConversationId,
     sender: UserId,
     needs_friendship: bool,
-) -> StoreResult<()> {
-    let Some(peer) = direct_peer(conn, conversation, sender)? else {
-        return Ok(());
+) -> StoreResult<Option<UserId>> {
+    let peer = conn
+        .prepare_cached(
+            "SELECT m.user_id, \
+               EXISTS (SELECT 1 FROM blocks WHERE user_id = ?2 AND blocked_id = m.user_id), \
+               EXISTS (SELECT 1 FROM blocks WHERE user_id = m.user_id AND blocked_id = ?2), \
+               EXISTS (SELECT 1 FROM friendships WHERE user_id = ?2 AND friend_id = m.user_id) \
+                 AND EXISTS (SELECT 1 FROM friendships WHERE user_id = m.user_id AND friend_id = ?2) \
+             FROM members m WHERE m.conversation_id = ?1 AND m.user_id != ?2",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row([conversation.0, sender.0], |row| {
+                Ok((UserId(row.get(0)?), row.get::<_, bool>(1)?, row.get::<_, bool>(2)?, row.get::<_, bool>(3)?))
+            })
+            .optional()
+        })
+        .map_err(db_error)?;
+    let Some((peer, sender_blocked_peer, peer_blocked_sender, friends)) = peer else {
+        return Ok(None);
     };
-    if has_blocked(conn, sender, peer.id)? {
+    if sender_blocked_peer {
         return Err(StoreError::Rejected(ErrorCode::Blocked));
     }
     // A blocked sender sees the same refusal as a removed friend: they are not told.
-    if has_blocked(conn, peer.id, sender)?
-        || (needs_friendship && !are_friends(conn, sender, peer.id)?)
-    {
+    if peer_blocked_sender || (needs_friendship && !friends) {
         return Err(StoreError::Rejected(ErrorCode::NotFriends));
     }
-    Ok(())
+    Ok(Some(peer))
 }
 
 fn find_duplicate(
@@ -339,7 +371,7 @@ impl ConversationStore for SqliteStore {
     async fn append_message(&self, message: NewMessage) -> StoreResult<Appended> {
         self.write(move |conn| {
             let conversation = message.conversation_id;
-            require_member(conn, conversation, message.sender)?;
+            let (group, last) = sender_view(conn, conversation, message.sender)?;
             if let Some(original) = find_duplicate(conn, &message)? {
                 return Ok(Appended {
                     message: original,
@@ -347,16 +379,20 @@ impl ConversationStore for SqliteStore {
                     duplicate: true,
                 });
             }
-            if !is_group(conn, conversation)? {
-                check_direct_send(
+            // For a direct conversation the audience is the two people: no member query.
+            let direct_audience = if group {
+                None
+            } else {
+                let peer = check_direct_send(
                     conn,
                     conversation,
                     message.sender,
                     message.direct_needs_friendship,
                 )?;
-            }
+                Some(peer.map_or_else(|| vec![message.sender], |peer| vec![message.sender, peer]))
+            };
             if let Some(reply_to) = message.reply_to
-                && (reply_to.0 < 1 || reply_to.0 > last_seq(conn, conversation)?)
+                && (reply_to.0 < 1 || reply_to.0 > last)
             {
                 return Err(StoreError::Rejected(ErrorCode::InvalidRequest));
             }
@@ -369,9 +405,13 @@ impl ConversationStore for SqliteStore {
                 message.reply_to,
                 message.now,
             )?;
+            let members = match direct_audience {
+                Some(audience) => audience.into(),
+                None => member_ids(conn, conversation)?,
+            };
             Ok(Appended {
                 message: stored,
-                members: member_ids(conn, conversation)?,
+                members,
                 duplicate: false,
             })
         })
