@@ -174,6 +174,20 @@ describe("chat between people", () => {
     assert.equal(await a.locator(".msg", { hasText: "sent during the outage" }).count(), 1);
   });
 
+  it("opens from its cache, read-only, while the server is down", async () => {
+    const { page: a } = users.alice;
+    await server.restart(async () => {
+      // A reload with the server gone: the service worker serves the app, and the
+      // conversation list and history come from IndexedDB.
+      await a.reload();
+      await a.locator('.conn[data-state="connecting"]').waitFor();
+      await openChatWith(a, "bob");
+      await a.locator(".msg", { hasText: "sent during the outage" }).waitFor();
+      await shot(a, "offline-desktop-en");
+    });
+    await a.locator('.conn[data-state="online"]').waitFor({ timeout: 20_000 });
+  });
+
   it("a third person joins a group; roles limit what each can do", async () => {
     const c = await user("carol");
     await register(c.page, "carol");

@@ -196,3 +196,28 @@ pub fn unique_name(name: &str) -> String {
     let base: String = name.chars().take(20).collect();
     format!("{base}_{n}")
 }
+
+/// Every message of a conversation as `session` sees it, oldest first, fetched
+/// page by page.
+pub async fn all_messages(
+    session: &Session,
+    conversation: ConversationId,
+) -> anyhow::Result<Vec<natter_protocol::conversations::Message>> {
+    let mut out = Vec::new();
+    let mut after = natter_protocol::Seq(0);
+    loop {
+        let query = natter_protocol::conversations::HistoryQuery {
+            before: None,
+            after: Some(after),
+            limit: Some(100),
+        };
+        let page = session.history(conversation, query).await?;
+        if let Some(last) = page.messages.last() {
+            after = last.seq;
+        }
+        out.extend(page.messages);
+        if !page.has_more {
+            return Ok(out);
+        }
+    }
+}

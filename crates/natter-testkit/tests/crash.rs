@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use natter_client::{Client, ClientError, ConnectionEvent, Session};
-use natter_protocol::conversations::{HistoryQuery, Message, MessageContent, SendMessageRequest};
+use natter_protocol::conversations::{MessageContent, SendMessageRequest};
 use natter_protocol::{ClientMsgId, ConversationId, Seq};
-use natter_testkit::{ProcessServer, befriend, register};
+use natter_testkit::{ProcessServer, all_messages, befriend, register};
 use rand::Rng;
 use tokio::sync::watch;
 
@@ -76,30 +76,6 @@ fn retryable(error: &ClientError) -> bool {
     ) || error.is_retryable()
 }
 
-async fn history(session: &Session, conversation: ConversationId) -> anyhow::Result<Vec<Message>> {
-    let mut out = Vec::new();
-    let mut after = Seq(0);
-    loop {
-        let page = session
-            .history(
-                conversation,
-                HistoryQuery {
-                    before: None,
-                    after: Some(after),
-                    limit: Some(100),
-                },
-            )
-            .await?;
-        if let Some(last) = page.messages.last() {
-            after = last.seq;
-        }
-        out.extend(page.messages);
-        if !page.has_more {
-            return Ok(out);
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_messages_survive_repeated_sigkill() -> anyhow::Result<()> {
     const CRASHES: usize = 6;
@@ -157,13 +133,13 @@ async fn acknowledged_messages_survive_repeated_sigkill() -> anyhow::Result<()> 
     assert_eq!(acked.len(), total);
     let mut stored_by_conversation = HashMap::new();
     for conversation in [direct, group] {
-        let reference = history(&a, conversation).await?;
+        let reference = all_messages(&a, conversation).await?;
         for member in [&b, &c] {
             if conversation == direct && member.user().id == c.user().id {
                 continue;
             }
             assert_eq!(
-                history(member, conversation).await?,
+                all_messages(member, conversation).await?,
                 reference,
                 "every member sees the same timeline"
             );
@@ -259,7 +235,11 @@ async fn sigterm_closes_sockets_with_1001_and_keeps_every_acknowledged_message()
     b_live.close().await;
 
     server.restart()?;
-    let stored: HashSet<i64> = history(&a, direct).await?.iter().map(|m| m.seq.0).collect();
+    let stored: HashSet<i64> = all_messages(&a, direct)
+        .await?
+        .iter()
+        .map(|m| m.seq.0)
+        .collect();
     let acked = acks.lock().expect("lock").clone();
     assert!(acked.len() >= 40);
     let lost: Vec<_> = acked.iter().filter(|s| !stored.contains(&s.0)).collect();

@@ -27,9 +27,11 @@ const BURST: usize = 64;
 /// A write that cannot complete in this time means the peer stopped reading
 /// (its TCP window is shut): give the connection up rather than wait forever.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Typing frames closer together than this are acknowledged and dropped: one
-/// member typing must not flood a large group.
-const TYPING_EVERY: Duration = Duration::from_secs(2);
+/// Typing frames: a burst of this many passes, then one per `TYPING_REFILL`;
+/// the rest are acknowledged and dropped. A client that says "typing" every few
+/// seconds is never held back; one member must not flood a large group.
+const TYPING_BURST: f64 = 3.0;
+const TYPING_REFILL: Duration = Duration::from_secs(2);
 /// How often a long-lived connection records that its device is in use, so that
 /// a device used only over its WebSocket does not expire as idle.
 const TOUCH_EVERY: Duration = Duration::from_secs(3600);
@@ -191,19 +193,41 @@ async fn finish(in_flight: &mut Option<InFlight>) -> Option<Utf8Bytes> {
     }
 }
 
+/// A token bucket for one connection's typing frames.
+struct TypingBudget {
+    tokens: f64,
+    at: Instant,
+}
+
+impl TypingBudget {
+    fn new() -> TypingBudget {
+        TypingBudget {
+            tokens: TYPING_BURST,
+            at: Instant::now(),
+        }
+    }
+
+    fn spend(&mut self, now: Instant) -> bool {
+        let earned = now.duration_since(self.at).as_secs_f64() / TYPING_REFILL.as_secs_f64();
+        self.tokens = (self.tokens + earned).min(TYPING_BURST);
+        self.at = now;
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
+    }
+}
+
 /// What to do with a parsed frame: answer at once, or run it.
 fn start(
     app: &AppState,
     caller: Caller,
     frame: ClientFrame,
-    last_typing: &mut Option<Instant>,
+    typing: &mut TypingBudget,
 ) -> Result<InFlight, Option<Utf8Bytes>> {
-    if matches!(frame.request, ClientRequest::Typing { .. }) {
-        let now = Instant::now();
-        if last_typing.is_some_and(|at| now.duration_since(at) < TYPING_EVERY) {
-            return Err(frame.id.map(|id| reply_frame(id, "{\"ok\":true}")));
-        }
-        *last_typing = Some(now);
+    if matches!(frame.request, ClientRequest::Typing { .. }) && !typing.spend(Instant::now()) {
+        return Err(frame.id.map(|id| reply_frame(id, "{\"ok\":true}")));
     }
     Ok(Box::pin(execute(app.clone(), caller, frame)))
 }
@@ -224,7 +248,7 @@ async fn serve(
     let idle_timeout: Duration = config.idle_timeout();
     let mut last_heard = Instant::now();
     let mut last_touch = Instant::now();
-    let mut last_typing = None;
+    let mut typing = TypingBudget::new();
     // One request at a time, in order; events keep flowing while it runs.
     let mut in_flight: Option<InFlight> = None;
     loop {
@@ -253,7 +277,7 @@ async fn serve(
                 last_heard = Instant::now();
                 let immediate = match message {
                     Message::Text(text) => match parse(&text) {
-                        Ok(frame) => match start(app, caller, frame, &mut last_typing) {
+                        Ok(frame) => match start(app, caller, frame, &mut typing) {
                             Ok(request) => {
                                 in_flight = Some(request);
                                 None

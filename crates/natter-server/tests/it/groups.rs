@@ -6,37 +6,10 @@ use natter_protocol::conversations::{
     HistoryQuery, Message, MessageContent, Role, SystemEvent, UpdateGroupRequest,
 };
 use natter_protocol::ws::Event;
-use natter_protocol::{ConversationId, ErrorCode, Seq, UserId};
-use natter_testkit::TestServer;
+use natter_protocol::{ErrorCode, Seq, UserId};
+use natter_testkit::{TestServer, all_messages};
 
 use crate::assert_code;
-
-async fn all_messages(
-    session: &natter_client::Session,
-    conversation: ConversationId,
-) -> anyhow::Result<Vec<Message>> {
-    let mut out = Vec::new();
-    let mut after = Seq(0);
-    loop {
-        let page = session
-            .history(
-                conversation,
-                &HistoryQuery {
-                    before: None,
-                    after: Some(after),
-                    limit: Some(100),
-                },
-            )
-            .await?;
-        if let Some(last) = page.messages.last() {
-            after = last.seq;
-        }
-        out.extend(page.messages);
-        if !page.has_more {
-            return Ok(out);
-        }
-    }
-}
 
 fn system_events(messages: &[Message]) -> Vec<SystemEvent> {
     messages

@@ -106,6 +106,21 @@ fn mutate(template: &Value, rng: &mut StdRng) -> String {
     }
 }
 
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A new socket past its `auth` frame (after a protocol error closed the last one).
+async fn authenticated(server: &TestServer, token: &str) -> anyhow::Result<Socket> {
+    let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url()).await?;
+    socket
+        .send(Message::text(
+            json!({"type": "auth", "token": token}).to_string(),
+        ))
+        .await?;
+    socket.next().await;
+    Ok(socket)
+}
+
 fn known_code(code: &str) -> bool {
     ErrorCode::ALL.iter().any(|c| c.as_str() == code)
 }
@@ -127,13 +142,7 @@ async fn thousands_of_mutated_frames_and_bodies_get_typed_errors_and_change_noth
 
     let mut rng = StdRng::seed_from_u64(0x6e61_7474);
     let templates = templates(victim.0);
-    let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url()).await?;
-    socket
-        .send(Message::text(
-            json!({"type": "auth", "token": attacker.token()}).to_string(),
-        ))
-        .await?;
-    socket.next().await;
+    let mut socket = authenticated(&server, attacker.token()).await?;
 
     let frames = 3000;
     let (mut replies, mut closes) = (0, 0);
@@ -142,14 +151,7 @@ async fn thousands_of_mutated_frames_and_bodies_get_typed_errors_and_change_noth
         let frame = mutate(template, &mut rng);
         if socket.send(Message::text(frame.clone())).await.is_err() {
             closes += 1;
-            let (fresh, _) = tokio_tungstenite::connect_async(server.ws_url()).await?;
-            socket = fresh;
-            socket
-                .send(Message::text(
-                    json!({"type": "auth", "token": attacker.token()}).to_string(),
-                ))
-                .await?;
-            socket.next().await;
+            socket = authenticated(&server, attacker.token()).await?;
             continue;
         }
         // Typing without error and frames without an id may get no answer: ping
@@ -182,27 +184,13 @@ async fn thousands_of_mutated_frames_and_bodies_get_typed_errors_and_change_noth
                         "closed with {code} after {frame:.80}"
                     );
                     closes += 1;
-                    let (fresh, _) = tokio_tungstenite::connect_async(server.ws_url()).await?;
-                    socket = fresh;
-                    socket
-                        .send(Message::text(
-                            json!({"type": "auth", "token": attacker.token()}).to_string(),
-                        ))
-                        .await?;
-                    socket.next().await;
+                    socket = authenticated(&server, attacker.token()).await?;
                     break;
                 }
                 Some(Ok(_)) => {}
                 Some(Err(_)) | None => {
                     closes += 1;
-                    let (fresh, _) = tokio_tungstenite::connect_async(server.ws_url()).await?;
-                    socket = fresh;
-                    socket
-                        .send(Message::text(
-                            json!({"type": "auth", "token": attacker.token()}).to_string(),
-                        ))
-                        .await?;
-                    socket.next().await;
+                    socket = authenticated(&server, attacker.token()).await?;
                     break;
                 }
             }
