@@ -136,6 +136,30 @@ describe("chat between people", () => {
     await a.locator(".msg", { hasText: "How are you?" }).waitFor();
   });
 
+  it("notifies and badges the title while the tab is in the background", async () => {
+    const { page: a } = users.alice;
+    // Bob on a second device whose tab is hidden and who allowed notifications.
+    const bg = await user("bobInBackground");
+    await bg.context.addInitScript(() => {
+      window.__notes = [];
+      window.Notification = class {
+        static permission = "granted";
+        static requestPermission() { return Promise.resolve("granted"); }
+        constructor(title, options) { window.__notes.push({ title, body: options?.body ?? "" }); }
+        close() {}
+      };
+      Object.defineProperty(document, "visibilityState", { get: () => "hidden" });
+    });
+    await login(bg.page, "bob");
+    await bg.page.locator('.conn[data-state="online"]').waitFor();
+    await openChatWith(a, "bob");
+    await sendMessage(a, "ping while you look away");
+    await bg.page.waitForFunction(() =>
+      window.__notes.some((n) => n.body === "ping while you look away" && /alice/i.test(n.title)));
+    await bg.page.waitForFunction(() => /^\(\d+\) /.test(document.title));
+    await bg.context.close();
+  });
+
   it("a user who was offline catches up, with unread badges", async () => {
     const { page: a } = users.alice;
     const b = users.bob;
