@@ -150,14 +150,22 @@ describe("chat between people", () => {
       };
       Object.defineProperty(document, "visibilityState", { get: () => "hidden" });
     });
-    await login(bg.page, "bob");
-    await bg.page.locator('.conn[data-state="online"]').waitFor();
-    await openChatWith(a, "bob");
-    await sendMessage(a, "ping while you look away");
-    await bg.page.waitForFunction(() =>
-      window.__notes.some((n) => n.body === "ping while you look away" && /alice/i.test(n.title)));
-    await bg.page.waitForFunction(() => /^\(\d+\) /.test(document.title));
-    await bg.context.close();
+    try {
+      await login(bg.page, "bob");
+      await bg.page.locator('.conn[data-state="online"]').waitFor();
+      // The list is loaded (the first sync is done): what comes now is live.
+      await convEntry(bg.page, "Alice Liddell").waitFor();
+      // Bob's first device looks elsewhere, so nothing reads the message at once.
+      await users.bob.page.goto("/#/contacts");
+      await openChatWith(a, "bob");
+      await sendMessage(a, "ping while you look away");
+      await bg.page.waitForFunction(() =>
+        window.__notes.some((n) => n.body === "ping while you look away" && /alice/i.test(n.title)));
+      await bg.page.waitForFunction(() => /^\(\d+\) /.test(document.title));
+    } finally {
+      // Bob's other tests expect this second device gone (presence goes offline).
+      await bg.context.close();
+    }
   });
 
   it("a user who was offline catches up, with unread badges", async () => {
