@@ -4,6 +4,7 @@
 
 mod access;
 mod accounts;
+mod authz;
 mod boundaries;
 mod contacts;
 mod gateway;

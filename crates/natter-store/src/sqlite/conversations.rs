@@ -290,7 +290,12 @@ fn add_members(
 ) -> StoreResult<()> {
     for &user in users {
         get_profile(conn, user)?;
-        if !are_friends(conn, actor, user)? {
+        if has_blocked(conn, actor, user)? {
+            return Err(StoreError::Rejected(ErrorCode::Blocked));
+        }
+        // Someone who blocked the actor cannot be pulled into a group by them;
+        // the actor gets the same answer as for a non-friend and is not told.
+        if !are_friends(conn, actor, user)? || has_blocked(conn, user, actor)? {
             return Err(StoreError::Rejected(ErrorCode::NotFriends));
         }
         add_member(conn, conversation, user, Role::Member, now)?;
