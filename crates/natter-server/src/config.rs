@@ -16,6 +16,7 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Directory for the database and (later) media.
     pub data: PathBuf,
+    pub http: HttpConfig,
     pub accounts: AccountsConfig,
     pub contacts: ContactsConfig,
     pub groups: GroupsConfig,
@@ -29,6 +30,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data: PathBuf::from("natter-data"),
+            http: HttpConfig::default(),
             accounts: AccountsConfig::default(),
             contacts: ContactsConfig::default(),
             groups: GroupsConfig::default(),
@@ -43,6 +45,35 @@ impl Config {
     /// Parses a TOML config file's text.
     pub fn from_toml(text: &str) -> Result<Config, toml::de::Error> {
         toml::from_str(text)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// PEM certificate chain (leaf first). With `tls_key`, the server speaks
+    /// HTTPS and WSS itself; without, plain HTTP (put a reverse proxy in front).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Seconds a client has to send a request's headers (slow-header attacks
+    /// hold a connection otherwise); also how long an idle keep-alive lasts.
+    pub header_timeout_secs: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            tls_cert: None,
+            tls_key: None,
+            header_timeout_secs: 10,
+        }
+    }
+}
+
+impl HttpConfig {
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_timeout_secs.max(1))
     }
 }
 

@@ -42,6 +42,10 @@ pub enum ServeError {
     Store(#[from] natter_store::StoreError),
     #[error("server I/O: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] http::serve::TlsError),
+    #[error("TLS needs both `http.tls_cert` and `http.tls_key`")]
+    TlsHalfConfigured,
 }
 
 /// Serves on `listener` until `shutdown` completes, then closes every WebSocket
@@ -51,6 +55,11 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let tls = match (&config.http.tls_cert, &config.http.tls_key) {
+        (Some(cert), Some(key)) => Some(http::serve::tls_acceptor(cert, key)?),
+        (None, None) => None,
+        _ => return Err(ServeError::TlsHalfConfigured),
+    };
     let store = natter_store::open_sqlite(&config.data, SqliteOptions::default())?;
     let app = app::AppState::build(
         &config,
@@ -61,15 +70,21 @@ pub async fn run(
     let router = http::router(app.clone());
     let gateway_app = app.clone();
     let housekeeping = tokio::spawn(housekeeping(app.clone(), app.gateway.shutdown_signal()));
-    tracing::info!(address = %listener.local_addr()?, data = %config.data.display(), "natter listening");
-    // The peer address feeds the per-address rate limits.
-    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            gateway_app.gateway.begin_shutdown();
-        })
-        .await?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        data = %config.data.display(),
+        tls = tls.is_some(),
+        "natter listening"
+    );
+    http::serve::serve(
+        listener,
+        router,
+        tls,
+        config.http.header_timeout(),
+        shutdown,
+        move || gateway_app.gateway.begin_shutdown(),
+    )
+    .await;
     // The housekeeping task ends on the shutdown signal the gateway just sent.
     let _ = housekeeping.await;
     drop(app);

@@ -96,6 +96,12 @@ struct ServeArgs {
     /// Reverse proxies whose X-Forwarded-For is believed, comma-separated.
     #[arg(long, env = "NATTER_TRUSTED_PROXIES", value_delimiter = ',')]
     trusted_proxies: Option<Vec<std::net::IpAddr>>,
+    /// Serve HTTPS and WSS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, env = "NATTER_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "NATTER_TLS_KEY")]
+    tls_key: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -143,6 +149,12 @@ impl ServeArgs {
         }
         if let Some(v) = self.trusted_proxies {
             config.limits.trusted_proxies = v;
+        }
+        if let Some(v) = self.tls_cert {
+            config.http.tls_cert = Some(v);
+        }
+        if let Some(v) = self.tls_key {
+            config.http.tls_key = Some(v);
         }
         Ok(config)
     }

@@ -3,6 +3,7 @@
 
 pub mod extract;
 mod openapi;
+pub mod serve;
 mod web;
 
 use axum::extract::DefaultBodyLimit;

@@ -14,6 +14,7 @@ mod limits;
 mod messaging;
 mod robustness;
 mod sync;
+mod transport;
 
 use std::time::Duration;
 
