@@ -18,7 +18,7 @@ pub const REVOKE_DEVICE: Endpoint =
 pub const GET_USER: Endpoint = Endpoint::new(Method::Get, "/api/v1/users/{user_id}", true);
 
 /// `POST /api/v1/auth/register`
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct RegisterRequest {
     pub username: String,
     pub password: String,
@@ -28,7 +28,7 @@ pub struct RegisterRequest {
 }
 
 /// `POST /api/v1/auth/login`
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
@@ -39,7 +39,7 @@ pub struct LoginRequest {
 }
 
 /// Reply to a successful login.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct LoginResponse {
     /// The session token: send it as `Authorization: Bearer <token>` and in the
     /// WebSocket `auth` frame. The server stores only its hash.
@@ -66,7 +66,7 @@ pub struct UpdateProfileRequest {
 }
 
 /// `POST /api/v1/me/password`. Revokes every other device of the user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct ChangePasswordRequest {
     pub old_password: String,
     pub new_password: String,
@@ -97,4 +97,47 @@ pub struct Ok {
 
 impl Ok {
     pub const YES: Ok = Ok { ok: true };
+}
+
+/// Debug output of the types that carry a password or a token shows
+/// `"<redacted>"` instead, so that a stray `{:?}` in a log line leaks nothing.
+const REDACTED: &str = "<redacted>";
+
+impl std::fmt::Debug for RegisterRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisterRequest")
+            .field("username", &self.username)
+            .field("password", &REDACTED)
+            .field("display_name", &self.display_name)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("username", &self.username)
+            .field("password", &REDACTED)
+            .field("device", &self.device)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for LoginResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginResponse")
+            .field("token", &REDACTED)
+            .field("device_id", &self.device_id)
+            .field("user", &self.user)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ChangePasswordRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangePasswordRequest")
+            .field("old_password", &REDACTED)
+            .field("new_password", &REDACTED)
+            .finish()
+    }
 }

@@ -366,3 +366,42 @@ fn generated_typescript_matches_the_rust_types() {
         "web/src/generated/protocol.ts is stale: run `NATTER_UPDATE_TS=1 cargo test -p natter-protocol`"
     );
 }
+
+#[test]
+fn debug_output_never_shows_a_password_or_token() {
+    let user = crate::accounts::UserProfile {
+        id: UserId(1),
+        username: "alice".into(),
+        display_name: "Alice".into(),
+        created_at: Timestamp(0),
+    };
+    let shown = format!(
+        "{:?} {:?} {:?} {:?}",
+        RegisterRequest {
+            username: "alice".into(),
+            password: "pw-register".into(),
+            display_name: None,
+        },
+        LoginRequest {
+            username: "alice".into(),
+            password: "pw-login".into(),
+            device: None,
+        },
+        LoginResponse {
+            token: "tok-secret".into(),
+            device_id: DeviceId(1),
+            user,
+        },
+        ChangePasswordRequest {
+            old_password: "pw-old".into(),
+            new_password: "pw-new".into(),
+        },
+    );
+    for secret in ["pw-register", "pw-login", "tok-secret", "pw-old", "pw-new"] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+    assert!(
+        shown.contains("alice") && shown.contains("<redacted>"),
+        "{shown}"
+    );
+}

@@ -27,7 +27,7 @@ use natter_server::Config;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use process::ProcessServer;
+pub use process::{ProcessOptions, ProcessServer};
 
 /// The password every test user gets.
 pub const PASSWORD: &str = "correct horse battery";

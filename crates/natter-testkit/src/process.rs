@@ -11,18 +11,49 @@ use anyhow::Context;
 pub struct ProcessServer {
     binary: PathBuf,
     data: PathBuf,
+    options: ProcessOptions,
     addr: SocketAddr,
     child: Option<Child>,
+}
+
+/// How the server process is started.
+#[derive(Debug, Clone)]
+pub struct ProcessOptions {
+    /// The `NATTER_LOG` filter.
+    pub log: String,
+    /// A command (with its arguments) the server is started through, for
+    /// instance one that gives it a small file system; the server's own
+    /// command line is appended.
+    pub wrapper: Vec<String>,
+}
+
+impl Default for ProcessOptions {
+    fn default() -> Self {
+        ProcessOptions {
+            log: "warn".into(),
+            wrapper: Vec::new(),
+        }
+    }
 }
 
 impl ProcessServer {
     /// Starts `binary` (the `natter-test-server` of this crate) on `data`, on an
     /// ephemeral loopback port, and waits until it listens.
     pub fn start(binary: &Path, data: &Path) -> anyhow::Result<ProcessServer> {
-        let (child, addr) = spawn(binary, data, "127.0.0.1:0")?;
+        ProcessServer::start_with(binary, data, ProcessOptions::default())
+    }
+
+    /// [`ProcessServer::start`] with other options.
+    pub fn start_with(
+        binary: &Path,
+        data: &Path,
+        options: ProcessOptions,
+    ) -> anyhow::Result<ProcessServer> {
+        let (child, addr) = spawn(binary, data, "127.0.0.1:0", &options)?;
         Ok(ProcessServer {
             binary: binary.into(),
             data: data.into(),
+            options,
             addr,
             child: Some(child),
         })
@@ -60,7 +91,12 @@ impl ProcessServer {
     /// Starts the server again on the same data directory and address.
     pub fn restart(&mut self) -> anyhow::Result<()> {
         self.kill()?;
-        let (child, addr) = spawn(&self.binary, &self.data, &self.addr.to_string())?;
+        let (child, addr) = spawn(
+            &self.binary,
+            &self.data,
+            &self.addr.to_string(),
+            &self.options,
+        )?;
         anyhow::ensure!(addr == self.addr, "came back on {addr}, not {}", self.addr);
         self.child = Some(child);
         Ok(())
@@ -73,11 +109,24 @@ impl Drop for ProcessServer {
     }
 }
 
-fn spawn(binary: &Path, data: &Path, address: &str) -> anyhow::Result<(Child, SocketAddr)> {
-    let mut child = Command::new(binary)
+fn spawn(
+    binary: &Path,
+    data: &Path,
+    address: &str,
+    options: &ProcessOptions,
+) -> anyhow::Result<(Child, SocketAddr)> {
+    let mut command = match options.wrapper.split_first() {
+        Some((program, args)) => {
+            let mut command = Command::new(program);
+            command.args(args).arg(binary);
+            command
+        }
+        None => Command::new(binary),
+    };
+    let mut child = command
         .arg(data)
         .arg(address)
-        .env("NATTER_LOG", "warn")
+        .env("NATTER_LOG", &options.log)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

@@ -163,7 +163,16 @@ impl ServeArgs {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let filter = |default: &str| {
-        tracing_subscriber::EnvFilter::try_from_env("NATTER_LOG").unwrap_or_else(|_| default.into())
+        let mut filter = tracing_subscriber::EnvFilter::try_from_env("NATTER_LOG")
+            .unwrap_or_else(|_| default.into());
+        // tungstenite logs every frame's payload (tokens, message text) at
+        // debug and trace: it is capped whatever NATTER_LOG asks.
+        for cap in ["tungstenite=info", "tokio_tungstenite=info"] {
+            if let Ok(directive) = cap.parse() {
+                filter = filter.add_directive(directive);
+            }
+        }
+        filter
     };
     match cli.command {
         Command::Serve(_) => tracing_subscriber::fmt()

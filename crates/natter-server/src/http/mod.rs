@@ -17,6 +17,7 @@ use natter_protocol::ErrorCode;
 use natter_protocol::limits::HTTP_BODY_MAX_BYTES;
 use natter_protocol::ws::WS_PATH;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -44,7 +45,14 @@ pub fn router(state: AppState) -> Router {
         .fallback(web::serve)
         .method_not_allowed_fallback(no_route)
         .layer(DefaultBodyLimit::max(HTTP_BODY_MAX_BYTES))
-        .layer(axum::middleware::from_fn(run_to_completion));
+        .layer(axum::middleware::from_fn(run_to_completion))
+        // One debug line per request: method, path, status, latency. Headers
+        // (the bearer token among them) are never part of it.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(tracing::Level::DEBUG))
+                .on_response(DefaultOnResponse::new().level(tracing::Level::DEBUG)),
+        );
     for (name, value) in headers {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
             name,

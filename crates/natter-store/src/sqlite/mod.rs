@@ -123,11 +123,26 @@ pub struct SqliteStore {
     reader_permits: Arc<Semaphore>,
 }
 
+/// SQLite only says "unable to open database file" about a read-only or
+/// full directory; this says which, before anything else is tried.
+fn check_writable(dir: &Path) -> StoreResult<()> {
+    let probe = dir.join(".natter-write-check");
+    std::fs::write(&probe, b"natter")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| {
+            StoreError::Unavailable(format!(
+                "the data directory {} is not writable: {e}",
+                dir.display()
+            ))
+        })
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database `natter.db` in `dir` and migrates it.
     pub fn open(dir: &Path, options: SqliteOptions) -> StoreResult<SqliteStore> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Unavailable(format!("create {}: {e}", dir.display())))?;
+        check_writable(dir)?;
         let path = dir.join("natter.db");
         let mut writer = open_writer(&path)?;
         migrations::migrate(&mut writer)?;

@@ -3,6 +3,7 @@
 //! meaningful exit codes. Plus one end-to-end run of `natter chat` in tmux.
 
 mod cli;
+mod logs;
 mod tmux;
 
 use std::path::Path;
