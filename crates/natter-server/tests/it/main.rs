@@ -13,6 +13,7 @@ mod http;
 mod limits;
 mod messaging;
 mod robustness;
+mod storm;
 mod sync;
 mod transport;
 
