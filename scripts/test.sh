@@ -20,6 +20,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "== Rust tests"
 cargo test --workspace
 
+echo "== fuzzing, bounded (every decoder of untrusted input)"
+scripts/fuzz.sh "${NATTER_FUZZ_SECONDS:-10}"
+
 if [ -x scripts/web-test.sh ] && [ -f web/package.json ]; then
   echo "== web tests"
   cargo build -p natter

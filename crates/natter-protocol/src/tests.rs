@@ -405,3 +405,15 @@ fn debug_output_never_shows_a_password_or_token() {
         "{shown}"
     );
 }
+
+/// Found by the `server_frame` fuzz target: a huge integer inside a reply's
+/// free-form result decoded to a float that did not survive a round trip
+/// until serde_json's `float_roundtrip` was enabled.
+#[test]
+fn numbers_in_free_form_results_round_trip_exactly() {
+    let text = r#"{"type":"reply","id":2,"result":{"n":999999999999999999999999999999999999999999999999999999999999999999999999991}}"#;
+    let frame: ServerFrame = serde_json::from_str(text).expect("decodes");
+    let again: ServerFrame =
+        serde_json::from_str(&serde_json::to_string(&frame).expect("encodes")).expect("decodes");
+    assert_eq!(frame, again);
+}

@@ -85,6 +85,69 @@ impl ClientRequest {
         &["auth", "ping", "send", "read", "typing", "sync", "history"];
 }
 
+/// Why a client frame could not be decoded, with what the error reply needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameError {
+    /// The frame's `id`, when it could be read.
+    pub id: Option<u64>,
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// Just enough of a frame to answer well when the rest is wrong.
+#[derive(Deserialize)]
+struct FrameHead<'a> {
+    #[serde(default)]
+    id: Option<u64>,
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// Decodes a client's text frame: the request and its id, or a typed error.
+///
+/// The head (`type` and `id`) is read first: serde would otherwise accept an
+/// integer `type` as a variant index, and the head also lets an error carry the
+/// frame's id. Never panics, whatever the input (a fuzz target checks).
+pub fn decode_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
+    let head: FrameHead<'_> = serde_json::from_str(text).map_err(|error| {
+        let (code, message) = if error.is_syntax() || error.is_eof() {
+            (ErrorCode::InvalidJson, "The frame is not valid JSON.")
+        } else {
+            (
+                ErrorCode::InvalidRequest,
+                "A frame is a JSON object with a string `type` and an optional integer `id`.",
+            )
+        };
+        FrameError {
+            id: None,
+            code,
+            message: message.into(),
+        }
+    })?;
+    let Some(kind) = head.kind else {
+        return Err(FrameError {
+            id: head.id,
+            code: ErrorCode::InvalidRequest,
+            message: "The frame needs a `type`.".into(),
+        });
+    };
+    if !ClientRequest::TYPES.contains(&kind.as_ref()) {
+        return Err(FrameError {
+            id: head.id,
+            code: ErrorCode::UnknownType,
+            message: format!(
+                "Unknown frame type `{}`.",
+                kind.chars().take(32).collect::<String>()
+            ),
+        });
+    }
+    serde_json::from_str(text).map_err(|error| FrameError {
+        id: head.id,
+        code: ErrorCode::InvalidRequest,
+        message: error.to_string(),
+    })
+}
+
 /// A frame from server to client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]

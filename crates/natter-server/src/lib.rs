@@ -67,7 +67,7 @@ pub async fn run(
         Arc::new(InProcessBus::new()),
         Arc::new(InProcessPresence::new()),
     );
-    let router = http::router(app.clone());
+    let router = http::router(app.clone(), tls.is_some());
     let gateway_app = app.clone();
     let housekeeping = tokio::spawn(housekeeping(app.clone(), app.gateway.shutdown_signal()));
     tracing::info!(

@@ -5,58 +5,15 @@ use axum::extract::ws::Utf8Bytes;
 use natter_protocol::ErrorCode;
 use natter_protocol::accounts::Ok;
 use natter_protocol::ws::{ClientFrame, ClientRequest, ServerFrame};
-use serde::Deserialize;
 
 use crate::accounts::Caller;
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 
-/// Just enough of a frame to answer well when the rest is wrong.
-#[derive(Deserialize)]
-struct FrameHead<'a> {
-    #[serde(default)]
-    id: Option<u64>,
-    #[serde(rename = "type", borrow, default)]
-    kind: Option<std::borrow::Cow<'a, str>>,
-}
-
 /// Parses a frame: the request and its id, or the error frame to send back.
-///
-/// The head (`type` and `id`) is read first: serde would otherwise accept an
-/// integer `type` as a variant index, and the head also lets an error carry the
-/// frame's id.
 pub fn parse(text: &str) -> Result<ClientFrame, Utf8Bytes> {
-    let head: FrameHead<'_> = serde_json::from_str(text).map_err(|error| {
-        let code = if error.is_syntax() || error.is_eof() {
-            ErrorCode::InvalidJson
-        } else {
-            ErrorCode::InvalidRequest
-        };
-        let message = if code == ErrorCode::InvalidJson {
-            "The frame is not valid JSON."
-        } else {
-            "A frame is a JSON object with a string `type` and an optional integer `id`."
-        };
-        error_frame(None, &ApiError::new(code, message))
-    })?;
-    let Some(kind) = head.kind else {
-        return Err(error_frame(
-            head.id,
-            &ApiError::invalid("The frame needs a `type`."),
-        ));
-    };
-    if !ClientRequest::TYPES.contains(&kind.as_ref()) {
-        let message = format!(
-            "Unknown frame type `{}`.",
-            kind.chars().take(32).collect::<String>()
-        );
-        return Err(error_frame(
-            head.id,
-            &ApiError::new(ErrorCode::UnknownType, message),
-        ));
-    }
-    serde_json::from_str(text)
-        .map_err(|error| error_frame(head.id, &ApiError::invalid(error.to_string())))
+    natter_protocol::ws::decode_client_frame(text)
+        .map_err(|error| error_frame(error.id, &ApiError::new(error.code, error.message)))
 }
 
 /// Runs an authenticated client's parsed frame. `None` when there is nothing

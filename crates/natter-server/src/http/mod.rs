@@ -22,8 +22,17 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use crate::app::AppState;
 use crate::error::ApiError;
 
-pub fn router(state: AppState) -> Router {
-    let headers = [
+/// The whole HTTP surface. `https` adds Strict-Transport-Security (only
+/// meaningful, and only sent, when this server itself speaks TLS).
+pub fn router(state: AppState, https: bool) -> Router {
+    let mut headers = vec![
+        // API answers hold private data: no cache may keep them. The web
+        // client's files set their own Cache-Control.
+        (header::CACHE_CONTROL, "no-store"),
+        (
+            header::HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "no-referrer"),
         (header::X_FRAME_OPTIONS, "DENY"),
@@ -34,6 +43,9 @@ pub fn router(state: AppState) -> Router {
              form-action 'self'; require-trusted-types-for 'script'",
         ),
     ];
+    if https {
+        headers.push((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"));
+    }
     let mut router = Router::new()
         .merge(crate::accounts::routes::routes())
         .merge(crate::contacts::routes::routes())

@@ -39,6 +39,16 @@ async fn health_openapi_security_headers_and_unknown_routes() -> anyhow::Result<
     );
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert_eq!(headers["cross-origin-opener-policy"], "same-origin");
+    assert!(
+        headers.get("strict-transport-security").is_none(),
+        "HSTS over plain HTTP"
+    );
+    let api = http
+        .get(format!("{}/api/v1/me", server.url()))
+        .send()
+        .await?;
+    assert_eq!(api.headers()["cache-control"], "no-store");
 
     let missing = http
         .get(format!("{}/api/v1/no/such/thing", server.url()))

@@ -61,6 +61,12 @@ async fn the_server_speaks_https_and_wss_from_certificate_files() -> anyhow::Res
         .await?;
     let response = read_response(&mut tls).await?;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response
+            .to_ascii_lowercase()
+            .contains("strict-transport-security: max-age=31536000"),
+        "{response}"
+    );
     let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
     let health: Value = serde_json::from_str(body)?;
     assert_eq!(health["status"], "ok");
