@@ -7,6 +7,7 @@ mod accounts;
 mod authz;
 mod boundaries;
 mod contacts;
+mod fields;
 mod gateway;
 mod groups;
 mod http;
