@@ -192,3 +192,45 @@ async fn cross_origin_requests_get_no_cors_permission() -> anyhow::Result<()> {
     assert!(!preflight.status().is_success(), "{}", preflight.status());
     Ok(())
 }
+
+#[tokio::test]
+async fn half_closed_connections_end_and_free_their_place() -> anyhow::Result<()> {
+    // One WebSocket at a time: a half-closed one that lingered would keep
+    // every later client out.
+    let server = TestServer::start_with(|config| config.gateway.max_connections = 1).await?;
+    let user = server.user("half").await?;
+    for round in 0..3 {
+        let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url()).await?;
+        let auth = serde_json::json!({"type": "auth", "id": 1, "token": user.token()});
+        socket.send(Message::text(auth.to_string())).await?;
+        socket
+            .send(Message::text(r#"{"type":"ping","id":2}"#))
+            .await?;
+        // The client stops sending (TCP FIN) without a close frame.
+        if let tokio_tungstenite::MaybeTlsStream::Plain(tcp) = socket.get_mut() {
+            tcp.shutdown().await?;
+        }
+        let mut frames = 0;
+        loop {
+            match tokio::time::timeout(WAIT, socket.next()).await? {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => frames += 1,
+            }
+        }
+        assert!(frames <= 2, "round {round}: {frames} frames");
+    }
+    // The same over plain HTTP: a request, then FIN; the connection ends.
+    let mut tcp = TcpStream::connect(server.addr()).await?;
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await?;
+    tcp.shutdown().await?;
+    let answer = read_response(&mut tcp).await?;
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 200"),
+        "{answer}"
+    );
+    // And the place is free for a real client.
+    let live = user.connect().await?;
+    live.close().await;
+    Ok(())
+}
