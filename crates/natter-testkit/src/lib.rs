@@ -12,6 +12,7 @@
 //! ```
 
 mod process;
+mod proxy;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,6 +29,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use process::{ProcessOptions, ProcessServer};
+pub use proxy::FaultProxy;
 
 /// The password every test user gets.
 pub const PASSWORD: &str = "correct horse battery";
