@@ -47,7 +47,7 @@ describe("chat between people", () => {
     await page.locator('input[name="username"]').fill("shorty");
     await page.locator('input[name="password"]').fill("short");
     await page.locator("form button[type=submit]").click();
-    await page.getByRole("alert").getByText("Passwords need at least 8 characters.").waitFor();
+    await page.getByRole("alert").getByText("Choose a password of at least 8 characters that is not a common one.").waitFor();
     await page.getByRole("button", { name: /Already have an account/ }).click();
     await page.locator('input[name="username"]').fill("nobody");
     await page.locator('input[name="password"]').fill("wrong password");

@@ -133,7 +133,7 @@ const en = {
   // errors by code
   err_invalid_username: "Usernames have 3–32 letters, digits, _, - or .",
   err_username_taken: "That username is taken.",
-  err_weak_password: "Passwords need at least 8 characters.",
+  err_weak_password: "Choose a password of at least 8 characters that is not a common one.",
   err_invalid_credentials: "Wrong username or password.",
   err_rate_limited: "Too many attempts. Try again in a moment.",
   err_network: "Cannot reach the server. Check your connection.",
@@ -283,7 +283,7 @@ const zh: Record<MessageKey, string> = {
   install: "安装应用",
   err_invalid_username: "用户名需为 3–32 个字母、数字、_、- 或 .",
   err_username_taken: "该用户名已被占用。",
-  err_weak_password: "密码至少需要 8 个字符。",
+  err_weak_password: "请使用至少 8 个字符、且不常见的密码。",
   err_invalid_credentials: "用户名或密码错误。",
   err_rate_limited: "尝试次数过多，请稍后再试。",
   err_network: "无法连接服务器，请检查网络。",

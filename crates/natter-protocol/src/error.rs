@@ -29,7 +29,7 @@ pub enum ErrorCode {
     InvalidUsername,
     /// The username (or a look-alike spelling of it) is taken.
     UsernameTaken,
-    /// The password is too short or too long.
+    /// The password is too short, too long, or one of the most common ones.
     WeakPassword,
     /// Wrong username or password. Deliberately does not say which.
     InvalidCredentials,

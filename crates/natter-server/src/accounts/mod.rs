@@ -2,6 +2,7 @@
 
 mod hashing;
 mod names;
+mod passwords;
 pub mod routes;
 
 use std::net::IpAddr;
@@ -12,9 +13,7 @@ use natter_protocol::accounts::{
     UpdateProfileRequest, UserProfile,
 };
 use natter_protocol::contacts::{SearchUsersQuery, UserSearchPage};
-use natter_protocol::limits::{
-    NAME_MAX_CHARS, PAGE_DEFAULT, PAGE_MAX, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS,
-};
+use natter_protocol::limits::{NAME_MAX_CHARS, PAGE_DEFAULT, PAGE_MAX, PASSWORD_MAX_CHARS};
 use natter_protocol::{DeviceId, ErrorCode, UserId};
 use natter_store::{AccountStore, NewUser};
 use rand::RngCore;
@@ -23,6 +22,7 @@ use tokio::sync::OnceCell;
 
 use hashing::PasswordHashing;
 pub use names::search_key;
+use passwords::check_password;
 
 use crate::clock::now;
 use crate::config::AccountsConfig;
@@ -85,7 +85,6 @@ impl AccountService {
                 "Usernames have 3 to 32 characters: letters, digits, '_', '-' or '.'.",
             )
         })?;
-        check_password(&request.password)?;
         self.limits.register(address)?;
         let display_name = match request.display_name {
             Some(name) => {
@@ -93,6 +92,7 @@ impl AccountService {
             }
             None => username.display.clone(),
         };
+        check_password(&request.password, &[&username.display, &display_name])?;
         let password_hash = self.hash(request.password).await?;
         let user = NewUser {
             display_key: search_key(&display_name),
@@ -235,7 +235,8 @@ impl AccountService {
         caller: Caller,
         request: ChangePasswordRequest,
     ) -> ApiResult<()> {
-        check_password(&request.new_password)?;
+        let me = self.me(caller).await?;
+        check_password(&request.new_password, &[&me.username, &me.display_name])?;
         let hash = self.store.get_password_hash(caller.user).await?;
         if !self.verify(request.old_password, hash).await? {
             return Err(ApiError::new(
@@ -325,17 +326,6 @@ impl AccountService {
 fn internal(what: &str) -> ApiError {
     tracing::error!(what, "internal error");
     ApiError::new(ErrorCode::Internal, "Internal error.")
-}
-
-fn check_password(password: &str) -> ApiResult<()> {
-    let count = password.chars().count();
-    if !(PASSWORD_MIN_CHARS..=PASSWORD_MAX_CHARS).contains(&count) {
-        return Err(ApiError::new(
-            ErrorCode::WeakPassword,
-            "Passwords have 8 to 1024 characters.",
-        ));
-    }
-    Ok(())
 }
 
 /// Trims a user-chosen name; `None` when empty. Refuses control characters and

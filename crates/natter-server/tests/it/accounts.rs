@@ -103,7 +103,14 @@ async fn long_passwords_are_never_truncated() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let client = server.client();
     let name = unique_name("long");
-    let password = "p".repeat(1024);
+    // 1024 characters that do not repeat (a repetitive one would be refused as common).
+    let password: String = (0..200)
+        .map(|i| format!("{i:x}-natter-"))
+        .collect::<String>()
+        .chars()
+        .take(1024)
+        .collect();
+    assert_eq!(password.chars().count(), 1024);
     client.register(&register(&name, &password)).await?;
     client.login(&login(&name, &password)).await?;
     // A prefix (what a truncating hash would compare) is wrong.
@@ -268,5 +275,30 @@ async fn device_ids_are_never_reused() -> anyhow::Result<()> {
     let second = server.user("second").await?;
     assert_ne!(second.device_id(), gone);
     assert!(second.device_id().0 > gone.0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn common_passwords_and_the_username_are_refused_at_registration_and_change()
+-> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let client = server.client();
+    let name = unique_name("common");
+    for weak in ["password1", "12345678", "qwertyuiop", name.as_str()] {
+        assert_code(
+            client.register(&register(&name, weak)).await,
+            ErrorCode::WeakPassword,
+        );
+    }
+    let user = server.user("changer").await?;
+    let own_name = format!("{}{}", user.user().username, user.user().username);
+    for weak in ["iloveyou1", own_name.as_str()] {
+        assert_code(
+            user.change_password(PASSWORD, weak).await,
+            ErrorCode::WeakPassword,
+        );
+    }
+    // Nothing changed: the old password still works.
+    server.login(&user.user().username, "again").await?;
     Ok(())
 }
