@@ -12,6 +12,8 @@
 //! - [`group`]: one group of G online members; deliveries/s and the time for
 //!   a message to reach every member.
 //! - [`history`]: pages of 50 through a long conversation; page latency.
+//! - [`login`]: failed logins for a wrong password and for an unknown
+//!   username; the two latencies must match (no enumeration by timing).
 //!
 //! Sockets bind to several loopback source addresses (127.0.0.x) so the
 //! ephemeral port range of one address is never the limit. Traffic goes only
@@ -23,6 +25,7 @@ pub mod driver;
 pub mod error;
 pub mod group;
 pub mod history;
+pub mod login;
 pub mod report;
 pub mod setup;
 pub mod stats;

@@ -92,6 +92,14 @@ enum Scenario {
         #[arg(long, default_value_t = 32)]
         fill_sockets: usize,
     },
+    /// Failed logins: wrong password vs unknown username (run with rate limits off).
+    Login {
+        #[command(flatten)]
+        common: Common,
+        /// Attempts of each kind.
+        #[arg(long, default_value_t = 200)]
+        attempts: u64,
+    },
     /// (internal) a worker process of `connect`.
     #[command(hide = true)]
     Worker,
@@ -203,6 +211,12 @@ pub fn main(args: BenchArgs) -> anyhow::Result<()> {
                     },
                 )
                 .await?;
+                print(common.json, &report, report.table())?;
+            }
+            Scenario::Login { common, attempts } => {
+                let target = Target::parse(&common.server)?;
+                let params = natter_bench::login::LoginParams { attempts };
+                let report = natter_bench::login::run(&target, &params).await?;
                 print(common.json, &report, report.table())?;
             }
         }

@@ -116,3 +116,17 @@ async fn history_pages_through_a_filled_conversation() -> anyhow::Result<()> {
     assert!(report.fill_per_sec > 0.0);
     Ok(())
 }
+
+#[tokio::test]
+async fn login_compares_wrong_passwords_with_unknown_users() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let report = natter_bench::login::run(
+        &target(&server)?,
+        &natter_bench::login::LoginParams { attempts: 3 },
+    )
+    .await?;
+    assert_eq!(report.wrong_password.count, 3, "{}", report.table());
+    assert_eq!(report.unknown_user.count, 3, "{}", report.table());
+    assert!(report.answers_identical, "{}", report.table());
+    Ok(())
+}
