@@ -256,3 +256,116 @@ async fn a_stream_cut_at_twenty_random_moments_arrives_complete_once_and_in_orde
     assert_eq!(got, expected, "missing, duplicated or out of order");
     Ok(())
 }
+
+/// RELIABILITY.md O1, as a seeded random schedule: four people in a group
+/// and in direct chats send at random while each one's network drops at
+/// random moments. Every device must end with every conversation complete,
+/// once, in the one seq order the history has. The seed is printed; set
+/// `NATTER_SEED` to replay a schedule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_sends_and_drops_leave_every_member_with_one_order() -> anyhow::Result<()> {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    use std::collections::BTreeMap;
+    const PEOPLE: usize = 4;
+    const SENDS: usize = 400;
+    let seed: u64 = std::env::var("NATTER_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| rand::rng().random());
+    eprintln!("O1 schedule seed: {seed}");
+    let mut rng = StdRng::seed_from_u64(seed);
+
+    let server = TestServer::start().await?;
+    let mut people = Vec::new();
+    for i in 0..PEOPLE {
+        people.push(server.user(&format!("o1p{i}")).await?);
+    }
+    // Everyone is friends with everyone; one group with all.
+    let mut conversations = Vec::new();
+    for a in 0..PEOPLE {
+        for b in a + 1..PEOPLE {
+            conversations.push((server.befriend(&people[a], &people[b]).await?, vec![a, b]));
+        }
+    }
+    let others: Vec<_> = people[1..].iter().map(|p| p.user().id).collect();
+    let group = people[0].create_group("o1", &others).await?.id;
+    conversations.push((group, (0..PEOPLE).collect()));
+
+    // Each person's listening device sits behind a proxy of its own.
+    let mut proxies = Vec::new();
+    let mut devices = Vec::new();
+    for person in &people {
+        let proxy = natter_testkit::FaultProxy::start(server.addr()).await?;
+        let device = natter_testkit::login(
+            &natter_client::Client::new(&proxy.url())?,
+            &person.user().username,
+            "o1 device",
+        )
+        .await?;
+        devices.push(device.connect().await?);
+        proxies.push(proxy);
+    }
+
+    let mut expected_per_person = [0usize; PEOPLE];
+    for i in 0..SENDS {
+        let (conversation, members) = &conversations[rng.random_range(0..conversations.len())];
+        let sender = members[rng.random_range(0..members.len())];
+        people[sender]
+            .send_text(*conversation, &format!("o1 {i}"))
+            .await?;
+        for &member in members {
+            expected_per_person[member] += 1;
+        }
+        if rng.random_ratio(1, 40) {
+            proxies[rng.random_range(0..PEOPLE)].cut();
+        }
+    }
+
+    for (person, device) in devices.iter().enumerate() {
+        let mut got: BTreeMap<i64, Vec<(i64, String)>> = BTreeMap::new();
+        let mut count = 0;
+        while count < expected_per_person[person] {
+            match device.next_event_timeout(WAIT).await? {
+                Some(ConnectionEvent::Event(Event::Message { message })) => {
+                    if let MessageContent::Text { text } = message.content
+                        && text.starts_with("o1 ")
+                    {
+                        got.entry(message.conversation_id.0)
+                            .or_default()
+                            .push((message.seq.0, text));
+                        count += 1;
+                    }
+                }
+                Some(_) => {}
+                None => anyhow::bail!("connection ended"),
+            }
+        }
+        for (conversation, members) in &conversations {
+            if !members.contains(&person) {
+                continue;
+            }
+            let history: Vec<(i64, String)> =
+                natter_testkit::all_messages(&people[person], *conversation)
+                    .await?
+                    .into_iter()
+                    .filter_map(|m| match m.content {
+                        MessageContent::Text { text } if text.starts_with("o1 ") => {
+                            Some((m.seq.0, text))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+            let delivered = got.remove(&conversation.0).unwrap_or_default();
+            assert_eq!(
+                delivered, history,
+                "seed {seed}: person {person}, conversation {conversation}"
+            );
+        }
+        assert!(
+            got.is_empty(),
+            "seed {seed}: messages of others' chats: {got:?}"
+        );
+    }
+    Ok(())
+}
