@@ -230,10 +230,15 @@ async fn events_of_a_group_never_reach_a_non_member() -> anyhow::Result<()> {
     let with_stranger = server.befriend(&owner, &stranger).await?;
     let group = owner.create_group("g", &[member.user().id]).await?.id;
     let live = stranger.connect().await?;
+    // The member comes online: their friends hear of it, the stranger must not.
+    let member_live = member.connect().await?;
+    member_live.typing(group).await?;
     owner.send_text(group, "members only").await?;
     member.mark_read(group, Seq(3)).await?;
     owner.send_text(with_stranger, "marker").await?;
+    let member_id = member.user().id;
     let first = wait_for(&live, |event| match event {
+        Event::Presence { user_id, .. } if *user_id == member_id => Some(ConversationId(0)),
         Event::Message { message } => Some(message.conversation_id),
         Event::Read {
             conversation_id, ..
