@@ -77,4 +77,50 @@ mod tests {
         assert_ne!(key("alice"), key("alicia"));
         assert_eq!(key("张伟明"), key("张伟明"));
     }
+
+    /// The username parser takes untrusted text at registration, login and
+    /// search; it lives in this crate, outside the fuzz targets, so random
+    /// text from the scripts users write (and the characters attackers use)
+    /// is thrown at it here: it never panics, and what it accepts is stable.
+    #[test]
+    fn random_text_never_panics_and_accepted_names_are_stable() {
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+        let ranges: &[(u32, u32)] = &[
+            (0x20, 0x7e),       // ASCII
+            (0x00, 0x1f),       // controls
+            (0xa0, 0x24f),      // Latin-1 and Latin Extended
+            (0x300, 0x36f),     // combining marks
+            (0x400, 0x4ff),     // Cyrillic
+            (0x4e00, 0x9fff),   // CJK
+            (0xff00, 0xffef),   // fullwidth and halfwidth forms
+            (0x200b, 0x202e),   // zero-width and bidi controls
+            (0x1f300, 0x1faff), // emoji
+            (0x1d400, 0x1d7ff), // mathematical letters (NFKC folds them)
+        ];
+        let mut rng = StdRng::seed_from_u64(0x6e61_6d65);
+        for _ in 0..20_000 {
+            let length = rng.random_range(0..40);
+            let text: String = (0..length)
+                .filter_map(|_| {
+                    let (low, high) = ranges[rng.random_range(0..ranges.len())];
+                    char::from_u32(rng.random_range(low..=high))
+                })
+                .collect();
+            let key = search_key(&text);
+            assert!(
+                key.chars().count() <= text.chars().count() * 18 + 1,
+                "{text:?}"
+            );
+            if let Some(name) = parse_username(&text) {
+                assert_eq!(
+                    parse_username(&name.display),
+                    Some(name.clone()),
+                    "{text:?}"
+                );
+                assert_eq!(search_key(&name.display), name.key, "{text:?}");
+                assert!(name.display.chars().all(|c| !c.is_control()), "{text:?}");
+            }
+        }
+    }
 }
