@@ -31,6 +31,9 @@ pub enum ClientError {
     /// `https://` URL.
     #[error("invalid base URL {url:?}: {reason}")]
     InvalidUrl { url: String, reason: String },
+    /// The certificates given to trust (see [`crate::ClientOptions`]) are unusable.
+    #[error("TLS setup: {0}")]
+    Tls(String),
     /// The request could not be sent or its reply not received (connection
     /// refused, reset, DNS failure, ...).
     #[error("transport error: {0}")]
@@ -95,7 +98,7 @@ impl ClientError {
             ClientError::Closed { code, .. } => {
                 !matches!(*code, close::UNAUTHORIZED | close::REVOKED)
             }
-            ClientError::InvalidUrl { .. } | ClientError::Decode(_) => false,
+            ClientError::InvalidUrl { .. } | ClientError::Tls(_) | ClientError::Decode(_) => false,
         }
     }
 

@@ -27,6 +27,8 @@ pub(crate) struct Http {
     client: reqwest::Client,
     /// `scheme://host[:port][/prefix]`, without a trailing slash.
     base: Arc<str>,
+    /// For `https` bases: the trust the WebSocket uses too.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl fmt::Debug for Http {
@@ -39,16 +41,33 @@ impl fmt::Debug for Http {
 
 impl Http {
     pub(crate) fn new(base_url: &str) -> Result<Self> {
+        Http::with_options(base_url, &ClientOptions::default())
+    }
+
+    pub(crate) fn with_options(base_url: &str, options: &ClientOptions) -> Result<Self> {
         let base = normalize_base(base_url)?;
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .build()
-            .map_err(ClientError::from_reqwest)?;
+            .connect_timeout(CONNECT_TIMEOUT);
+        // Plain http needs no trust store; loading the system's takes time.
+        let tls = if base.starts_with("https://") {
+            let config = crate::tls::client_config(options.extra_root_certificates_pem.as_deref())?;
+            builder = builder.use_preconfigured_tls((*config).clone());
+            Some(config)
+        } else {
+            None
+        };
+        let client = builder.build().map_err(ClientError::from_reqwest)?;
         Ok(Http {
             client,
             base: base.into(),
+            tls,
         })
+    }
+
+    /// The TLS configuration for `https` servers, shared with the WebSocket.
+    pub(crate) fn tls(&self) -> Option<Arc<rustls::ClientConfig>> {
+        self.tls.clone()
     }
 
     pub(crate) fn base(&self) -> &str {
@@ -172,13 +191,31 @@ pub struct Client {
     http: Http,
 }
 
+/// How a [`Client`] connects.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// PEM certificates to trust for `https://` servers besides the system's
+    /// certificate authorities: a self-signed server's certificate, or a
+    /// private CA.
+    pub extra_root_certificates_pem: Option<Vec<u8>>,
+}
+
 impl Client {
-    /// A client of the server at `base_url` (`http://host:port`, optionally
-    /// with a path prefix). Fails only if the URL is not an http(s) URL; no
-    /// request is made.
+    /// A client of the server at `base_url` (`http://host:port` or
+    /// `https://host`, optionally with a path prefix). Fails only if the URL
+    /// is not an http(s) URL; no request is made. `https` servers must have a
+    /// certificate the system trusts; see [`Client::with_options`] otherwise.
     pub fn new(base_url: &str) -> Result<Client> {
         Ok(Client {
             http: Http::new(base_url)?,
+        })
+    }
+
+    /// [`Client::new`] with [`ClientOptions`]. Fails with
+    /// [`ClientError::Tls`] when the extra certificates cannot be used.
+    pub fn with_options(base_url: &str, options: &ClientOptions) -> Result<Client> {
+        Ok(Client {
+            http: Http::with_options(base_url, options)?,
         })
     }
 

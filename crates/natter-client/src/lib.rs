@@ -59,9 +59,10 @@ mod error;
 mod http;
 mod realtime;
 mod session;
+mod tls;
 
 pub use error::{ClientError, Result};
-pub use http::Client;
+pub use http::{Client, ClientOptions};
 pub use realtime::{ConnectOptions, Connection, ConnectionEvent};
 pub use session::{Session, new_client_msg_id};
 

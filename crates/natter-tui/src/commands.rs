@@ -5,13 +5,13 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use natter_client::protocol::accounts::{LoginRequest, RegisterRequest};
 use natter_client::protocol::conversations::{HistoryQuery, Message};
 use natter_client::protocol::ws::Event;
 use natter_client::protocol::{ConversationId, Seq, UserId};
-use natter_client::{Client, ConnectionEvent, Session};
+use natter_client::{Client, ClientOptions, ConnectionEvent, Session};
 
 use crate::config::{self, SavedSession};
 use crate::error::CommandError;
@@ -29,8 +29,21 @@ pub struct LoginArgs {
     pub device: Option<String>,
 }
 
+/// The environment variable naming a PEM file of extra certificates to trust
+/// for `https://` servers (a self-signed server, a private CA).
+pub const CA_CERT_ENV: &str = "NATTER_CA_CERT";
+
 fn client(server: &str) -> Result<Client, CommandError> {
-    Client::new(server).map_err(|err| CommandError::Usage(err.to_string()))
+    let mut options = ClientOptions::default();
+    if let Some(path) = std::env::var_os(CA_CERT_ENV) {
+        let path = PathBuf::from(path);
+        let pem = std::fs::read(&path).map_err(|source| CommandError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        options.extra_root_certificates_pem = Some(pem);
+    }
+    Client::with_options(server, &options).map_err(|err| CommandError::Usage(err.to_string()))
 }
 
 /// Logs in (registering first if asked) and saves the session with mode 0600.

@@ -28,7 +28,8 @@ pub struct ChatArgs {
 pub struct LoginArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// The server, e.g. http://127.0.0.1:8080.
+    /// The server, e.g. http://127.0.0.1:8080 or https://chat.example.com. To
+    /// trust a self-signed https server, set NATTER_CA_CERT to its PEM certificate.
     #[arg(long, env = "NATTER_SERVER")]
     pub server: String,
     #[arg(long)]

@@ -65,7 +65,7 @@ enum Reconnect {
 /// Timing knobs, copied from [`super::ConnectOptions`].
 #[derive(Debug, Clone)]
 pub(crate) struct DriverConfig {
-    pub(crate) url: String,
+    pub(crate) target: super::socket::WsTarget,
     pub(crate) token: String,
     pub(crate) connect_timeout: Duration,
     pub(crate) ping_interval: Duration,
@@ -371,7 +371,7 @@ impl Driver {
             }
             let id = self.shared.next_id();
             match socket::open(
-                &self.config.url,
+                &self.config.target,
                 &self.config.token,
                 id,
                 self.config.connect_timeout,

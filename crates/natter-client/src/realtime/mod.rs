@@ -189,14 +189,17 @@ impl Session {
     /// refused token is [`ClientError::Closed`] with code 4001). Only later
     /// drops are healed by reconnecting.
     pub async fn connect_with(&self, options: ConnectOptions) -> Result<Connection> {
-        let url = ws_url(self.base_url());
-        Connection::start(url, self.token().to_owned(), self.clone(), options).await
+        let target = socket::WsTarget {
+            url: ws_url(self.base_url()),
+            tls: self.tls(),
+        };
+        Connection::start(target, self.token().to_owned(), self.clone(), options).await
     }
 }
 
 impl Connection {
     pub(crate) async fn start<C: Catchup>(
-        url: String,
+        target: impl Into<socket::WsTarget>,
         token: String,
         catchup: C,
         options: ConnectOptions,
@@ -207,7 +210,8 @@ impl Connection {
             tracker: Arc::new(Mutex::new(Tracker::new(cursor, options.known_seqs.clone()))),
             terminal: Mutex::new(None),
         });
-        let ws = socket::open(&url, &token, shared.next_id(), options.connect_timeout).await?;
+        let target = target.into();
+        let ws = socket::open(&target, &token, shared.next_id(), options.connect_timeout).await?;
 
         let (command_tx, command_rx) = mpsc::channel(COMMAND_BUFFER);
         let (event_tx, event_rx) = mpsc::channel(options.event_buffer.max(1));
@@ -233,7 +237,7 @@ impl Connection {
         // application drops the event receiver.
         tokio::spawn(sequencer.run(inbound_rx));
         let config = DriverConfig {
-            url,
+            target,
             token,
             connect_timeout: options.connect_timeout,
             ping_interval: options.ping_interval,

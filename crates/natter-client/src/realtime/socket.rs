@@ -57,10 +57,24 @@ pub(crate) fn close_parts(frame: Option<CloseFrame>) -> (u16, String) {
     }
 }
 
-/// Connects to `url`, sends `auth` with request id `id`, and waits for
+/// Where a connection goes: the `ws://` or `wss://` URL, and for `wss` the
+/// TLS trust (the system's roots when `None`).
+#[derive(Debug, Clone)]
+pub(crate) struct WsTarget {
+    pub(crate) url: String,
+    pub(crate) tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+}
+
+impl From<String> for WsTarget {
+    fn from(url: String) -> Self {
+        WsTarget { url, tls: None }
+    }
+}
+
+/// Connects to `target`, sends `auth` with request id `id`, and waits for
 /// `auth_ok`. Everything, handshake included, must finish within `limit`.
 pub(crate) async fn open(
-    url: &str,
+    target: &WsTarget,
     token: &str,
     id: u64,
     limit: Duration,
@@ -70,7 +84,10 @@ pub(crate) async fn open(
         .max_message_size(Some(MAX_MESSAGE_BYTES))
         .max_frame_size(Some(MAX_MESSAGE_BYTES));
     // Nagle off: frames are small and latency is the point.
-    let connecting = tokio_tungstenite::connect_async_with_config(url, Some(config), true);
+    let url = target.url.as_str();
+    let connector = target.tls.clone().map(tokio_tungstenite::Connector::Rustls);
+    let connecting =
+        tokio_tungstenite::connect_async_tls_with_config(url, Some(config), true, connector);
     let (mut ws, _response) = match timeout_at(deadline, connecting).await {
         Ok(Ok(connected)) => connected,
         Ok(Err(err)) => {

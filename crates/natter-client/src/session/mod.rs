@@ -100,6 +100,11 @@ impl Session {
         self.inner.http.base()
     }
 
+    /// The TLS trust of an `https` server, for the WebSocket.
+    pub(crate) fn tls(&self) -> Option<std::sync::Arc<rustls::ClientConfig>> {
+        self.inner.http.tls()
+    }
+
     /// `args` are `Sync` so that the futures of the methods below, which keep
     /// the argument array alive across their await, stay `Send`.
     fn req(

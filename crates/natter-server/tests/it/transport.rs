@@ -234,3 +234,56 @@ async fn half_closed_connections_end_and_free_their_place() -> anyhow::Result<()
     live.close().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn the_sdk_talks_to_a_tls_server_over_https_and_wss() -> anyhow::Result<()> {
+    let server = TestServer::start_with(|config| {
+        config.http.tls_cert = Some(fixture("test-cert.pem"));
+        config.http.tls_key = Some(fixture("test-key.pem"));
+    })
+    .await?;
+    let url = format!("https://localhost:{}", server.addr().port());
+    let options = natter_client::ClientOptions {
+        extra_root_certificates_pem: Some(std::fs::read(fixture("test-cert.pem"))?),
+    };
+    let client = natter_client::Client::with_options(&url, &options)?;
+    assert!(client.healthz().await);
+    let alice = natter_testkit::register(&client, "tls_alice").await?;
+    let bob = natter_testkit::register(&client, "tls_bob").await?;
+    let chat = natter_testkit::befriend(&alice, &bob).await?;
+    let live = bob.connect().await?;
+    alice.send_text(chat, "over TLS").await?;
+    let text = crate::wait_for(&live, |event| match event {
+        natter_protocol::ws::Event::Message { message } => match &message.content {
+            natter_protocol::conversations::MessageContent::Text { text } => Some(text.clone()),
+            _ => None,
+        },
+        _ => None,
+    })
+    .await;
+    assert_eq!(text, "over TLS");
+
+    // Without the certificate, the system does not trust this server.
+    let untrusting = natter_client::Client::new(&url)?;
+    assert!(!untrusting.healthz().await);
+    let error = untrusting
+        .login(&natter_protocol::accounts::LoginRequest {
+            username: alice.user().username.clone(),
+            password: natter_testkit::PASSWORD.into(),
+            device: None,
+        })
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(error.contains("transport"), "{error}");
+    // And garbage given as a certificate is refused up front.
+    let garbage = natter_client::ClientOptions {
+        extra_root_certificates_pem: Some(b"not a certificate".to_vec()),
+    };
+    assert!(matches!(
+        natter_client::Client::with_options(&url, &garbage),
+        Err(natter_client::ClientError::Tls(_))
+    ));
+    Ok(())
+}

@@ -142,3 +142,44 @@ async fn failures_have_meaningful_exit_codes() -> anyhow::Result<()> {
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     Ok(())
 }
+
+#[tokio::test]
+async fn the_cli_logs_in_to_a_tls_server_it_is_told_to_trust() -> anyhow::Result<()> {
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../natter-server/tests/fixtures");
+    let cert = fixtures.join("test-cert.pem");
+    let server = TestServer::start_with(|config| {
+        config.http.tls_cert = Some(cert.clone());
+        config.http.tls_key = Some(fixtures.join("test-key.pem"));
+    })
+    .await?;
+    let client = natter_client::ClientOptions {
+        extra_root_certificates_pem: Some(std::fs::read(&cert)?),
+    };
+    let url = format!("https://localhost:{}", server.addr().port());
+    let alice = natter_testkit::register(
+        &natter_client::Client::with_options(&url, &client)?,
+        "tls_cli",
+    )
+    .await?;
+    let dir = tempfile::tempdir()?;
+    let args = [
+        "login",
+        "--server",
+        url.as_str(),
+        "--username",
+        alice.user().username.as_str(),
+        "--password-stdin",
+    ];
+    let password = format!("{}\n", natter_testkit::PASSWORD);
+    // The system does not trust the test certificate: a transport failure (5).
+    let out = super::run(dir.path(), &args, &password).await?;
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    // Told to trust it, the CLI logs in and works.
+    let env = [(natter_tui::commands::CA_CERT_ENV, cert.as_path())];
+    let out = super::run_with_env(dir.path(), &args, &password, &env).await?;
+    assert!(out.status.success(), "{}", text(&out));
+    let out = super::run_with_env(dir.path(), &["friends"], "", &env).await?;
+    assert!(out.status.success(), "{}", text(&out));
+    Ok(())
+}

@@ -24,7 +24,21 @@ pub fn natter() -> Command {
 
 /// Runs `natter args…` with `stdin` and waits for it.
 pub async fn run(config: &Path, args: &[&str], stdin: &str) -> anyhow::Result<Output> {
-    let mut child = natter()
+    run_with_env(config, args, stdin, &[]).await
+}
+
+/// [`run`] with extra environment variables.
+pub async fn run_with_env(
+    config: &Path,
+    args: &[&str],
+    stdin: &str,
+    env: &[(&str, &Path)],
+) -> anyhow::Result<Output> {
+    let mut command = natter();
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command
         .args(args)
         .arg("--config-dir")
         .arg(config)
