@@ -215,6 +215,8 @@ describe("chat between people", () => {
       await a.locator('.conn[data-state="connecting"]').waitFor();
       await openChatWith(a, "bob");
       await a.locator(".msg", { hasText: "sent during the outage" }).waitFor();
+      // Bob's presence is unknown while disconnected, not the stale "online".
+      await a.locator('.chat-sub[data-presence="unknown"]').waitFor();
       await shot(a, "offline-desktop-en");
     });
     await a.locator('.conn[data-state="online"]').waitFor({ timeout: 20_000 });

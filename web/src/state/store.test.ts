@@ -215,3 +215,18 @@ describe("ChatStore optimistic sends", () => {
     expect(seqs(store)).toEqual([1, 2, 3]);
   });
 });
+
+describe("ChatStore presence", () => {
+  it("is unknown while disconnected, not the last presence heard", async () => {
+    const { store, transport, connect } = await setup(0);
+    const bob = { user: { id: 2, username: "bob", display_name: "bob", created_at: 0 }, remark: null,
+      conversation_id: 1, online: true, last_seen_at: null, since: 0 } as unknown as import("../generated/protocol").Friend;
+    expect(store.presenceOf(bob)).toBe(null);
+    await connect();
+    expect(store.presenceOf(bob)).toBe(true);
+    expect(store.presenceOf({ ...bob, online: false })).toBe(false);
+    transport.disconnect();
+    expect(store.presenceOf(bob)).toBe(null);
+    expect(store.presenceOf(undefined)).toBe(null);
+  });
+});

@@ -660,6 +660,15 @@ export class ChatStore {
     try { this.rememberPeople([await this.api.user(userId)]); } catch { /* stays #id */ }
   }
 
+  /**
+   * A friend's presence as far as this device knows it: `null` (unknown)
+   * while disconnected, since what was last heard may no longer be true.
+   */
+  presenceOf(friend: Friend | undefined): boolean | null {
+    if (!friend || this.conn.value !== "online") return null;
+    return friend.online;
+  }
+
   private setFriends(friends: Friend[]): void {
     this.friends.value = [...friends].sort((a, b) => a.user.username.localeCompare(b.user.username));
     this.rememberPeople(friends.map((f) => f.user));

@@ -46,7 +46,7 @@ export function ChatList() {
       <ul class="conv-list" aria-label={t("chats")}>
         {list.map((c) => {
           const title = conversationTitle(c);
-          const online = c.kind === "direct" && c.peer ? friends.find((f) => f.user.id === c.peer!.id)?.online ?? null : null;
+          const online = c.kind === "direct" && c.peer ? store().presenceOf(friends.find((f) => f.user.id === c.peer!.id)) : null;
           return (
             <li key={c.id}>
               <a href={`#/chat/${c.id}`} class={`conv ${active === c.id ? "active" : ""}`} data-conv={c.id}

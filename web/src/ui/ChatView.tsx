@@ -41,18 +41,21 @@ function ChatHeader({ conv }: { conv: ConversationSummary }) {
   const s = store();
   const title = conversationTitle(conv);
   const friend = conv.kind === "direct" && conv.peer ? s.friends.value.find((f) => f.user.id === conv.peer!.id) : undefined;
+  // Unknown while disconnected: the last presence heard may be stale.
+  const online = s.presenceOf(friend);
   let sub: string;
   if (conv.kind === "group") sub = t("members", { n: conv.member_count });
-  else if (friend?.online) sub = t("online");
+  else if (friend && online === null) sub = "";
+  else if (online) sub = t("online");
   else if (friend?.last_seen_at) sub = t("lastSeen", { time: formatListTime(friend.last_seen_at) + " " + formatTime(friend.last_seen_at) });
   else sub = t("offline");
   return (
     <header class="chat-head">
       <a class="icon-btn back" href="#/" aria-label={t("back")}><Icon name="back" /></a>
-      <Avatar name={title} seed={conv.kind === "direct" ? conv.peer?.id : `g${conv.id}`} online={friend ? friend.online : null} />
+      <Avatar name={title} seed={conv.kind === "direct" ? conv.peer?.id : `g${conv.id}`} online={online} />
       <div class="chat-title">
         <h2>{title}</h2>
-        <p class={`chat-sub ${friend?.online ? "is-online" : ""}`} data-presence={friend ? (friend.online ? "online" : "offline") : undefined}>{sub}</p>
+        <p class={`chat-sub ${online ? "is-online" : ""}`} data-presence={friend ? (online === null ? "unknown" : online ? "online" : "offline") : undefined}>{sub}</p>
       </div>
       <a class="icon-btn" href={`#/chat/${conv.id}/info`} aria-label={conv.kind === "group" ? t("groupInfo") : t("chatInfo")}>
         <Icon name="info" />

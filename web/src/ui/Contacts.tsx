@@ -181,12 +181,13 @@ function SearchResult({ user }: { user: UserProfile }) {
 function FriendRow({ friend }: { friend: Friend }) {
   const [open, setOpen] = useState(false);
   const name = friend.remark || friend.user.display_name;
+  const online = store().presenceOf(friend);
   return (
-    <li class="friend" data-user={friend.user.username} data-online={friend.online ? "true" : "false"}>
+    <li class="friend" data-user={friend.user.username} data-online={online === null ? "unknown" : online ? "true" : "false"}>
       <button type="button" class="friend-btn" aria-expanded={open} onClick={() => setOpen(!open)}>
-        <Avatar name={name} seed={friend.user.id} size="s" online={friend.online} />
+        <Avatar name={name} seed={friend.user.id} size="s" online={online} />
         <span class="person-name">{name}{friend.remark && <span class="muted"> ({friend.user.display_name})</span>}</span>
-        <span class="muted small">{friend.online ? t("online") : friend.last_seen_at ? formatListTime(friend.last_seen_at) : ""}</span>
+        <span class="muted small">{online ? t("online") : online === false && friend.last_seen_at ? formatListTime(friend.last_seen_at) : ""}</span>
       </button>
       {open && <FriendActions friend={friend} />}
     </li>

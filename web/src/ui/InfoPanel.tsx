@@ -27,7 +27,7 @@ function DirectInfo({ conv }: { conv: ConversationSummary }) {
   const friend = s.friends.value.find((f) => f.user.id === peer.id);
   return (
     <div class="profile-card">
-      <Avatar name={peer.display_name} seed={peer.id} size="l" online={friend?.online ?? null} />
+      <Avatar name={peer.display_name} seed={peer.id} size="l" online={s.presenceOf(friend)} />
       <h3>{friend?.remark || peer.display_name}</h3>
       <p class="muted">@{peer.username}</p>
       {friend && <FriendActions friend={friend} />}
