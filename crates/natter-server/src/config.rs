@@ -175,11 +175,23 @@ impl GatewayConfig {
 pub struct SyncConfig {
     /// Most change-stream entries one sync returns before answering "reset".
     pub max_events: u32,
+    /// Days change-stream entries are kept; a device that last synced before
+    /// that gets "reset" (a full reload) instead. Messages are not affected.
+    pub keep_events_days: u32,
 }
 
 impl Default for SyncConfig {
     fn default() -> Self {
-        SyncConfig { max_events: 1000 }
+        SyncConfig {
+            max_events: 1000,
+            keep_events_days: 30,
+        }
+    }
+}
+
+impl SyncConfig {
+    pub fn keep_events(&self) -> Duration {
+        Duration::from_secs(u64::from(self.keep_events_days.max(1)) * 86_400)
     }
 }
 

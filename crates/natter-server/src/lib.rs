@@ -96,7 +96,8 @@ pub async fn run(
 }
 
 /// Periodic cleanup, until shutdown: rate-limit keys whose budget is full
-/// again are forgotten every minute, expired sessions ended every hour.
+/// again are forgotten every minute; every hour, expired sessions are ended
+/// and old change-stream entries pruned.
 async fn housekeeping(app: app::AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
     let mut minutes: u64 = 0;
@@ -109,6 +110,11 @@ async fn housekeeping(app: app::AppState, mut shutdown: tokio::sync::watch::Rece
                         Ok(0) => {}
                         Ok(count) => tracing::info!(count, "expired idle sessions"),
                         Err(error) => tracing::warn!(code = %error.code, "cannot expire idle sessions"),
+                    }
+                    match app.sync.prune_old_events().await {
+                        Ok(0) => {}
+                        Ok(count) => tracing::info!(count, "pruned old change-stream entries"),
+                        Err(error) => tracing::warn!(code = %error.code, "cannot prune the change stream"),
                     }
                 }
                 minutes += 1;

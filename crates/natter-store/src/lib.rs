@@ -413,6 +413,10 @@ pub trait SyncStore: Send + Sync {
         since: SyncCursor,
         max_events: u32,
     ) -> StoreResult<SyncResponse>;
+
+    /// Deletes the change-stream entries written before `before`; returns how
+    /// many. A later sync from a cursor below what was deleted gets `reset`.
+    async fn prune_events(&self, before: Timestamp) -> StoreResult<usize>;
 }
 
 /// Everything the server needs from storage.

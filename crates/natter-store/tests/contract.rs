@@ -238,3 +238,48 @@ async fn group_rules_are_checked_inside_the_store() {
         );
     }
 }
+
+#[tokio::test]
+async fn pruned_events_turn_an_old_cursor_into_a_reset_and_spare_the_rest() {
+    for backend in backends() {
+        let store = backend.store;
+        let (a, b, c) = (
+            user(&store, "a").await,
+            user(&store, "b").await,
+            user(&store, "c").await,
+        );
+        // Friendship events at times 2-3 (old), then a request at time 50 (new).
+        friends(&store, a, b).await;
+        let old_cursor = store
+            .sync(b, SyncCursor(0), 100)
+            .await
+            .expect("sync")
+            .cursor;
+        let before_request = store
+            .sync(c, SyncCursor(0), 100)
+            .await
+            .expect("sync")
+            .cursor;
+        store
+            .send_friend_request(b, c, String::new(), Timestamp(50))
+            .await
+            .expect("request");
+
+        assert_eq!(store.prune_events(Timestamp(1)).await.expect("prune"), 0);
+        let pruned = store.prune_events(Timestamp(10)).await.expect("prune");
+        assert!(pruned >= 2, "pruned {pruned}");
+
+        // A cursor from before the pruned events: they may have been missed.
+        let stale = store.sync(b, SyncCursor(1), 100).await.expect("sync");
+        assert!(stale.reset);
+        // A cursor after them loses nothing: the new request is still there.
+        let fresh = store.sync(b, old_cursor, 100).await.expect("sync");
+        assert!(!fresh.reset);
+        assert_eq!(fresh.events.len(), 1, "{:?}", fresh.events);
+        let for_c = store.sync(c, before_request, 100).await.expect("sync");
+        assert!(!for_c.reset);
+        assert_eq!(for_c.events.len(), 1, "{:?}", for_c.events);
+        // Pruning again changes nothing.
+        assert_eq!(store.prune_events(Timestamp(10)).await.expect("prune"), 0);
+    }
+}

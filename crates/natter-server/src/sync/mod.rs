@@ -12,6 +12,7 @@ use natter_store::SyncStore;
 
 use crate::accounts::Caller;
 use crate::app::AppState;
+use crate::clock::now;
 use crate::config::SyncConfig;
 use crate::error::ApiResult;
 use crate::http::extract::Query;
@@ -31,6 +32,14 @@ impl SyncService {
             .store
             .sync(caller.user, since, self.config.max_events.max(1))
             .await?)
+    }
+
+    /// Forgets change-stream entries older than `sync.keep_events_days`.
+    /// Run periodically; returns how many were deleted.
+    pub async fn prune_old_events(&self) -> ApiResult<usize> {
+        let keep_ms = i64::try_from(self.config.keep_events().as_millis()).unwrap_or(i64::MAX);
+        let before = natter_protocol::Timestamp(now().0.saturating_sub(keep_ms));
+        Ok(self.store.prune_events(before).await?)
     }
 }
 

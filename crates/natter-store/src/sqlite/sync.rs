@@ -25,7 +25,11 @@ impl SyncStore for SqliteStore {
                 .query_row("SELECT value FROM sync_clock WHERE id = 1", [], |row| row.get(0))
                 .map_err(db_error)?;
             let mut events = Vec::new();
-            let mut reset = since.0 <= 0 || since.0 > cursor;
+            let horizon: i64 = conn
+                .query_row("SELECT value FROM sync_horizon WHERE id = 1", [], |row| row.get(0))
+                .map_err(db_error)?;
+            // Below the horizon, events this device never saw were pruned.
+            let mut reset = since.0 <= 0 || since.0 > cursor || since.0 < horizon;
             if !reset {
                 let mut stmt = conn
                     .prepare_cached(
@@ -51,6 +55,28 @@ impl SyncStore for SqliteStore {
                 summaries(conn, user, "c.version > ?2", since.0)?
             };
             Ok(SyncResponse { cursor: SyncCursor(cursor), reset, events, conversations })
+        })
+        .await
+    }
+
+    async fn prune_events(&self, before: Timestamp) -> StoreResult<usize> {
+        self.write(move |conn| {
+            let newest_pruned: Option<i64> = conn
+                .prepare_cached("SELECT max(cursor) FROM user_events WHERE at < ?1")
+                .and_then(|mut stmt| stmt.query_row([before.0], |row| row.get(0)))
+                .map_err(db_error)?;
+            let Some(newest_pruned) = newest_pruned else {
+                return Ok(0);
+            };
+            // By cursor, not time: the stream stays a gap-free suffix.
+            let deleted = conn
+                .prepare_cached("DELETE FROM user_events WHERE cursor <= ?1")
+                .and_then(|mut stmt| stmt.execute([newest_pruned]))
+                .map_err(db_error)?;
+            conn.prepare_cached("UPDATE sync_horizon SET value = max(value, ?1) WHERE id = 1")
+                .and_then(|mut stmt| stmt.execute([newest_pruned]))
+                .map_err(db_error)?;
+            Ok(deleted)
         })
         .await
     }
