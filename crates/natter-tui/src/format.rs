@@ -6,11 +6,21 @@ use std::collections::HashMap;
 use natter_client::protocol::conversations::{MediaRef, Message, MessageContent, SystemEvent};
 use natter_client::protocol::{Timestamp, UserId};
 
-/// `HH:MM` (UTC) of a timestamp in milliseconds since the epoch.
+/// `HH:MM` of a timestamp (milliseconds since the epoch) in the local time
+/// zone (`TZ`, else the system's).
 pub fn clock(at: Timestamp) -> String {
-    let secs = at.0.div_euclid(1000);
-    let day = secs.rem_euclid(86_400);
-    format!("{:02}:{:02}", day / 3600, (day % 3600) / 60)
+    let offset = chrono::DateTime::from_timestamp_millis(at.0)
+        .map(|utc| *utc.with_timezone(&chrono::Local).offset())
+        .unwrap_or_else(|| chrono::Offset::fix(&chrono::Utc));
+    clock_at_offset(at, offset)
+}
+
+/// `HH:MM` of a timestamp at a fixed UTC offset.
+pub fn clock_at_offset(at: Timestamp, offset: chrono::FixedOffset) -> String {
+    match chrono::DateTime::from_timestamp_millis(at.0) {
+        Some(utc) => utc.with_timezone(&offset).format("%H:%M").to_string(),
+        None => "--:--".into(),
+    }
 }
 
 /// A byte count for people: `512 B`, `12 KiB`, `3.4 MiB`.
@@ -130,8 +140,14 @@ mod tests {
 
     #[test]
     fn clocks_and_sizes_read_well() {
-        assert_eq!(clock(Timestamp(0)), "00:00");
-        assert_eq!(clock(Timestamp(13 * 3_600_000 + 5 * 60_000 + 999)), "13:05");
+        let utc = chrono::FixedOffset::east_opt(0).expect("valid offset");
+        let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset");
+        assert_eq!(clock_at_offset(Timestamp(0), utc), "00:00");
+        let at = Timestamp(13 * 3_600_000 + 5 * 60_000 + 999);
+        assert_eq!(clock_at_offset(at, utc), "13:05");
+        assert_eq!(clock_at_offset(at, beijing), "21:05");
+        assert_eq!(clock_at_offset(Timestamp(i64::MAX), utc), "--:--");
+        assert_eq!(clock(at).len(), 5);
         assert_eq!(size(10), "10 B");
         assert_eq!(size(3 * 1024 * 1024 + 400_000), "3.4 MiB");
     }
