@@ -127,6 +127,9 @@ pub struct GatewayConfig {
     pub max_connections: usize,
     /// Frames queued for one connection before it counts as too slow and is closed.
     pub outbox_frames: usize,
+    /// Bytes queued for one connection before it counts as too slow (a slow
+    /// reader of large messages is cut before it holds much memory).
+    pub outbox_bytes: usize,
     /// Seconds a new connection has to send its `auth` frame.
     pub auth_timeout_secs: u64,
     /// Seconds between server pings.
@@ -143,6 +146,7 @@ impl Default for GatewayConfig {
         GatewayConfig {
             max_connections: 19_000,
             outbox_frames: 512,
+            outbox_bytes: 1024 * 1024,
             auth_timeout_secs: 10,
             ping_interval_secs: 25,
             idle_timeout_secs: 60,

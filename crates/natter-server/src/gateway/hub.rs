@@ -2,7 +2,7 @@
 //! bounded outboxes.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::ws::Utf8Bytes;
@@ -17,6 +17,8 @@ struct Registered {
     id: u64,
     device: DeviceId,
     outbox: mpsc::Sender<Utf8Bytes>,
+    /// Bytes sent into the outbox and not yet taken out by the connection.
+    queued_bytes: Arc<AtomicUsize>,
     /// Why the hub dropped this connection's outbox, for its close frame.
     close_code: Arc<AtomicU16>,
 }
@@ -25,8 +27,30 @@ struct Registered {
 /// hub drops the sending side (too slow, revoked).
 pub struct Registration {
     pub id: u64,
-    pub outbox: mpsc::Receiver<Utf8Bytes>,
+    pub outbox: Outbox,
     pub close_code: Arc<AtomicU16>,
+}
+
+/// The receiving end of a connection's outbox, counting the bytes it holds.
+pub struct Outbox {
+    frames: mpsc::Receiver<Utf8Bytes>,
+    queued_bytes: Arc<AtomicUsize>,
+}
+
+impl Outbox {
+    /// The next frame; `None` once the hub let go of this connection.
+    pub async fn recv(&mut self) -> Option<Utf8Bytes> {
+        let frame = self.frames.recv().await?;
+        self.queued_bytes.fetch_sub(frame.len(), Ordering::Relaxed);
+        Some(frame)
+    }
+
+    /// The next frame if one is waiting.
+    pub fn try_recv(&mut self) -> Option<Utf8Bytes> {
+        let frame = self.frames.try_recv().ok()?;
+        self.queued_bytes.fetch_sub(frame.len(), Ordering::Relaxed);
+        Some(frame)
+    }
 }
 
 /// Connections by user, in shards so that deliveries to different users rarely
@@ -35,14 +59,18 @@ pub struct Hub {
     shards: Vec<Mutex<HashMap<UserId, Vec<Registered>>>>,
     next_id: AtomicU64,
     outbox_frames: usize,
+    outbox_bytes: usize,
 }
 
 impl Hub {
-    pub fn new(outbox_frames: usize) -> Hub {
+    /// Outboxes hold at most `outbox_frames` frames and `outbox_bytes` bytes
+    /// (one frame always fits, however large).
+    pub fn new(outbox_frames: usize, outbox_bytes: usize) -> Hub {
         Hub {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             next_id: AtomicU64::new(1),
             outbox_frames: outbox_frames.max(1),
+            outbox_bytes,
         }
     }
 
@@ -54,17 +82,22 @@ impl Hub {
         let (outbox, receiver) = mpsc::channel(self.outbox_frames);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let close_code = Arc::new(AtomicU16::new(close::GOING_AWAY));
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
         if let Ok(mut shard) = self.shard(user).lock() {
             shard.entry(user).or_default().push(Registered {
                 id,
                 device,
                 outbox,
+                queued_bytes: queued_bytes.clone(),
                 close_code: close_code.clone(),
             });
         }
         Registration {
             id,
-            outbox: receiver,
+            outbox: Outbox {
+                frames: receiver,
+                queued_bytes,
+            },
             close_code,
         }
     }
@@ -92,15 +125,33 @@ impl Hub {
                 if Some(conn.device) == except {
                     return true;
                 }
-                match conn.outbox.try_send(frame.clone()) {
+                // Counted before sending, so the connection never subtracts
+                // bytes that were not added yet.
+                let before = conn.queued_bytes.fetch_add(frame.len(), Ordering::Relaxed);
+                let over_budget = before > 0 && before + frame.len() > self.outbox_bytes;
+                let sent = if over_budget {
+                    Err(mpsc::error::TrySendError::Full(()))
+                } else {
+                    conn.outbox.try_send(frame.clone()).map_err(|e| match e {
+                        mpsc::error::TrySendError::Full(_) => mpsc::error::TrySendError::Full(()),
+                        mpsc::error::TrySendError::Closed(_) => {
+                            mpsc::error::TrySendError::Closed(())
+                        }
+                    })
+                };
+                match sent {
                     Ok(()) => true,
                     // A full outbox means the client stopped reading: drop it rather
                     // than buffer without bound; it reconnects and syncs.
-                    Err(mpsc::error::TrySendError::Full(_)) => {
+                    Err(mpsc::error::TrySendError::Full(())) => {
+                        conn.queued_bytes.fetch_sub(frame.len(), Ordering::Relaxed);
                         conn.close_code.store(close::TOO_SLOW, Ordering::Relaxed);
                         false
                     }
-                    Err(mpsc::error::TrySendError::Closed(_)) => false,
+                    Err(mpsc::error::TrySendError::Closed(())) => {
+                        conn.queued_bytes.fetch_sub(frame.len(), Ordering::Relaxed);
+                        false
+                    }
                 }
             });
             if list.is_empty() {

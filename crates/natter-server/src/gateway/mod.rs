@@ -46,7 +46,7 @@ impl Drop for Admission {
 
 impl Gateway {
     pub fn new(config: GatewayConfig, limits: Arc<RateLimits>) -> Gateway {
-        let hub = Arc::new(Hub::new(config.outbox_frames));
+        let hub = Arc::new(Hub::new(config.outbox_frames, config.outbox_bytes));
         Gateway {
             config,
             limits,

@@ -155,14 +155,14 @@ async fn close_with(socket: &mut WebSocket, code: u16, reason: &'static str) {
 async fn write_burst(
     socket: &mut WebSocket,
     first: Utf8Bytes,
-    outbox: &mut tokio::sync::mpsc::Receiver<Utf8Bytes>,
+    outbox: &mut super::hub::Outbox,
 ) -> bool {
     let burst = async {
         socket.feed(Message::Text(first)).await?;
         for _ in 1..BURST {
             match outbox.try_recv() {
-                Ok(next) => socket.feed(Message::Text(next)).await?,
-                Err(_) => break,
+                Some(next) => socket.feed(Message::Text(next)).await?,
+                None => break,
             }
         }
         socket.flush().await

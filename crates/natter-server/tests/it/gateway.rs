@@ -268,7 +268,23 @@ async fn a_revoked_device_is_cut_off_at_once() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn a_client_that_never_reads_is_disconnected_and_slows_nobody() -> anyhow::Result<()> {
-    let server = TestServer::start_with(|c| c.gateway.outbox_frames = 8).await?;
+    flood_a_reader_that_never_reads(|c| c.gateway.outbox_frames = 8).await
+}
+
+#[tokio::test]
+async fn an_outbox_is_bounded_in_bytes_too() -> anyhow::Result<()> {
+    // Frames would be unlimited in practice; the byte budget must cut it.
+    flood_a_reader_that_never_reads(|c| {
+        c.gateway.outbox_frames = 1_000_000;
+        c.gateway.outbox_bytes = 64 * 1024;
+    })
+    .await
+}
+
+async fn flood_a_reader_that_never_reads(
+    configure: impl FnOnce(&mut natter_server::Config),
+) -> anyhow::Result<()> {
+    let server = TestServer::start_with(configure).await?;
     let sender = server.user("sender").await?;
     let slow = server.user("slow").await?;
     let fast = server.user("fast").await?;
