@@ -116,6 +116,7 @@ pub struct WriterStats {
 
 /// The SQLite store. Cheap to share behind an `Arc`.
 pub struct SqliteStore {
+    durability: Durability,
     stats: Arc<WriterStats>,
     writer: Mutex<Option<mpsc::Sender<Box<dyn WriteJob>>>>,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
@@ -145,6 +146,13 @@ impl SqliteStore {
         check_writable(dir)?;
         let path = dir.join("natter.db");
         let mut writer = open_writer(&path)?;
+        let durability = check_durability(&writer)?;
+        tracing::info!(
+            path = %path.display(),
+            journal_mode = %durability.journal_mode,
+            synchronous = durability.synchronous,
+            "database opened"
+        );
         migrations::migrate(&mut writer)?;
         let readers = (0..options.readers.max(1))
             .map(|_| open_reader(&path))
@@ -158,6 +166,7 @@ impl SqliteStore {
             .spawn(move || write_loop(writer, rx, max_batch, &writer_stats))
             .map_err(|e| StoreError::Unavailable(format!("spawn writer: {e}")))?;
         Ok(SqliteStore {
+            durability,
             stats,
             writer: Mutex::new(Some(tx)),
             writer_thread: Mutex::new(Some(thread)),
@@ -169,6 +178,11 @@ impl SqliteStore {
     /// Counters of the writer thread (for tests and metrics).
     pub fn writer_stats(&self) -> &WriterStats {
         &self.stats
+    }
+
+    /// The journal mode and sync level the database runs with (checked at open).
+    pub fn durability(&self) -> &Durability {
+        &self.durability
     }
 
     /// Runs `work` in the next group commit and returns its result once committed.
@@ -252,6 +266,37 @@ impl Drop for SqliteStore {
             writer.take();
         }
     }
+}
+
+/// What the writer connection runs with, as SQLite reports it after opening.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Durability {
+    /// `wal`.
+    pub journal_mode: String,
+    /// 2 (`FULL`): every commit is fsynced before it is acknowledged.
+    pub synchronous: i64,
+}
+
+/// Reads back what `open_writer` asked for: SQLite silently keeps another
+/// journal mode when WAL is impossible (some network file systems), and an
+/// acknowledgement must never come before the data is on disk.
+fn check_durability(conn: &Connection) -> StoreResult<Durability> {
+    let durability = Durability {
+        journal_mode: conn
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .map_err(db_error)?,
+        synchronous: conn
+            .query_row("PRAGMA synchronous", [], |row| row.get(0))
+            .map_err(db_error)?,
+    };
+    if !durability.journal_mode.eq_ignore_ascii_case("wal") || durability.synchronous < 2 {
+        return Err(StoreError::Unavailable(format!(
+            "the database runs with journal_mode={} synchronous={}, not wal and FULL \
+             (is the data directory on a file system without shared memory?)",
+            durability.journal_mode, durability.synchronous
+        )));
+    }
+    Ok(durability)
 }
 
 fn open_writer(path: &PathBuf) -> StoreResult<Connection> {

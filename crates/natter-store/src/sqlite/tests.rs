@@ -94,3 +94,14 @@ async fn idle_sessions_are_deleted_and_returned() {
     assert!(store.find_session([1; 32]).await.expect("lookup").is_none());
     assert!(store.find_session([2; 32]).await.expect("lookup").is_some());
 }
+
+/// RELIABILITY.md R3: acknowledged means fsynced. The store reports what
+/// SQLite actually runs with, and refuses to open with less.
+#[tokio::test]
+async fn the_database_runs_in_wal_mode_with_full_sync() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("opens");
+    let durability = store.durability();
+    assert_eq!(durability.journal_mode, "wal");
+    assert_eq!(durability.synchronous, 2, "FULL");
+}
