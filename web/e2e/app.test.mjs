@@ -216,7 +216,7 @@ describe("chat between people", () => {
       await openChatWith(a, "bob");
       await a.locator(".msg", { hasText: "sent during the outage" }).waitFor();
       // Bob's presence is unknown while disconnected, not the stale "online".
-      await a.locator('.chat-sub[data-presence="unknown"]').waitFor();
+      await a.locator('.chat-sub[data-presence="unknown"]').waitFor({ state: "attached" });
       await shot(a, "offline-desktop-en");
     });
     await a.locator('.conn[data-state="online"]').waitFor({ timeout: 20_000 });
