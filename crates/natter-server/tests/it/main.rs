@@ -6,6 +6,7 @@ mod access;
 mod accounts;
 mod authz;
 mod boundaries;
+mod consistency;
 mod contacts;
 mod fields;
 mod gateway;
