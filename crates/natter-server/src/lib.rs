@@ -48,12 +48,35 @@ pub enum ServeError {
     TlsHalfConfigured,
 }
 
+/// Picks live frames to lose; see [`Faults`].
+pub type FrameFilter = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// Faults a test can inject into a running server. `natter serve` never sets
+/// any: they are reachable only through [`run_with_faults`], not from the
+/// network or the configuration.
+#[derive(Clone, Default)]
+pub struct Faults {
+    /// Called with each live frame about to be queued for a connection;
+    /// `true` loses it, as a lost bus message would.
+    pub lose_live_frame: Option<FrameFilter>,
+}
+
 /// Serves on `listener` until `shutdown` completes, then closes every WebSocket
 /// with 1001, lets in-flight requests finish, and commits queued writes.
 pub async fn run(
     config: Config,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    run_with_faults(config, listener, shutdown, Faults::default()).await
+}
+
+/// [`run`] with injected [`Faults`], for tests.
+pub async fn run_with_faults(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    faults: Faults,
 ) -> Result<(), ServeError> {
     let tls = match (&config.http.tls_cert, &config.http.tls_key) {
         (Some(cert), Some(key)) => Some(http::serve::tls_acceptor(cert, key)?),
@@ -67,6 +90,9 @@ pub async fn run(
         Arc::new(InProcessBus::new()),
         Arc::new(InProcessPresence::new()),
     );
+    if let Some(filter) = faults.lose_live_frame {
+        app.gateway.hub.inject_frame_loss(filter);
+    }
     let router = http::router(app.clone(), tls.is_some());
     let gateway_app = app.clone();
     let housekeeping = tokio::spawn(housekeeping(app.clone(), app.gateway.shutdown_signal()));

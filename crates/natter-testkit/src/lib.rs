@@ -39,6 +39,7 @@ pub struct TestServer {
     addr: SocketAddr,
     data: Arc<tempfile::TempDir>,
     config: Config,
+    faults: natter_server::Faults,
     running: Option<Running>,
 }
 
@@ -55,6 +56,14 @@ impl TestServer {
 
     /// Starts a server after `adjust` has changed the configuration.
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> anyhow::Result<TestServer> {
+        TestServer::start_with_faults(adjust, natter_server::Faults::default()).await
+    }
+
+    /// [`TestServer::start_with`], with injected faults (kept across restarts).
+    pub async fn start_with_faults(
+        adjust: impl FnOnce(&mut Config),
+        faults: natter_server::Faults,
+    ) -> anyhow::Result<TestServer> {
         let data = Arc::new(tempfile::tempdir().context("temp dir")?);
         let mut config = Config {
             data: data.path().to_path_buf(),
@@ -73,6 +82,7 @@ impl TestServer {
             addr,
             data,
             config,
+            faults,
             running: None,
         };
         server.launch(listener);
@@ -82,9 +92,15 @@ impl TestServer {
     fn launch(&mut self, listener: tokio::net::TcpListener) {
         let (shutdown, signal) = oneshot::channel::<()>();
         let config = self.config.clone();
-        let task = tokio::spawn(natter_server::run(config, listener, async move {
+        let stop = async move {
             let _ = signal.await;
-        }));
+        };
+        let task = tokio::spawn(natter_server::run_with_faults(
+            config,
+            listener,
+            stop,
+            self.faults.clone(),
+        ));
         self.running = Some(Running { shutdown, task });
     }
 

@@ -60,6 +60,8 @@ pub struct Hub {
     next_id: AtomicU64,
     outbox_frames: usize,
     outbox_bytes: usize,
+    /// Set only by tests through [`crate::Faults`].
+    drop_live_frame: std::sync::OnceLock<crate::FrameFilter>,
 }
 
 impl Hub {
@@ -71,7 +73,14 @@ impl Hub {
             next_id: AtomicU64::new(1),
             outbox_frames: outbox_frames.max(1),
             outbox_bytes,
+            drop_live_frame: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Makes the hub lose the live frames `filter` picks, as a lost bus
+    /// message would (tests of gap detection only).
+    pub fn inject_frame_loss(&self, filter: crate::FrameFilter) {
+        let _ = self.drop_live_frame.set(filter);
     }
 
     fn shard(&self, user: UserId) -> &Mutex<HashMap<UserId, Vec<Registered>>> {
@@ -123,6 +132,11 @@ impl Hub {
             };
             list.retain(|conn| {
                 if Some(conn.device) == except {
+                    return true;
+                }
+                if let Some(lose) = self.drop_live_frame.get()
+                    && lose(frame.as_str())
+                {
                     return true;
                 }
                 // Counted before sending, so the connection never subtracts
