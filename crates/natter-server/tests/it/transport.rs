@@ -150,6 +150,12 @@ async fn a_client_that_sends_its_headers_too_slowly_is_cut_off() -> anyhow::Resu
         answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
         "{answer}"
     );
+    // A keep-alive connection left idle after a request is closed too.
+    let mut idle = TcpStream::connect(server.addr()).await?;
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await?;
+    let answer = read_response(&mut idle).await?;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     // Meanwhile everybody else is served.
     let health = reqwest::get(format!("{}/healthz", server.url())).await?;
     assert_eq!(health.status(), 200);
