@@ -3,7 +3,12 @@
 //!
 //! `axum::serve` would do, except that it sets no header timeout (a client
 //! sending its headers one byte a minute holds a connection and its task
-//! forever) and cannot speak TLS.
+//! forever) and cannot speak TLS. DESIGN.md names axum-server for TLS; it was
+//! tried and measured: its connections (hyper-util's auto builder, even with
+//! `http1_only`) first read the protocol version with no deadline, so a client
+//! that connects and sends nothing is held forever, and the slow-client test
+//! in `tests/it/transport.rs` fails. hyper's own HTTP/1.1 builder, used here,
+//! starts the header deadline at once.
 
 use std::future::Future;
 use std::net::SocketAddr;
