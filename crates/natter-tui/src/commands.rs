@@ -33,12 +33,19 @@ pub struct LoginArgs {
 /// for `https://` servers (a self-signed server, a private CA).
 pub const CA_CERT_ENV: &str = "NATTER_CA_CERT";
 
-fn client(server: &str) -> Result<Client, CommandError> {
+/// The certificate to trust besides the system's: `NATTER_CA_CERT`, else the
+/// one saved at login.
+fn ca_cert(saved: Option<&Path>) -> Option<PathBuf> {
+    std::env::var_os(CA_CERT_ENV)
+        .map(PathBuf::from)
+        .or_else(|| saved.map(Path::to_path_buf))
+}
+
+fn client(server: &str, ca_cert: Option<&Path>) -> Result<Client, CommandError> {
     let mut options = ClientOptions::default();
-    if let Some(path) = std::env::var_os(CA_CERT_ENV) {
-        let path = PathBuf::from(path);
-        let pem = std::fs::read(&path).map_err(|source| CommandError::Io {
-            path: path.clone(),
+    if let Some(path) = ca_cert {
+        let pem = std::fs::read(path).map_err(|source| CommandError::Io {
+            path: path.to_path_buf(),
             source,
         })?;
         options.extra_root_certificates_pem = Some(pem);
@@ -46,9 +53,16 @@ fn client(server: &str) -> Result<Client, CommandError> {
     Client::with_options(server, &options).map_err(|err| CommandError::Usage(err.to_string()))
 }
 
+/// A client for a saved session's server.
+fn saved_client(saved: &SavedSession) -> Result<Client, CommandError> {
+    client(&saved.server, ca_cert(saved.ca_cert.as_deref()).as_deref())
+}
+
 /// Logs in (registering first if asked) and saves the session with mode 0600.
 pub async fn login(dir: &Path, args: &LoginArgs) -> Result<SavedSession, CommandError> {
-    let client = client(&args.server)?;
+    // Saved absolute, so that commands run from elsewhere find it.
+    let ca_cert = ca_cert(None).map(|path| std::fs::canonicalize(&path).unwrap_or(path));
+    let client = client(&args.server, ca_cert.as_deref())?;
     let server = client.base_url().to_owned();
     let map = |err| CommandError::from_client(&server, err);
     if args.register {
@@ -74,6 +88,7 @@ pub async fn login(dir: &Path, args: &LoginArgs) -> Result<SavedSession, Command
         server,
         username: session.user().username.clone(),
         token: session.token().to_owned(),
+        ca_cert,
     };
     config::save(dir, &saved)?;
     Ok(saved)
@@ -93,7 +108,7 @@ fn default_device_name() -> String {
 /// Logs the saved session out on the server (best effort) and forgets it.
 pub async fn logout(dir: &Path) -> Result<(), CommandError> {
     let saved = config::load(dir)?;
-    if let Ok(session) = client(&saved.server)?
+    if let Ok(session) = saved_client(&saved)?
         .session_from_token(saved.token.clone())
         .await
     {
@@ -108,8 +123,8 @@ pub async fn logout(dir: &Path) -> Result<(), CommandError> {
 /// The saved session, checked with the server.
 pub async fn open_session(dir: &Path) -> Result<Session, CommandError> {
     let saved = config::load(dir)?;
-    client(&saved.server)?
-        .session_from_token(saved.token)
+    saved_client(&saved)?
+        .session_from_token(saved.token.clone())
         .await
         .map_err(|err| CommandError::from_client(&saved.server, err))
 }

@@ -22,6 +22,10 @@ pub struct SavedSession {
     pub username: String,
     /// The session token (64 hex characters).
     pub token: String,
+    /// The PEM certificate trusted for this server at login (`NATTER_CA_CERT`),
+    /// so that later commands trust it too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for SavedSession {
@@ -114,6 +118,7 @@ mod tests {
     fn saved_sessions_round_trip_with_private_permissions() -> Result<(), CommandError> {
         let dir = std::env::temp_dir().join(format!("natter-config-test-{}", std::process::id()));
         let session = SavedSession {
+            ca_cert: None,
             server: "http://127.0.0.1:1".into(),
             username: "alice".into(),
             token: "ab".repeat(32),

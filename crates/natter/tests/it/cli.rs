@@ -179,7 +179,8 @@ async fn the_cli_logs_in_to_a_tls_server_it_is_told_to_trust() -> anyhow::Result
     let env = [(natter_tui::commands::CA_CERT_ENV, cert.as_path())];
     let out = super::run_with_env(dir.path(), &args, &password, &env).await?;
     assert!(out.status.success(), "{}", text(&out));
-    let out = super::run_with_env(dir.path(), &["friends"], "", &env).await?;
+    // Later commands trust it without being told again: login saved it.
+    let out = super::run(dir.path(), &["friends"], "").await?;
     assert!(out.status.success(), "{}", text(&out));
     Ok(())
 }
