@@ -44,6 +44,19 @@ fn namespaces_work() -> bool {
         .is_ok_and(|status| status.success())
 }
 
+/// An empty data directory to mount a tmpfs over (the temp dir holding it
+/// must outlive the test); `None`, after saying so, where namespaces are off.
+fn data_dir_for_a_tmpfs() -> anyhow::Result<Option<(tempfile::TempDir, std::path::PathBuf)>> {
+    if !namespaces_work() {
+        eprintln!("NOT RUN: this machine cannot mount a tmpfs in a user namespace");
+        return Ok(None);
+    }
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data)?;
+    Ok(Some((dir, data)))
+}
+
 /// Runs `script` inside the server's mount namespace.
 fn in_namespace(server: &ProcessServer, script: &str) -> anyhow::Result<()> {
     let pid = server.pid().ok_or_else(|| anyhow::anyhow!("not running"))?;
@@ -84,13 +97,9 @@ async fn send(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_refuses_writes_clearly_and_the_server_recovers() -> anyhow::Result<()> {
-    if !namespaces_work() {
-        eprintln!("NOT RUN: this machine cannot mount a tmpfs in a user namespace");
+    let Some((_dir, data)) = data_dir_for_a_tmpfs()? else {
         return Ok(());
-    }
-    let dir = tempfile::tempdir()?;
-    let data = dir.path().join("data");
-    std::fs::create_dir(&data)?;
+    };
     let options = ProcessOptions {
         wrapper: on_tmpfs("16m", ""),
         ..ProcessOptions::default()
@@ -170,13 +179,9 @@ async fn a_full_disk_refuses_writes_clearly_and_the_server_recovers() -> anyhow:
 
 #[tokio::test]
 async fn a_read_only_data_directory_stops_the_start_with_a_clear_error() -> anyhow::Result<()> {
-    if !namespaces_work() {
-        eprintln!("NOT RUN: this machine cannot mount a tmpfs in a user namespace");
+    let Some((_dir, data)) = data_dir_for_a_tmpfs()? else {
         return Ok(());
-    }
-    let dir = tempfile::tempdir()?;
-    let data = dir.path().join("data");
-    std::fs::create_dir(&data)?;
+    };
     let wrapper = on_tmpfs("1m", "mount -o remount,ro \"$2\" &&");
     let output = Command::new(&wrapper[0])
         .args(&wrapper[1..])

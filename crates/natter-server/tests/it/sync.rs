@@ -27,6 +27,21 @@ async fn next_texts(
     Ok(out)
 }
 
+/// `(seq, text)` of every text message of a conversation, from history.
+async fn history_texts(
+    session: &natter_client::Session,
+    conversation: natter_protocol::ConversationId,
+) -> anyhow::Result<Vec<(i64, String)>> {
+    Ok(natter_testkit::all_messages(session, conversation)
+        .await?
+        .into_iter()
+        .filter_map(|m| match m.content {
+            MessageContent::Text { text } => Some((m.seq.0, text)),
+            _ => None,
+        })
+        .collect())
+}
+
 #[tokio::test]
 async fn an_offline_device_gets_everything_in_order_after_reconnecting_even_across_a_restart()
 -> anyhow::Result<()> {
@@ -244,14 +259,7 @@ async fn a_stream_cut_at_twenty_random_moments_arrives_complete_once_and_in_orde
     eprintln!(
         "R6: {MESSAGES} messages, {CUTS} cuts, {reconnects} reconnects, none lost or doubled"
     );
-    let expected: Vec<(i64, String)> = natter_testkit::all_messages(&alice, conversation)
-        .await?
-        .into_iter()
-        .filter_map(|m| match m.content {
-            MessageContent::Text { text } => Some((m.seq.0, text)),
-            _ => None,
-        })
-        .collect();
+    let expected = history_texts(&alice, conversation).await?;
     assert_eq!(expected.len(), MESSAGES);
     assert_eq!(got, expected, "missing, duplicated or out of order");
     Ok(())
@@ -411,14 +419,7 @@ async fn lost_live_events_are_noticed_by_seq_and_filled_from_history() -> anyhow
         alice.send_text(conversation, &text).await?;
     }
     let got = next_texts(&live, MESSAGES).await?;
-    let expected: Vec<(i64, String)> = natter_testkit::all_messages(&bob, conversation)
-        .await?
-        .into_iter()
-        .filter_map(|m| match m.content {
-            MessageContent::Text { text } => Some((m.seq.0, text)),
-            _ => None,
-        })
-        .collect();
+    let expected = history_texts(&bob, conversation).await?;
     assert_eq!(got, expected, "missing, duplicated or out of order");
     let lost = lost.load(Ordering::Relaxed);
     assert!(lost >= MESSAGES / 10, "only {lost} events were lost");

@@ -81,6 +81,26 @@ fn judge(
     Ok(())
 }
 
+/// Records a failure when a probe changed what alice or bob see, and moves
+/// the baseline so that later probes are judged on their own.
+async fn check_unchanged(
+    world: &World,
+    before: &mut serde_json::Value,
+    actor: Actor,
+    answer: &Answer,
+    failures: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    let after = world.fingerprint().await?;
+    if after != *before {
+        failures.push(format!(
+            "{actor:?} {}: changed what alice or bob see",
+            answer.label
+        ));
+        *before = after;
+    }
+    Ok(())
+}
+
 #[tokio::test]
 async fn every_route_and_frame_refuses_whoever_must_not_get_through() -> anyhow::Result<()> {
     let world = World::build().await?;
@@ -99,14 +119,7 @@ async fn every_route_and_frame_refuses_whoever_must_not_get_through() -> anyhow:
             if let Err(failure) = judge(expect, actor, &answer, Some(&ghost)) {
                 failures.push(failure);
             }
-            let after = world.fingerprint().await?;
-            if after != before {
-                failures.push(format!(
-                    "{actor:?} {}: changed what alice or bob see",
-                    answer.label
-                ));
-                before = after;
-            }
+            check_unchanged(&world, &mut before, actor, &answer, &mut failures).await?;
         }
     }
     for (kind, cases) in ws_table() {
@@ -137,14 +150,7 @@ async fn every_route_and_frame_refuses_whoever_must_not_get_through() -> anyhow:
             if let Err(failure) = judge(expect, actor, &answer, Some(&ghost)) {
                 failures.push(failure);
             }
-            let after = world.fingerprint().await?;
-            if after != before {
-                failures.push(format!(
-                    "{actor:?} {}: changed what alice or bob see",
-                    answer.label
-                ));
-                before = after;
-            }
+            check_unchanged(&world, &mut before, actor, &answer, &mut failures).await?;
         }
     }
     assert!(
