@@ -115,7 +115,7 @@ pub async fn open(
         ws.send(frame(
             Some(0),
             ClientRequest::Auth {
-                token: token.to_owned(),
+                token: token.into(),
             },
         ))
         .await

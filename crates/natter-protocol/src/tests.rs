@@ -397,7 +397,21 @@ fn debug_output_never_shows_a_password_or_token() {
             new_password: "pw-new".into(),
         },
     );
-    for secret in ["pw-register", "pw-login", "tok-secret", "pw-old", "pw-new"] {
+    let frame = crate::ws::ClientFrame {
+        id: Some(1),
+        request: crate::ws::ClientRequest::Auth {
+            token: "tok-frame".into(),
+        },
+    };
+    let shown = format!("{shown} {frame:?}");
+    for secret in [
+        "pw-register",
+        "pw-login",
+        "tok-secret",
+        "pw-old",
+        "pw-new",
+        "tok-frame",
+    ] {
         assert!(!shown.contains(secret), "{shown}");
     }
     assert!(

@@ -12,6 +12,30 @@ use crate::conversations::{HistoryQuery, Message, SendMessageRequest};
 use crate::sync::UserEvent;
 use crate::{ConversationId, DeviceId, ErrorCode, Seq, SyncCursor, Timestamp, UserId};
 
+/// A session token as the `auth` frame carries it. Its `Debug` output is
+/// redacted, so that a stray `{:?}` of a frame logs nothing secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SessionToken(pub String);
+
+impl SessionToken {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for SessionToken {
+    fn from(token: &str) -> Self {
+        SessionToken(token.to_owned())
+    }
+}
+
+impl std::fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionToken(<redacted>)")
+    }
+}
+
 /// The path of the WebSocket endpoint.
 pub const WS_PATH: &str = "/api/v1/ws";
 
@@ -50,7 +74,10 @@ pub struct ClientFrame {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientRequest {
     /// Must be the first frame. Reply: `auth_ok`.
-    Auth { token: String },
+    Auth {
+        #[ts(type = "string")]
+        token: SessionToken,
+    },
     /// Application-level keepalive (browsers cannot send WebSocket pings). Reply: `pong`.
     Ping,
     /// Send a message. Reply: [`crate::conversations::SendMessageResponse`].

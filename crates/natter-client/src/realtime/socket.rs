@@ -100,7 +100,7 @@ pub(crate) async fn open(
     let auth = ClientFrame {
         id: Some(id),
         request: ClientRequest::Auth {
-            token: token.to_owned(),
+            token: token.into(),
         },
     };
     let text = serde_json::to_string(&auth)

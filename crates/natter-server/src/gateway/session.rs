@@ -112,7 +112,7 @@ async fn authenticate(
         refuse(socket, frame.id, &error).await;
         return None;
     };
-    let token = token.trim().to_owned();
+    let token = token.as_str().trim().to_owned();
     match app.accounts.authenticate(&token).await {
         Ok(caller) => Some((caller, token, frame.id)),
         Err(error) => {

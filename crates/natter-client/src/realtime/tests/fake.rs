@@ -204,7 +204,7 @@ impl FakeServer {
     pub(super) async fn accept(&self) -> Peer {
         let (ws, first) = self.accept_raw().await;
         assert!(
-            matches!(first.request, ClientRequest::Auth { ref token } if token == "tok"),
+            matches!(first.request, ClientRequest::Auth { ref token } if token.as_str() == "tok"),
             "{first:?}"
         );
         let mut peer = Peer { ws };
