@@ -125,6 +125,9 @@ pub struct GatewayConfig {
     /// WebSocket connections this node accepts; above it new ones get 503
     /// `server_busy`. Keep it below the process's open-file limit.
     pub max_connections: usize,
+    /// WebSocket connections one account may hold at once (devices and
+    /// browser tabs): one account cannot take the whole node's capacity.
+    pub max_connections_per_user: usize,
     /// Frames queued for one connection before it counts as too slow and is closed.
     pub outbox_frames: usize,
     /// Bytes queued for one connection before it counts as too slow (a slow
@@ -145,6 +148,7 @@ impl Default for GatewayConfig {
     fn default() -> Self {
         GatewayConfig {
             max_connections: 19_000,
+            max_connections_per_user: 32,
             outbox_frames: 512,
             outbox_bytes: 1024 * 1024,
             auth_timeout_secs: 10,

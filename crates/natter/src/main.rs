@@ -77,6 +77,9 @@ struct ServeArgs {
     /// WebSocket connections accepted before refusing with 503 [default: 19000].
     #[arg(long, env = "NATTER_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
+    /// WebSocket connections one account may hold at once [default: 32].
+    #[arg(long, env = "NATTER_MAX_CONNECTIONS_PER_USER")]
+    max_connections_per_user: Option<usize>,
     /// Events queued per connection before a slow client is disconnected [default: 512].
     #[arg(long, env = "NATTER_OUTBOX_FRAMES")]
     outbox_frames: Option<usize>,
@@ -131,6 +134,9 @@ impl ServeArgs {
         }
         if let Some(v) = self.max_connections {
             config.gateway.max_connections = v;
+        }
+        if let Some(v) = self.max_connections_per_user {
+            config.gateway.max_connections_per_user = v;
         }
         if let Some(v) = self.outbox_frames {
             config.gateway.outbox_frames = v;

@@ -87,13 +87,24 @@ impl Hub {
         &self.shards[(user.0 as u64 % SHARDS as u64) as usize]
     }
 
-    pub fn register(&self, user: UserId, device: DeviceId) -> Registration {
+    /// Adds a connection of `user`; `None` when the user already holds
+    /// `max_per_user` connections on this node.
+    pub fn register(
+        &self,
+        user: UserId,
+        device: DeviceId,
+        max_per_user: usize,
+    ) -> Option<Registration> {
         let (outbox, receiver) = mpsc::channel(self.outbox_frames);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let close_code = Arc::new(AtomicU16::new(close::GOING_AWAY));
         let queued_bytes = Arc::new(AtomicUsize::new(0));
         if let Ok(mut shard) = self.shard(user).lock() {
-            shard.entry(user).or_default().push(Registered {
+            let connections = shard.entry(user).or_default();
+            if connections.len() >= max_per_user.max(1) {
+                return None;
+            }
+            connections.push(Registered {
                 id,
                 device,
                 outbox,
@@ -101,14 +112,14 @@ impl Hub {
                 close_code: close_code.clone(),
             });
         }
-        Registration {
+        Some(Registration {
             id,
             outbox: Outbox {
                 frames: receiver,
                 queued_bytes,
             },
             close_code,
-        }
+        })
     }
 
     pub fn unregister(&self, user: UserId, id: u64) {

@@ -36,13 +36,27 @@ const TYPING_REFILL: Duration = Duration::from_secs(2);
 /// a device used only over its WebSocket does not expire as idle.
 const TOUCH_EVERY: Duration = Duration::from_secs(3600);
 
+/// When an account holds too many connections, when to try again.
+const RETRY_WHEN_TOO_MANY: Duration = Duration::from_secs(30);
+
 type InFlight = Pin<Box<dyn Future<Output = Option<Utf8Bytes>> + Send>>;
 
 pub async fn run(mut socket: WebSocket, app: AppState, admission: Admission) {
     let Some((caller, token, auth_id)) = authenticate(&mut socket, &app).await else {
         return;
     };
-    let registration = app.gateway.hub.register(caller.user, caller.device);
+    let limit = app.gateway.config.max_connections_per_user;
+    let Some(registration) = app.gateway.hub.register(caller.user, caller.device, limit) else {
+        let error = ApiError {
+            retry_after_ms: Some(RETRY_WHEN_TOO_MANY.as_millis() as u64),
+            ..ApiError::new(
+                ErrorCode::RateLimited,
+                "This account has too many connections open; close some or retry later.",
+            )
+        };
+        refuse(&mut socket, auth_id, &error).await;
+        return;
+    };
     // A revoke that committed between the token check and the registration above
     // published its disconnect to nobody: check the token once more, now that a
     // later revoke will find this connection.

@@ -439,3 +439,51 @@ async fn a_silent_connection_is_closed_after_the_idle_timeout() -> anyhow::Resul
     assert_eq!(close_code_in(&received), Some(close::IDLE));
     Ok(())
 }
+
+#[tokio::test]
+async fn one_account_cannot_hold_more_than_its_share_of_connections() -> anyhow::Result<()> {
+    let server = TestServer::start_with(|c| c.gateway.max_connections_per_user = 2).await?;
+    let greedy = server.user("greedy").await?;
+    let other = server.user("other").await?;
+    let first = authed(&server, &greedy).await?;
+    let _second = authed(&server, &greedy).await?;
+    // The third is refused with a retry hint and 1013 (try again later).
+    let mut third = raw(&server).await?;
+    third
+        .send(Message::text(
+            json!({"type": "auth", "id": 1, "token": greedy.token()}).to_string(),
+        ))
+        .await?;
+    let refused = next_json(&mut third)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("closed"))?;
+    assert_eq!(refused["code"], "rate_limited", "{refused}");
+    assert!(
+        refused["retry_after_ms"].as_u64().unwrap_or(0) > 0,
+        "{refused}"
+    );
+    assert_eq!(close_code(&mut third).await?, Some(close::TRY_AGAIN_LATER));
+    // Someone else is not affected.
+    let _others = authed(&server, &other).await?;
+    // A freed place can be taken again.
+    drop(first);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let mut again = raw(&server).await?;
+        again
+            .send(Message::text(
+                json!({"type": "auth", "id": 1, "token": greedy.token()}).to_string(),
+            ))
+            .await?;
+        let answer = next_json(&mut again)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("closed"))?;
+        if answer["type"] == "auth_ok" {
+            break;
+        }
+        // The server notices the dropped socket a moment later.
+        assert!(tokio::time::Instant::now() < deadline, "{answer}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Ok(())
+}

@@ -70,8 +70,12 @@ async fn connect_and_sync(
 async fn thousands_of_clients_reconnecting_at_once_are_all_served() -> anyhow::Result<()> {
     const USERS: usize = 40;
     let clients = clients_that_fit(2_000);
-    let mut server =
-        TestServer::start_with(|config| config.gateway.max_connections = 5_000).await?;
+    let mut server = TestServer::start_with(|config| {
+        config.gateway.max_connections = 5_000;
+        // 40 users stand for 2,000 (each login costs a password hash).
+        config.gateway.max_connections_per_user = 5_000;
+    })
+    .await?;
     let mut tokens = Vec::new();
     for i in 0..USERS {
         let user = server.user(&format!("storm{i}")).await?;
