@@ -6,7 +6,9 @@ use natter_protocol::sync::UserChange;
 use natter_protocol::{DeviceId, ErrorCode, Timestamp, UserId};
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::rows::{PROFILE_COLUMNS, find_profile, get_profile, profile_at, push_event, tick};
+use super::rows::{
+    PROFILE_COLUMNS, all_rows, find_profile, get_profile, profile_at, push_event, tick,
+};
 use super::{SqliteStore, db_error};
 use crate::{AccountStore, Changes, NewUser, SessionRecord, StoreError, StoreResult};
 
@@ -99,16 +101,14 @@ impl AccountStore for SqliteStore {
         let low = prefix_key.to_owned();
         let high = format!("{prefix_key}\u{10FFFF}");
         self.read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(&format!(
-                    "SELECT {PROFILE_COLUMNS} FROM users u \
-                     WHERE (u.username_key >= ?1 AND u.username_key < ?2) OR (u.display_key >= ?1 AND u.display_key < ?2) \
-                     ORDER BY u.username_key LIMIT ?3 OFFSET ?4"
-                ))
-                .map_err(db_error)?;
-            stmt.query_map(params![low, high, limit, offset], |row| profile_at(row, 0))
-                .and_then(|rows| rows.collect())
-                .map_err(db_error)
+            let sql = format!(
+                "SELECT {PROFILE_COLUMNS} FROM users u \
+                 WHERE (u.username_key >= ?1 AND u.username_key < ?2) OR (u.display_key >= ?1 AND u.display_key < ?2) \
+                 ORDER BY u.username_key LIMIT ?3 OFFSET ?4"
+            );
+            all_rows(conn, &sql, params![low, high, limit, offset], |row| {
+                profile_at(row, 0)
+            })
         })
         .await
     }
@@ -161,12 +161,12 @@ impl AccountStore for SqliteStore {
             conn.prepare_cached("UPDATE users SET password_hash = ?2 WHERE id = ?1")
                 .and_then(|mut stmt| stmt.execute(params![user.0, hash]))
                 .map_err(db_error)?;
-            let mut stmt = conn
-                .prepare_cached("DELETE FROM sessions WHERE user_id = ?1 AND id != ?2 RETURNING id")
-                .map_err(db_error)?;
-            stmt.query_map([user.0, keep.0], |row| row.get(0).map(DeviceId))
-                .and_then(|rows| rows.collect())
-                .map_err(db_error)
+            all_rows(
+                conn,
+                "DELETE FROM sessions WHERE user_id = ?1 AND id != ?2 RETURNING id",
+                [user.0, keep.0],
+                |row| row.get(0).map(DeviceId),
+            )
         })
         .await
     }
@@ -222,28 +222,26 @@ impl AccountStore for SqliteStore {
         idle_before: Timestamp,
     ) -> StoreResult<Vec<SessionRecord>> {
         self.write(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(&format!(
+            all_rows(
+                conn,
+                &format!(
                     "DELETE FROM sessions WHERE last_seen_at < ?1 RETURNING {SESSION_COLUMNS}"
-                ))
-                .map_err(db_error)?;
-            stmt.query_map([idle_before.0], session_at)
-                .and_then(|rows| rows.collect())
-                .map_err(db_error)
+                ),
+                [idle_before.0],
+                session_at,
+            )
         })
         .await
     }
 
     async fn list_sessions(&self, user: UserId) -> StoreResult<Vec<SessionRecord>> {
         self.read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(&format!(
-                    "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = ?1 ORDER BY id"
-                ))
-                .map_err(db_error)?;
-            stmt.query_map([user.0], session_at)
-                .and_then(|rows| rows.collect())
-                .map_err(db_error)
+            all_rows(
+                conn,
+                &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = ?1 ORDER BY id"),
+                [user.0],
+                session_at,
+            )
         })
         .await
     }

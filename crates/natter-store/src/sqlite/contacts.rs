@@ -9,8 +9,8 @@ use natter_protocol::{ConversationId, ErrorCode, FriendRequestId, Timestamp, Use
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::rows::{
-    PROFILE_COLUMNS, add_member, are_friends, get_profile, has_blocked, profile_at, push_event,
-    tick,
+    PROFILE_COLUMNS, add_member, all_rows, are_friends, get_profile, has_blocked, profile_at,
+    push_event, tick,
 };
 use super::{SqliteStore, db_error};
 use crate::{
@@ -362,12 +362,12 @@ impl ContactStore for SqliteStore {
     async fn list_friend_requests(&self, user: UserId) -> StoreResult<FriendRequestList> {
         self.read(move |conn| {
             let list = |filter: &str| -> StoreResult<Vec<FriendRequest>> {
-                let mut stmt = conn
-                    .prepare_cached(&format!("{REQUEST_SELECT} WHERE {filter} AND r.status = 'pending' ORDER BY r.id DESC"))
-                    .map_err(db_error)?;
-                stmt.query_map([user.0], |row| request_at(row).map(|r| r.request))
-                    .and_then(|rows| rows.collect())
-                    .map_err(db_error)
+                let sql = format!(
+                    "{REQUEST_SELECT} WHERE {filter} AND r.status = 'pending' ORDER BY r.id DESC"
+                );
+                all_rows(conn, &sql, [user.0], |row| {
+                    request_at(row).map(|r| r.request)
+                })
             };
             let incoming = list("r.to_id = ?1 AND r.hidden = 0")?;
             let outgoing = list("r.from_id = ?1")?;
@@ -378,14 +378,12 @@ impl ContactStore for SqliteStore {
 
     async fn list_friends(&self, user: UserId) -> StoreResult<Vec<FriendRecord>> {
         self.read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(&format!(
-                    "{FRIEND_SELECT} WHERE fs.user_id = ?1 ORDER BY u.username_key"
-                ))
-                .map_err(db_error)?;
-            stmt.query_map([user.0], friend_at)
-                .and_then(|rows| rows.collect())
-                .map_err(db_error)
+            all_rows(
+                conn,
+                &format!("{FRIEND_SELECT} WHERE fs.user_id = ?1 ORDER BY u.username_key"),
+                [user.0],
+                friend_at,
+            )
         })
         .await
     }
@@ -504,15 +502,15 @@ impl ContactStore for SqliteStore {
 
     async fn list_blocks(&self, user: UserId) -> StoreResult<Vec<UserProfile>> {
         self.read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(&format!(
+            all_rows(
+                conn,
+                &format!(
                     "SELECT {PROFILE_COLUMNS} FROM blocks b JOIN users u ON u.id = b.blocked_id \
                      WHERE b.user_id = ?1 ORDER BY u.username_key"
-                ))
-                .map_err(db_error)?;
-            stmt.query_map([user.0], |row| profile_at(row, 0))
-                .and_then(|rows| rows.collect())
-                .map_err(db_error)
+                ),
+                [user.0],
+                |row| profile_at(row, 0),
+            )
         })
         .await
     }
@@ -530,15 +528,13 @@ impl ContactStore for SqliteStore {
 
     async fn list_presence_audience(&self, user: UserId) -> StoreResult<Vec<UserId>> {
         self.read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT fs.friend_id FROM friendships fs WHERE fs.user_id = ?1 AND NOT EXISTS \
+            all_rows(
+                conn,
+                "SELECT fs.friend_id FROM friendships fs WHERE fs.user_id = ?1 AND NOT EXISTS \
                      (SELECT 1 FROM blocks b WHERE b.user_id = ?1 AND b.blocked_id = fs.friend_id)",
-                )
-                .map_err(db_error)?;
-            stmt.query_map([user.0], |row| row.get(0).map(UserId))
-                .and_then(|rows| rows.collect())
-                .map_err(db_error)
+                [user.0],
+                |row| row.get(0).map(UserId),
+            )
         })
         .await
     }

@@ -15,9 +15,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::contacts::ensure_direct;
 use super::rows::{
-    MESSAGE_COLUMNS, PROFILE_COLUMNS, add_member, are_friends, delete_member, find_message,
-    get_profile, has_blocked, insert_message, is_group, member_ids, message_at, parse_role,
-    profile_at, push_event, require_member, role_name, system_message, tick,
+    MESSAGE_COLUMNS, PROFILE_COLUMNS, add_member, all_rows, are_friends, delete_member,
+    find_message, get_profile, has_blocked, insert_message, is_group, member_ids, message_at,
+    parse_role, profile_at, push_event, require_member, role_name, system_message, tick,
 };
 use super::{SqliteStore, db_error};
 use crate::{
@@ -49,34 +49,27 @@ pub(super) fn summaries(
         role: String,
         read_seq: i64,
     }
-    let heads: Vec<Head> = {
-        let mut stmt = conn
-            .prepare_cached(&format!(
-                "{SUMMARY_SELECT} WHERE m.user_id = ?1 AND {filter} ORDER BY c.updated_at DESC"
-            ))
-            .map_err(db_error)?;
-        stmt.query_map(params![user.0, arg], |row| {
-            let kind: String = row.get(1)?;
-            Ok(Head {
-                id: ConversationId(row.get(0)?),
-                kind: if kind == "group" {
-                    ConversationKind::Group
-                } else {
-                    ConversationKind::Direct
-                },
-                name: row.get(2)?,
-                announcement: row.get(3)?,
-                member_count: row.get(4)?,
-                last_seq: row.get(5)?,
-                created_at: row.get(6)?,
-                updated_at: row.get(7)?,
-                role: row.get(8)?,
-                read_seq: row.get(9)?,
-            })
+    let sql =
+        format!("{SUMMARY_SELECT} WHERE m.user_id = ?1 AND {filter} ORDER BY c.updated_at DESC");
+    let heads = all_rows(conn, &sql, params![user.0, arg], |row| {
+        let kind: String = row.get(1)?;
+        Ok(Head {
+            id: ConversationId(row.get(0)?),
+            kind: if kind == "group" {
+                ConversationKind::Group
+            } else {
+                ConversationKind::Direct
+            },
+            name: row.get(2)?,
+            announcement: row.get(3)?,
+            member_count: row.get(4)?,
+            last_seq: row.get(5)?,
+            created_at: row.get(6)?,
+            updated_at: row.get(7)?,
+            role: row.get(8)?,
+            read_seq: row.get(9)?,
         })
-        .and_then(|rows| rows.collect::<rusqlite::Result<_>>())
-        .map_err(db_error)?
-    };
+    })?;
     let mut out = Vec::with_capacity(heads.len());
     for head in heads {
         let last_message = if head.last_seq > 0 {
@@ -237,19 +230,14 @@ fn read_audience(
             .collect();
         return Ok(others.into());
     }
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT DISTINCT m.sender_id FROM messages m \
-             JOIN members x ON x.conversation_id = m.conversation_id AND x.user_id = m.sender_id \
-             WHERE m.conversation_id = ?1 AND m.seq > ?2 AND m.seq <= ?3 AND m.sender_id != ?4",
-        )
-        .map_err(db_error)?;
-    let authors = stmt
-        .query_map(params![conversation.0, before, after, reader.0], |row| {
-            row.get(0).map(UserId)
-        })
-        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-        .map_err(db_error)?;
+    let authors = all_rows(
+        conn,
+        "SELECT DISTINCT m.sender_id FROM messages m \
+         JOIN members x ON x.conversation_id = m.conversation_id AND x.user_id = m.sender_id \
+         WHERE m.conversation_id = ?1 AND m.seq > ?2 AND m.seq <= ?3 AND m.sender_id != ?4",
+        params![conversation.0, before, after, reader.0],
+        |row| row.get(0).map(UserId),
+    )?;
     Ok(authors.into())
 }
 
@@ -440,15 +428,11 @@ impl ConversationStore for SqliteStore {
             } else {
                 ("seq > ?2 AND seq < ?3 ORDER BY seq DESC", true)
             };
-            let mut stmt = conn
-                .prepare_cached(&format!(
-                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 AND {sql} LIMIT ?4"
-                ))
-                .map_err(db_error)?;
-            let mut messages: Vec<_> = stmt
-                .query_map(params![conversation.0, after, before, limit + 1], message_at)
-                .and_then(|rows| rows.collect::<rusqlite::Result<_>>())
-                .map_err(db_error)?;
+            let sql = format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 AND {sql} LIMIT ?4"
+            );
+            let params = params![conversation.0, after, before, limit + 1];
+            let mut messages = all_rows(conn, &sql, params, message_at)?;
             let has_more = messages.len() as i64 > limit;
             messages.truncate(limit as usize);
             if descending {
@@ -539,14 +523,12 @@ impl ConversationStore for SqliteStore {
     ) -> StoreResult<Vec<Member>> {
         self.read(move |conn| {
             require_member(conn, conversation, user)?;
-            let mut stmt = conn
-                .prepare_cached(&format!(
-                    "SELECT {PROFILE_COLUMNS}, m.role, m.joined_at, m.read_seq FROM members m \
-                     JOIN users u ON u.id = m.user_id WHERE m.conversation_id = ?1 \
-                     ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, m.joined_at, u.id"
-                ))
-                .map_err(db_error)?;
-            stmt.query_map([conversation.0], |row| {
+            let sql = format!(
+                "SELECT {PROFILE_COLUMNS}, m.role, m.joined_at, m.read_seq FROM members m \
+                 JOIN users u ON u.id = m.user_id WHERE m.conversation_id = ?1 \
+                 ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, m.joined_at, u.id"
+            );
+            all_rows(conn, &sql, [conversation.0], |row| {
                 let role: String = row.get(4)?;
                 Ok(Member {
                     user: profile_at(row, 0)?,
@@ -555,8 +537,6 @@ impl ConversationStore for SqliteStore {
                     read_seq: Seq(row.get(6)?),
                 })
             })
-            .and_then(|rows| rows.collect())
-            .map_err(db_error)
         })
         .await
     }

@@ -22,6 +22,18 @@ pub(super) fn profile_at(row: &Row<'_>, first: usize) -> rusqlite::Result<UserPr
     })
 }
 
+/// Every row of a (cached) query, each mapped by `map`.
+pub(super) fn all_rows<T, P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<Vec<T>> {
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.query_map(params, map)?.collect())
+        .map_err(db_error)
+}
+
 pub(super) fn find_profile(conn: &Connection, user: UserId) -> StoreResult<Option<UserProfile>> {
     conn.prepare_cached(&format!(
         "SELECT {PROFILE_COLUMNS} FROM users u WHERE u.id = ?1"
@@ -124,13 +136,12 @@ pub(super) fn member_ids(
     conn: &Connection,
     conversation: ConversationId,
 ) -> StoreResult<Arc<[UserId]>> {
-    let mut stmt = conn
-        .prepare_cached("SELECT user_id FROM members WHERE conversation_id = ?1")
-        .map_err(db_error)?;
-    let ids = stmt
-        .query_map([conversation.0], |row| row.get(0).map(UserId))
-        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-        .map_err(db_error)?;
+    let ids = all_rows(
+        conn,
+        "SELECT user_id FROM members WHERE conversation_id = ?1",
+        [conversation.0],
+        |row| row.get(0).map(UserId),
+    )?;
     Ok(ids.into())
 }
 

@@ -5,7 +5,7 @@ use natter_protocol::sync::{SyncResponse, UserEvent};
 use natter_protocol::{SyncCursor, Timestamp, UserId};
 
 use super::conversations::summaries;
-use super::rows::from_json;
+use super::rows::{all_rows, from_json};
 use super::{SqliteStore, db_error};
 use crate::{StoreResult, SyncStore};
 
@@ -22,28 +22,33 @@ impl SyncStore for SqliteStore {
             // same snapshot, and the single writer hands out clock values in commit
             // order, so nothing below the returned cursor can appear later.
             let cursor: i64 = conn
-                .query_row("SELECT value FROM sync_clock WHERE id = 1", [], |row| row.get(0))
+                .query_row("SELECT value FROM sync_clock WHERE id = 1", [], |row| {
+                    row.get(0)
+                })
                 .map_err(db_error)?;
             let mut events = Vec::new();
             let horizon: i64 = conn
-                .query_row("SELECT value FROM sync_horizon WHERE id = 1", [], |row| row.get(0))
+                .query_row("SELECT value FROM sync_horizon WHERE id = 1", [], |row| {
+                    row.get(0)
+                })
                 .map_err(db_error)?;
             // Below the horizon, events this device never saw were pruned.
             let mut reset = since.0 <= 0 || since.0 > cursor || since.0 < horizon;
             if !reset {
-                let mut stmt = conn
-                    .prepare_cached(
-                        "SELECT cursor, at, change FROM user_events WHERE user_id = ?1 AND cursor > ?2 \
-                         ORDER BY cursor LIMIT ?3",
-                    )
-                    .map_err(db_error)?;
-                events = stmt
-                    .query_map(rusqlite::params![user.0, since.0, i64::from(max_events) + 1], |row| {
+                events = all_rows(
+                    conn,
+                    "SELECT cursor, at, change FROM user_events WHERE user_id = ?1 AND cursor > ?2 \
+                     ORDER BY cursor LIMIT ?3",
+                    rusqlite::params![user.0, since.0, i64::from(max_events) + 1],
+                    |row| {
                         let change: String = row.get(2)?;
-                        Ok(UserEvent { cursor: SyncCursor(row.get(0)?), at: Timestamp(row.get(1)?), change: from_json(&change)? })
-                    })
-                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-                    .map_err(db_error)?;
+                        Ok(UserEvent {
+                            cursor: SyncCursor(row.get(0)?),
+                            at: Timestamp(row.get(1)?),
+                            change: from_json(&change)?,
+                        })
+                    },
+                )?;
                 if events.len() > max_events as usize {
                     reset = true;
                     events.clear();
@@ -54,7 +59,12 @@ impl SyncStore for SqliteStore {
             } else {
                 summaries(conn, user, "c.version > ?2", since.0)?
             };
-            Ok(SyncResponse { cursor: SyncCursor(cursor), reset, events, conversations })
+            Ok(SyncResponse {
+                cursor: SyncCursor(cursor),
+                reset,
+                events,
+                conversations,
+            })
         })
         .await
     }
