@@ -8,12 +8,12 @@ use std::time::Instant;
 
 use natter_client::Client;
 use natter_client::protocol::ErrorCode;
-use natter_client::protocol::accounts::{LoginRequest, RegisterRequest};
+use natter_client::protocol::accounts::LoginRequest;
 use serde::Serialize;
 
 use crate::error::BenchError;
 use crate::report::{self, Latency, Machine};
-use crate::setup::{self, PASSWORD};
+use crate::setup;
 use crate::wire::Target;
 
 /// Parameters of the login scenario.
@@ -67,14 +67,12 @@ pub async fn run(target: &Target, params: &LoginParams) -> Result<LoginReport, B
         return Err(BenchError::Params("--attempts must be at least 1".into()));
     }
     let client = Client::new(&target.http)?;
-    let username = format!("{}_login", setup::run_prefix());
-    client
-        .register(&RegisterRequest {
-            username: username.clone(),
-            password: PASSWORD.into(),
-            display_name: None,
-        })
-        .await?;
+    let prefix = format!("{}_login", setup::run_prefix());
+    let account = setup::users(&client, &prefix, 1, &indicatif::ProgressBar::hidden()).await?;
+    let username = account
+        .first()
+        .map(|session| session.user().username.clone())
+        .ok_or_else(|| BenchError::Refused("the account was not created".into()))?;
     let (mut wrong, mut unknown) = (report::histogram(), report::histogram());
     let mut answers = std::collections::BTreeSet::new();
     for i in 0..params.attempts {

@@ -81,43 +81,13 @@ fn spawn_action(
     match action {
         Action::Quit => {}
         Action::Open(conversation) => {
-            tokio::spawn(async move {
-                let query = HistoryQuery {
-                    before: None,
-                    after: None,
-                    limit: Some(PAGE),
-                };
-                let outcome = match session.history(conversation, &query).await {
-                    Ok(page) => Outcome::Page {
-                        conversation,
-                        messages: page.messages,
-                        has_more: page.has_more,
-                    },
-                    Err(err) => Outcome::Status(format!("loading history: {}", describe(&err))),
-                };
-                let _ = tx.send(outcome);
-            });
+            tokio::spawn(async move { load_page(&session, conversation, None, &tx).await });
         }
         Action::LoadOlder {
             conversation,
             before,
         } => {
-            tokio::spawn(async move {
-                let query = HistoryQuery {
-                    before: Some(before),
-                    after: None,
-                    limit: Some(PAGE),
-                };
-                let outcome = match session.history(conversation, &query).await {
-                    Ok(page) => Outcome::Page {
-                        conversation,
-                        messages: page.messages,
-                        has_more: page.has_more,
-                    },
-                    Err(err) => Outcome::Status(format!("loading history: {}", describe(&err))),
-                };
-                let _ = tx.send(outcome);
-            });
+            tokio::spawn(async move { load_page(&session, conversation, Some(before), &tx).await });
         }
         Action::Send { conversation, text } => {
             app.status = "sending…".into();
@@ -232,6 +202,29 @@ fn spawn_action(
             tokio::spawn(async move { reload_contacts(&session, &tx).await });
         }
     }
+}
+
+/// Loads the newest page of a conversation, or the page before `before`.
+async fn load_page(
+    session: &Session,
+    conversation: ConversationId,
+    before: Option<Seq>,
+    tx: &mpsc::UnboundedSender<Outcome>,
+) {
+    let query = HistoryQuery {
+        before,
+        after: None,
+        limit: Some(PAGE),
+    };
+    let outcome = match session.history(conversation, &query).await {
+        Ok(page) => Outcome::Page {
+            conversation,
+            messages: page.messages,
+            has_more: page.has_more,
+        },
+        Err(err) => Outcome::Status(format!("loading history: {}", describe(&err))),
+    };
+    let _ = tx.send(outcome);
 }
 
 async fn reload_conversations(session: &Session, tx: &mpsc::UnboundedSender<Outcome>) {

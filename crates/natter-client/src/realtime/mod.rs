@@ -21,8 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use natter_protocol::conversations::{
-    HistoryQuery, Message, MessageContent, MessagePage, ReadPosition, SendMessageRequest,
-    SendMessageResponse,
+    HistoryQuery, Message, MessagePage, ReadPosition, SendMessageRequest, SendMessageResponse,
 };
 use natter_protocol::sync::SyncResponse;
 use natter_protocol::ws::{ClientRequest, Event};
@@ -34,7 +33,7 @@ use tokio::task::JoinHandle;
 use crate::backoff::Backoff;
 use crate::error::{ClientError, Result};
 use crate::http::ws_url;
-use crate::session::{Session, new_client_msg_id};
+use crate::session::{Session, text_message};
 use driver::{Command, Driver, DriverConfig, Pending};
 use sequencer::{Catchup, Inbound, Sequencer, SharedTracker, lock};
 use tracker::Tracker;
@@ -300,14 +299,7 @@ impl Connection {
 
     /// Sends a text message under a fresh `client_msg_id` (see [`Connection::send`]).
     pub async fn send_text(&self, conversation_id: ConversationId, text: &str) -> Result<Message> {
-        let message = SendMessageRequest {
-            client_msg_id: new_client_msg_id(),
-            content: MessageContent::Text {
-                text: text.to_owned(),
-            },
-            reply_to: None,
-        };
-        self.send(conversation_id, message).await
+        self.send(conversation_id, text_message(text)).await
     }
 
     /// Marks the conversation read up to `seq`.

@@ -4,14 +4,13 @@ use std::borrow::Borrow;
 
 use natter_protocol::conversations::{
     self, ConversationList, ConversationSummary, CreateGroupRequest, HistoryQuery, InviteRequest,
-    MarkReadRequest, MemberList, Message, MessageContent, MessagePage, OpenDirectRequest,
-    ReadPosition, Role, SendMessageRequest, SendMessageResponse, SetRoleRequest, TransferRequest,
-    UpdateGroupRequest,
+    MarkReadRequest, MemberList, Message, MessagePage, OpenDirectRequest, ReadPosition, Role,
+    SendMessageRequest, SendMessageResponse, SetRoleRequest, TransferRequest, UpdateGroupRequest,
 };
 use natter_protocol::sync::{self, SyncQuery, SyncResponse};
 use natter_protocol::{ConversationId, Seq, SyncCursor, UserId};
 
-use super::{Session, new_client_msg_id};
+use super::{Session, text_message};
 use crate::error::Result;
 
 impl Session {
@@ -71,14 +70,7 @@ impl Session {
 
     /// Sends a text message under a fresh `client_msg_id`.
     pub async fn send_text(&self, conversation_id: ConversationId, text: &str) -> Result<Message> {
-        let message = SendMessageRequest {
-            client_msg_id: new_client_msg_id(),
-            content: MessageContent::Text {
-                text: text.to_owned(),
-            },
-            reply_to: None,
-        };
-        self.send_message(conversation_id, message).await
+        self.send_message(conversation_id, text_message(text)).await
     }
 
     /// Marks the conversation read up to `seq`.

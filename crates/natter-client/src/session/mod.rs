@@ -23,6 +23,17 @@ pub fn new_client_msg_id() -> ClientMsgId {
     ClientMsgId(format!("{:032x}", rand::random::<u128>()))
 }
 
+/// A text message under a fresh `client_msg_id`, for the `send_text` helpers.
+pub(crate) fn text_message(text: &str) -> natter_protocol::conversations::SendMessageRequest {
+    natter_protocol::conversations::SendMessageRequest {
+        client_msg_id: new_client_msg_id(),
+        content: natter_protocol::conversations::MessageContent::Text {
+            text: text.to_owned(),
+        },
+        reply_to: None,
+    }
+}
+
 /// A logged-in device of one user: the token plus the HTTP API.
 ///
 /// Cheap to clone; clones share the token and the connection pool. A session

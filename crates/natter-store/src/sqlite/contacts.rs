@@ -249,6 +249,25 @@ fn own_pending(
     Ok(row)
 }
 
+/// Declines (as its recipient) or cancels (as its sender) a pending request,
+/// and tells both sides.
+fn end_request(
+    conn: &Connection,
+    user: UserId,
+    request: FriendRequestId,
+    as_recipient: bool,
+    status: FriendRequestStatus,
+    now: Timestamp,
+) -> StoreResult<Changes> {
+    let mut row = own_pending(conn, user, request, as_recipient)?;
+    set_status(conn, request, status, now)?;
+    row.request.status = status;
+    row.request.updated_at = now;
+    let mut changes = Changes::default();
+    announce(conn, &mut changes, &row, now, false)?;
+    Ok(changes)
+}
+
 #[async_trait]
 impl ContactStore for SqliteStore {
     async fn send_friend_request(
@@ -330,13 +349,14 @@ impl ContactStore for SqliteStore {
         now: Timestamp,
     ) -> StoreResult<Changes> {
         self.write(move |conn| {
-            let mut row = own_pending(conn, user, request, true)?;
-            set_status(conn, request, FriendRequestStatus::Declined, now)?;
-            row.request.status = FriendRequestStatus::Declined;
-            row.request.updated_at = now;
-            let mut changes = Changes::default();
-            announce(conn, &mut changes, &row, now, false)?;
-            Ok(changes)
+            end_request(
+                conn,
+                user,
+                request,
+                true,
+                FriendRequestStatus::Declined,
+                now,
+            )
         })
         .await
     }
@@ -348,13 +368,14 @@ impl ContactStore for SqliteStore {
         now: Timestamp,
     ) -> StoreResult<Changes> {
         self.write(move |conn| {
-            let mut row = own_pending(conn, user, request, false)?;
-            set_status(conn, request, FriendRequestStatus::Cancelled, now)?;
-            row.request.status = FriendRequestStatus::Cancelled;
-            row.request.updated_at = now;
-            let mut changes = Changes::default();
-            announce(conn, &mut changes, &row, now, false)?;
-            Ok(changes)
+            end_request(
+                conn,
+                user,
+                request,
+                false,
+                FriendRequestStatus::Cancelled,
+                now,
+            )
         })
         .await
     }
