@@ -149,6 +149,8 @@ const en = {
   err_too_large: "That is too long.",
   err_invalid_request: "Please check what you entered.",
   err_unauthorized: "Please log in again.",
+  err_request_timeout: "The connection is too slow. Please try again.",
+  err_server_busy: "The server is busy. Please try again in a moment.",
   err_generic: "Something went wrong. Please try again.",
   wrongCurrentPassword: "The current password is wrong.",
 };
@@ -299,6 +301,8 @@ const zh: Record<MessageKey, string> = {
   err_too_large: "内容太长了。",
   err_invalid_request: "请检查输入的内容。",
   err_unauthorized: "请重新登录。",
+  err_request_timeout: "网络太慢，请重试。",
+  err_server_busy: "服务器繁忙，请稍后再试。",
   err_generic: "出错了，请重试。",
   wrongCurrentPassword: "当前密码错误。",
 };

@@ -61,6 +61,9 @@ pub enum ErrorCode {
     Unavailable,
     /// An unexpected server error. Nothing the client sent is at fault.
     Internal,
+    /// The request's body did not arrive within the server's time limit; the
+    /// connection is closed. Nothing was done.
+    RequestTimeout,
 }
 
 impl ErrorCode {
@@ -75,6 +78,7 @@ impl ErrorCode {
             NotFound | NoRoute => 404,
             UsernameTaken | AlreadyFriends | RequestNotPending | GroupFull | AlreadyMember
             | OwnerMustTransfer | TooFarBehind => 409,
+            RequestTimeout => 408,
             TooLarge => 413,
             RateLimited => 429,
             Internal => 500,
@@ -87,6 +91,7 @@ impl ErrorCode {
         matches!(
             self,
             ErrorCode::RateLimited
+                | ErrorCode::RequestTimeout
                 | ErrorCode::Unavailable
                 | ErrorCode::ServerBusy
                 | ErrorCode::Internal
@@ -123,6 +128,7 @@ impl ErrorCode {
             AuthRequired => "auth_required",
             Unavailable => "unavailable",
             Internal => "internal",
+            RequestTimeout => "request_timeout",
         }
     }
 
@@ -154,6 +160,7 @@ impl ErrorCode {
         ErrorCode::AuthRequired,
         ErrorCode::Unavailable,
         ErrorCode::Internal,
+        ErrorCode::RequestTimeout,
     ];
 }
 

@@ -59,6 +59,15 @@ pub struct HttpConfig {
     /// Seconds a client has to send a request's headers (slow-header attacks
     /// hold a connection otherwise); also how long an idle keep-alive lasts.
     pub header_timeout_secs: u64,
+    /// Seconds a client has, once its headers are in, to send the whole body.
+    pub body_timeout_secs: u64,
+    /// TCP connections this node holds at once, HTTP and WebSocket together.
+    /// Lowered at start to what the open-file limit allows.
+    pub max_connections: usize,
+    /// Connections one client address (an IPv6 /64) may hold while they speak
+    /// HTTP, i.e. before a WebSocket upgrade. Trusted proxies are exempt;
+    /// `limits.enabled = false` lifts it too. 0: no cap.
+    pub max_connections_per_address: usize,
 }
 
 impl Default for HttpConfig {
@@ -67,6 +76,9 @@ impl Default for HttpConfig {
             tls_cert: None,
             tls_key: None,
             header_timeout_secs: 10,
+            body_timeout_secs: 10,
+            max_connections: 20_000,
+            max_connections_per_address: 64,
         }
     }
 }
@@ -74,6 +86,9 @@ impl Default for HttpConfig {
 impl HttpConfig {
     pub fn header_timeout(&self) -> Duration {
         Duration::from_secs(self.header_timeout_secs.max(1))
+    }
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_timeout_secs.max(1))
     }
 }
 
@@ -83,6 +98,10 @@ pub struct AccountsConfig {
     /// Password hashes computed at once (Argon2id takes ≈21 ms and 19 MiB each):
     /// a burst of logins queues instead of starving everything else.
     pub max_concurrent_hashes: usize,
+    /// Password checks one client address may have waiting for a hashing
+    /// thread; more are refused with `rate_limited` at once (addresses are
+    /// served in turn). Lifted with `limits.enabled = false`.
+    pub max_waiting_hashes_per_address: usize,
     /// Whether anyone may register.
     pub registration_open: bool,
     /// A device unused for this many days is logged out (its token stops working).
@@ -93,6 +112,7 @@ impl Default for AccountsConfig {
     fn default() -> Self {
         AccountsConfig {
             max_concurrent_hashes: 2,
+            max_waiting_hashes_per_address: 4,
             registration_open: true,
             session_idle_days: 30,
         }
@@ -128,6 +148,11 @@ pub struct GatewayConfig {
     /// WebSocket connections one account may hold at once (devices and
     /// browser tabs): one account cannot take the whole node's capacity.
     pub max_connections_per_user: usize,
+    /// WebSockets that have not sent a valid `auth` frame yet, node-wide; they
+    /// do not take places of `max_connections` until they have.
+    pub max_unauthenticated: usize,
+    /// ... and from one client address (when `limits.enabled`).
+    pub max_unauthenticated_per_address: usize,
     /// Frames queued for one connection before it counts as too slow and is closed.
     pub outbox_frames: usize,
     /// Bytes queued for one connection before it counts as too slow (a slow
@@ -149,6 +174,10 @@ impl Default for GatewayConfig {
         GatewayConfig {
             max_connections: 19_000,
             max_connections_per_user: 32,
+            // A reconnect storm after a restart has thousands waiting for a
+            // moment; each waits at most `auth_timeout_secs`.
+            max_unauthenticated: 4096,
+            max_unauthenticated_per_address: 64,
             outbox_frames: 512,
             outbox_bytes: 1024 * 1024,
             auth_timeout_secs: 10,
@@ -222,6 +251,9 @@ pub struct LimitsConfig {
     /// Reverse proxies whose `X-Forwarded-For` is believed. Without them, every
     /// client behind a proxy shares the proxy's address budget.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// IPv6 addresses sharing this many leading bits count as one client
+    /// address (64: a /64, what one customer usually gets).
+    pub ipv6_prefix_len: u8,
 }
 
 impl Default for LimitsConfig {
@@ -236,6 +268,7 @@ impl Default for LimitsConfig {
             friend_requests_per_user_per_hour: 60,
             connections_per_address_per_minute: 300,
             trusted_proxies: Vec::new(),
+            ipv6_prefix_len: 64,
         }
     }
 }

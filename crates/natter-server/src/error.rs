@@ -76,7 +76,14 @@ impl IntoResponse for ApiError {
         let status = StatusCode::from_u16(self.code.http_status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let retry = self.retry_after_ms;
+        let code = self.code;
         let mut response = (status, axum::Json(self.body())).into_response();
+        // The rest of a late body is never read: the connection cannot be reused.
+        if code == ErrorCode::RequestTimeout {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if let Some(ms) = retry
             && let Ok(value) = HeaderValue::from_str(&ms.div_ceil(1000).to_string())
         {

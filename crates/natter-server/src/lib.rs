@@ -26,6 +26,7 @@ mod http;
 mod limits;
 mod presence;
 mod sync;
+mod text;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -90,10 +91,37 @@ pub async fn run_with_faults(
         Arc::new(InProcessBus::new()),
         Arc::new(InProcessPresence::new()),
     );
+    app.accounts
+        .rekey_names()
+        .await
+        .map_err(|error| ServeError::Store(natter_store::StoreError::Unavailable(error.message)))?;
     if let Some(filter) = faults.lose_live_frame {
         app.gateway.hub.inject_frame_loss(filter);
     }
     let router = http::router(app.clone(), tls.is_some());
+    let connections = http::admission::connection_budget(config.http.max_connections);
+    if config.gateway.max_connections > connections {
+        tracing::warn!(
+            websockets = config.gateway.max_connections,
+            connections,
+            "gateway.max_connections is above what this node can hold; WebSockets beyond it are refused"
+        );
+    }
+    let per_address = if config.limits.enabled {
+        config.http.max_connections_per_address
+    } else {
+        0
+    };
+    let options = http::serve::ServeOptions {
+        header_timeout: config.http.header_timeout(),
+        body_timeout: config.http.body_timeout(),
+        limits: http::admission::ConnectionLimits::new(
+            connections,
+            per_address,
+            config.limits.ipv6_prefix_len,
+            config.limits.trusted_proxies.clone(),
+        ),
+    };
     let gateway_app = app.clone();
     let housekeeping = tokio::spawn(housekeeping(app.clone(), app.gateway.shutdown_signal()));
     tracing::info!(
@@ -102,14 +130,9 @@ pub async fn run_with_faults(
         tls = tls.is_some(),
         "natter listening"
     );
-    http::serve::serve(
-        listener,
-        router,
-        tls,
-        config.http.header_timeout(),
-        shutdown,
-        move || gateway_app.gateway.begin_shutdown(),
-    )
+    http::serve::serve(listener, router, tls, options, shutdown, move || {
+        gateway_app.gateway.begin_shutdown()
+    })
     .await;
     // The housekeeping task ends on the shutdown signal the gateway just sent.
     let _ = housekeeping.await;

@@ -3,7 +3,7 @@
 //! with how long to wait, and nothing is done.
 
 use std::hash::Hash;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
 
 use axum::http::HeaderMap;
@@ -17,6 +17,7 @@ use crate::error::{ApiError, ApiResult};
 pub struct RateLimits {
     enabled: bool,
     trusted_proxies: Vec<IpAddr>,
+    ipv6_prefix: u8,
     clock: DefaultClock,
     login_account: DefaultKeyedRateLimiter<String>,
     login_address: DefaultKeyedRateLimiter<IpAddr>,
@@ -36,6 +37,7 @@ impl RateLimits {
         RateLimits {
             enabled: config.enabled,
             trusted_proxies: config.trusted_proxies.clone(),
+            ipv6_prefix: config.ipv6_prefix_len,
             clock: DefaultClock::default(),
             login_account: DefaultKeyedRateLimiter::keyed(per_minute(
                 config.logins_per_account_per_minute,
@@ -59,11 +61,16 @@ impl RateLimits {
         }
     }
 
-    /// A login attempt. Counted per address and per account name, whether or
-    /// not the account exists, so the answer says nothing about which accounts do.
-    pub fn login(&self, account_key: &str, address: IpAddr) -> ApiResult<()> {
+    /// A login attempt (or a check of the current password). Counted per
+    /// address and per account name, whether or not the account exists, so
+    /// the answer says nothing about which accounts do. `None`: a name that
+    /// breaks the username rules, which no account can have.
+    pub fn login(&self, account_key: Option<&str>, address: IpAddr) -> ApiResult<()> {
         self.check(&self.login_address, &address)?;
-        self.check(&self.login_account, &account_key.to_owned())
+        match account_key {
+            Some(key) => self.check(&self.login_account, &key.to_owned()),
+            None => Ok(()),
+        }
     }
 
     pub fn register(&self, address: IpAddr) -> ApiResult<()> {
@@ -92,10 +99,20 @@ impl RateLimits {
         self.connections_address.retain_recent();
     }
 
-    /// The address a request comes from: the peer, or, when the peer is a
-    /// trusted reverse proxy, the last address in `X-Forwarded-For` that is not
-    /// one of the trusted proxies.
+    /// Whether budgets are enforced at all (off only for load tests).
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// The client a request comes from, as address budgets count it (see
+    /// [`address_group`]): the peer, or, when the peer is a trusted reverse
+    /// proxy, the last address in `X-Forwarded-For` that is not one of the
+    /// trusted proxies.
     pub fn client_address(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+        address_group(self.forwarded_for(peer, headers), self.ipv6_prefix)
+    }
+
+    fn forwarded_for(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
         let peer = peer.ip();
         if !self.trusted_proxies.contains(&peer) {
             return peer;
@@ -133,9 +150,46 @@ impl RateLimits {
     }
 }
 
+/// The unit that address budgets count: an IPv4 address, or the IPv6 prefix
+/// of `ipv6_prefix` bits. A /64 is one client: a provider hands a whole /64 to
+/// one customer, who may use any address in it, so counting single IPv6
+/// addresses would give every request a fresh budget. IPv4-mapped IPv6
+/// addresses count as the IPv4 address.
+pub fn address_group(ip: IpAddr, ipv6_prefix: u8) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return IpAddr::V4(v4);
+            }
+            let prefix = u32::from(ipv6_prefix.min(128));
+            let mask = u128::MAX.checked_shl(128 - prefix).unwrap_or(0);
+            IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_addresses_group_by_prefix_and_ipv4_stands_alone() {
+        let check = |ip: &str, prefix: u8, expected: &str| {
+            let ip: IpAddr = ip.parse().expect("ip");
+            assert_eq!(
+                address_group(ip, prefix),
+                expected.parse::<IpAddr>().expect("ip"),
+                "{ip}/{prefix}"
+            );
+        };
+        check("203.0.113.7", 64, "203.0.113.7");
+        check("2001:db8:a:b:c:d:e:f", 64, "2001:db8:a:b::");
+        check("2001:db8:a:b:c:d:e:f", 48, "2001:db8:a::");
+        check("2001:db8:a:b:c:d:e:f", 128, "2001:db8:a:b:c:d:e:f");
+        check("2001:db8:a:b:c:d:e:f", 0, "::");
+        check("::ffff:198.51.100.4", 64, "198.51.100.4");
+    }
 
     fn limits(trusted: &[&str]) -> RateLimits {
         let config = LimitsConfig {
@@ -150,10 +204,10 @@ mod tests {
     fn a_budget_runs_out_and_says_how_long_to_wait() {
         let limits = limits(&[]);
         let address: IpAddr = "10.0.0.1".parse().expect("address");
-        assert!(limits.login("alice", address).is_ok());
-        assert!(limits.login("alice", address).is_ok());
+        assert!(limits.login(Some("alice"), address).is_ok());
+        assert!(limits.login(Some("alice"), address).is_ok());
         let refused = limits
-            .login("alice", address)
+            .login(Some("alice"), address)
             .expect_err("third login in a minute");
         assert_eq!(refused.code, ErrorCode::RateLimited);
         assert!(
@@ -162,7 +216,7 @@ mod tests {
                 .is_some_and(|ms| ms > 0 && ms <= 60_000)
         );
         // Another account from the same address has its own budget.
-        assert!(limits.login("bob", address).is_ok());
+        assert!(limits.login(Some("bob"), address).is_ok());
     }
 
     #[test]

@@ -90,13 +90,30 @@ pub struct SessionRecord {
     pub last_seen_at: Timestamp,
 }
 
+/// How a user's username and display name map to their username key and
+/// display key; the accounts domain owns the function.
+pub type NameKeys = Arc<dyn Fn(&str, &str) -> (String, String) + Send + Sync>;
+
 /// Accounts, credentials and sessions.
 #[async_trait]
 pub trait AccountStore: Send + Sync {
     /// Creates a user. Fails with `Rejected(UsernameTaken)` when `username_key` exists.
     async fn insert_user(&self, user: NewUser) -> StoreResult<UserProfile>;
-    /// The user id and password hash for a username key, if such a user exists.
-    async fn find_credentials(&self, username_key: &str) -> StoreResult<Option<(UserId, String)>>;
+    /// The user id and password hash of the account `username_key` names, if
+    /// any. When accounts made before a change of the key function share a
+    /// key (see [`AccountStore::rekey_users`]), the one whose stored username
+    /// is exactly `username` wins, else the oldest.
+    async fn find_credentials(
+        &self,
+        username_key: &str,
+        username: &str,
+    ) -> StoreResult<Option<(UserId, String)>>;
+    /// Makes every user's keys again with `keys`, unless they were made by
+    /// `version` already; records `version`. Users are taken oldest first: one
+    /// whose new username key an older account holds keeps `{key}#{id}`, so
+    /// that both stay reachable by their exact names and no new look-alike can
+    /// register. Returns those users.
+    async fn rekey_users(&self, version: i64, keys: NameKeys) -> StoreResult<Vec<UserId>>;
     /// The password hash of a user.
     async fn get_password_hash(&self, user: UserId) -> StoreResult<String>;
     /// A user's public profile.

@@ -17,7 +17,7 @@ export type SyncCursor = number;
 
 export type ClientMsgId = string;
 
-export type ErrorCode = "invalid_json" | "invalid_request" | "unknown_type" | "too_large" | "unauthorized" | "forbidden" | "not_found" | "no_route" | "invalid_username" | "username_taken" | "weak_password" | "invalid_credentials" | "rate_limited" | "not_friends" | "blocked" | "already_friends" | "request_not_pending" | "group_full" | "already_member" | "owner_must_transfer" | "unsupported_kind" | "too_far_behind" | "server_busy" | "auth_required" | "unavailable" | "internal";
+export type ErrorCode = "invalid_json" | "invalid_request" | "unknown_type" | "too_large" | "unauthorized" | "forbidden" | "not_found" | "no_route" | "invalid_username" | "username_taken" | "weak_password" | "invalid_credentials" | "rate_limited" | "not_friends" | "blocked" | "already_friends" | "request_not_pending" | "group_full" | "already_member" | "owner_must_transfer" | "unsupported_kind" | "too_far_behind" | "server_busy" | "auth_required" | "unavailable" | "internal" | "request_timeout";
 
 export type ErrorBody = { code: ErrorCode, 
 /**

@@ -5,23 +5,36 @@
 //! whatever blocking thread happens to run it made the allocator keep one
 //! such area per thread: measured, the server grew from 11 MiB to 1.1 GiB
 //! after a few hundred logins and never gave it back. The thread count bounds
-//! how many hashes run at once, so a burst of logins queues instead of
-//! starving the server.
+//! how many hashes run at once; the queue in front of them is fair between
+//! client addresses and bounded, so a flood is refused rather than queued.
 
-use std::sync::{Arc, Mutex};
+use std::net::IpAddr;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::RngCore;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
+
+use super::fair_queue::{FairQueue, Shares};
 
 /// Why a hash could not be made or checked (never the password's fault).
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
     #[error("password hashing is shutting down")]
     Stopped,
+    /// The caller's share of the queue is used up: refuse, do not wait.
+    #[error("too many password checks are waiting")]
+    Busy,
     #[error("argon2: {0}")]
     Argon2(String),
+}
+
+/// Who a hash is for: its client address (the queue's lane) and its account.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Requester {
+    pub address: IpAddr,
+    pub account: String,
 }
 
 enum Job {
@@ -36,55 +49,119 @@ enum Job {
     },
 }
 
-/// A handle to the hashing threads; they stop when every handle is dropped.
+/// Jobs waiting for a hashing thread, taken lane by lane (see `fair_queue`).
+struct Waiting {
+    queue: Mutex<Queue>,
+    ready: Condvar,
+}
+
+struct Queue {
+    jobs: FairQueue<IpAddr, String, Job>,
+    stopped: bool,
+}
+
+impl Waiting {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // A worker that panicked mid-job left the queue itself consistent.
+        self.queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A handle to the hashing threads; they stop when it is dropped.
 pub struct PasswordHashing {
-    jobs: mpsc::Sender<Job>,
+    waiting: Arc<Waiting>,
 }
 
 impl PasswordHashing {
-    /// Starts `threads` hashing threads (at least one).
-    pub fn start(threads: usize) -> PasswordHashing {
-        let (jobs, receiver) = mpsc::channel(1024);
-        // The threads share one queue; the lock is held only while taking a job.
-        let receiver = Arc::new(Mutex::new(receiver));
-        for index in 0..threads.max(1) {
-            let receiver = receiver.clone();
+    /// Starts `threads` hashing threads (at least one). With `per_address`
+    /// (the fair mode), each thread queues at most 64 jobs, at most
+    /// `per_address` from one client address and 2 for one account: with the
+    /// default 2 threads a queued job waits at most ~0.7 s. Without it (load
+    /// tests, rate limits off) the queue takes everything.
+    pub fn start(threads: usize, per_address: Option<usize>) -> PasswordHashing {
+        let threads = threads.max(1);
+        let shares = match per_address {
+            Some(per_lane) => Shares {
+                total: 64 * threads,
+                per_lane,
+                per_account: 2,
+            },
+            None => Shares {
+                total: usize::MAX,
+                per_lane: usize::MAX,
+                per_account: usize::MAX,
+            },
+        };
+        let waiting = Arc::new(Waiting {
+            queue: Mutex::new(Queue {
+                jobs: FairQueue::new(shares),
+                stopped: false,
+            }),
+            ready: Condvar::new(),
+        });
+        for index in 0..threads {
+            let waiting = waiting.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("natter-argon2-{index}"))
-                .spawn(move || worker(&receiver));
+                .spawn(move || worker(&waiting));
             if let Err(error) = spawned {
                 tracing::error!(%error, "cannot start a password hashing thread");
             }
         }
-        PasswordHashing { jobs }
+        PasswordHashing { waiting }
+    }
+
+    fn submit(&self, who: &Requester, job: Job) -> Result<(), HashError> {
+        let mut queue = self.waiting.lock();
+        if queue.stopped {
+            return Err(HashError::Stopped);
+        }
+        queue
+            .jobs
+            .push(who.address, who.account.clone(), job)
+            .map_err(|_| HashError::Busy)?;
+        drop(queue);
+        self.waiting.ready.notify_one();
+        Ok(())
     }
 
     /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$salt$hash`) for `password`.
-    pub async fn hash(&self, password: String) -> Result<String, HashError> {
+    pub async fn hash(&self, password: String, who: &Requester) -> Result<String, HashError> {
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job::Hash { password, reply })
-            .await
-            .map_err(|_| HashError::Stopped)?;
+        self.submit(who, Job::Hash { password, reply })?;
         answer.await.map_err(|_| HashError::Stopped)?
     }
 
     /// Whether `password` matches the PHC string `hash`.
-    pub async fn verify(&self, password: String, hash: String) -> Result<bool, HashError> {
+    pub async fn verify(
+        &self,
+        password: String,
+        hash: String,
+        who: &Requester,
+    ) -> Result<bool, HashError> {
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job::Verify {
+        self.submit(
+            who,
+            Job::Verify {
                 password,
                 hash,
                 reply,
-            })
-            .await
-            .map_err(|_| HashError::Stopped)?;
+            },
+        )?;
         answer.await.map_err(|_| HashError::Stopped)?
     }
 }
 
-fn worker(receiver: &Mutex<mpsc::Receiver<Job>>) {
+impl Drop for PasswordHashing {
+    fn drop(&mut self) {
+        self.waiting.lock().stopped = true;
+        self.waiting.ready.notify_all();
+    }
+}
+
+fn worker(waiting: &Waiting) {
     let params = Params::default();
     // Allocated on the first hash and then kept: a server nobody has logged in
     // to holds none of it, and one area per thread is reused ever after.
@@ -92,23 +169,33 @@ fn worker(receiver: &Mutex<mpsc::Receiver<Job>>) {
     // 265 MiB after 200 hashes; keeping it holds the server at 50 MiB.)
     let mut memory: Vec<Block> = Vec::new();
     loop {
-        let job = match receiver.lock() {
-            Ok(mut queue) => queue.blocking_recv(),
-            Err(_) => None,
+        let job = {
+            let mut queue = waiting.lock();
+            loop {
+                if let Some(job) = queue.jobs.pop() {
+                    break job;
+                }
+                if queue.stopped {
+                    return;
+                }
+                queue = waiting
+                    .ready
+                    .wait(queue)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
         };
         match job {
             // The caller may have given up waiting; the answer is simply dropped.
-            Some(Job::Hash { password, reply }) => {
+            Job::Hash { password, reply } => {
                 let _ = reply.send(hash_with(&params, &mut memory, password.as_bytes()));
             }
-            Some(Job::Verify {
+            Job::Verify {
                 password,
                 hash,
                 reply,
-            }) => {
+            } => {
                 let _ = reply.send(verify_with(&mut memory, password.as_bytes(), &hash));
             }
-            None => return,
         }
     }
 }
@@ -176,23 +263,34 @@ mod tests {
 
     use super::*;
 
+    fn someone() -> Requester {
+        Requester {
+            address: IpAddr::from([10, 0, 0, 1]),
+            account: "someone".into(),
+        }
+    }
+
     #[tokio::test]
     async fn hashes_verify_and_interoperate_with_the_argon2_crate() {
-        let hashing = PasswordHashing::start(1);
-        let hash = hashing.hash("correct horse".into()).await.expect("hashes");
+        let hashing = PasswordHashing::start(1, Some(4));
+        let who = &someone();
+        let hash = hashing
+            .hash("correct horse".into(), who)
+            .await
+            .expect("hashes");
         assert!(
             hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
             "{hash}"
         );
         assert!(
             hashing
-                .verify("correct horse".into(), hash.clone())
+                .verify("correct horse".into(), hash.clone(), who)
                 .await
                 .expect("verifies")
         );
         assert!(
             !hashing
-                .verify("correct horsE".into(), hash.clone())
+                .verify("correct horsE".into(), hash.clone(), who)
                 .await
                 .expect("verifies")
         );
@@ -213,13 +311,13 @@ mod tests {
         };
         assert!(
             hashing
-                .verify("pw from elsewhere".into(), theirs)
+                .verify("pw from elsewhere".into(), theirs, who)
                 .await
                 .expect("verifies")
         );
         assert!(
             hashing
-                .verify("x".into(), "not a hash".into())
+                .verify("x".into(), "not a hash".into(), who)
                 .await
                 .is_err()
         );

@@ -1,5 +1,6 @@
 //! Accounts: registration, login, sessions (devices), passwords and profiles.
 
+mod fair_queue;
 mod hashing;
 mod names;
 mod passwords;
@@ -20,7 +21,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
-use hashing::PasswordHashing;
+use hashing::{HashError, PasswordHashing, Requester};
 pub use names::search_key;
 use passwords::check_password;
 
@@ -29,6 +30,7 @@ use crate::config::AccountsConfig;
 use crate::error::{ApiError, ApiResult};
 use crate::events::Publisher;
 use crate::limits::RateLimits;
+use crate::text::clean_name;
 
 /// Who is making a request: an authenticated device of a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +61,12 @@ impl AccountService {
         limits: Arc<RateLimits>,
     ) -> AccountService {
         AccountService {
-            hashing: PasswordHashing::start(config.max_concurrent_hashes),
+            hashing: PasswordHashing::start(
+                config.max_concurrent_hashes,
+                limits
+                    .enabled()
+                    .then_some(config.max_waiting_hashes_per_address),
+            ),
             store,
             publisher,
             config,
@@ -93,7 +100,11 @@ impl AccountService {
             None => username.display.clone(),
         };
         check_password(&request.password, &[&username.display, &display_name])?;
-        let password_hash = self.hash(request.password).await?;
+        let who = Requester {
+            address,
+            account: username.key.clone(),
+        };
+        let password_hash = self.hash(request.password, &who).await?;
         let user = NewUser {
             display_key: search_key(&display_name),
             username: username.display,
@@ -115,21 +126,30 @@ impl AccountService {
         if request.password.chars().count() > PASSWORD_MAX_CHARS {
             return Err(invalid());
         }
-        let username = names::parse_username(&request.username);
-        // Counted for unknown names too: the limit must not tell which exist.
-        let account_key = username
-            .as_ref()
-            .map_or_else(|| request.username.to_lowercase(), |u| u.key.clone());
-        self.limits.login(&account_key, address)?;
-        let found = match username {
-            Some(username) => self.store.find_credentials(&username.key).await?,
-            None => None,
+        // A name that breaks the rules cannot exist: no hash is worth computing
+        // for it (anyone can check the rules), but the attempt still counts
+        // against the address. Valid names key the account budget by their
+        // normalized form, at most 32 characters, so the budget's memory is
+        // bounded whatever is sent.
+        let Some(username) = names::parse_username(&request.username) else {
+            self.limits.login(None, address)?;
+            return Err(invalid());
         };
+        // Counted for unknown names too: the limit must not tell which exist.
+        self.limits.login(Some(&username.key), address)?;
+        let who = Requester {
+            address,
+            account: username.key.clone(),
+        };
+        let found = self
+            .store
+            .find_credentials(&username.key, &username.display)
+            .await?;
         let (user, hash) = match found {
             Some((user, hash)) => (Some(user), hash),
             None => (None, self.decoy_hash().await?),
         };
-        let verified = self.verify(request.password, hash).await?;
+        let verified = self.verify(request.password, hash, &who).await?;
         let user = match (user, verified) {
             (Some(user), true) => user,
             _ => return Err(invalid()),
@@ -149,6 +169,23 @@ impl AccountService {
             device_id,
             user: profile,
         })
+    }
+
+    /// Makes the stored look-alike keys again when they were made by an older
+    /// version of [`search_key`]. Run once at start, before serving.
+    pub async fn rekey_names(&self) -> ApiResult<()> {
+        let keys: natter_store::NameKeys = std::sync::Arc::new(|username: &str, display: &str| {
+            (search_key(username), search_key(display))
+        });
+        let collided = self.store.rekey_users(names::KEY_VERSION, keys).await?;
+        if !collided.is_empty() {
+            // Both accounts still log in by their exact names; no new look-alike can register.
+            tracing::warn!(
+                users = ?collided,
+                "accounts whose names are look-alikes of older accounts' names"
+            );
+        }
+        Ok(())
     }
 
     /// The device a bearer token belongs to. `Unauthorized` for unknown tokens.
@@ -230,21 +267,29 @@ impl AccountService {
         Ok(profile)
     }
 
+    /// Changes the password after checking the current one. Every attempt
+    /// counts against the account's login budget: a stolen token must not
+    /// become a way to guess the password (which, once changed, would log the
+    /// owner's other devices out).
     pub async fn change_password(
         &self,
         caller: Caller,
         request: ChangePasswordRequest,
+        address: IpAddr,
     ) -> ApiResult<()> {
         let me = self.me(caller).await?;
+        let account = search_key(&me.username);
+        self.limits.login(Some(&account), address)?;
         check_password(&request.new_password, &[&me.username, &me.display_name])?;
+        let who = Requester { address, account };
         let hash = self.store.get_password_hash(caller.user).await?;
-        if !self.verify(request.old_password, hash).await? {
+        if !self.verify(request.old_password, hash, &who).await? {
             return Err(ApiError::new(
                 ErrorCode::InvalidCredentials,
                 "The current password is wrong.",
             ));
         }
-        let new_hash = self.hash(request.new_password).await?;
+        let new_hash = self.hash(request.new_password, &who).await?;
         let revoked = self
             .store
             .update_password(caller.user, new_hash, caller.device)
@@ -299,45 +344,52 @@ impl AccountService {
         Ok(UserSearchPage { users, next_offset })
     }
 
-    async fn hash(&self, password: String) -> ApiResult<String> {
-        self.hashing
-            .hash(password)
-            .await
-            .map_err(|error| internal(&error.to_string()))
+    async fn hash(&self, password: String, who: &Requester) -> ApiResult<String> {
+        self.hashing.hash(password, who).await.map_err(hash_error)
     }
 
-    async fn verify(&self, password: String, hash: String) -> ApiResult<bool> {
+    async fn verify(&self, password: String, hash: String, who: &Requester) -> ApiResult<bool> {
         self.hashing
-            .verify(password, hash)
+            .verify(password, hash, who)
             .await
-            .map_err(|error| internal(&error.to_string()))
+            .map_err(hash_error)
     }
 
     /// A hash to verify against when a username does not exist, so that a wrong
-    /// username costs the same time as a wrong password. Made once, on first use.
+    /// username costs the same time as a wrong password. Made once, on first
+    /// use, in a lane of its own.
     async fn decoy_hash(&self) -> ApiResult<String> {
+        let server = Requester {
+            address: IpAddr::from([0, 0, 0, 0]),
+            account: String::new(),
+        };
         self.decoy_hash
-            .get_or_try_init(|| self.hash("natter-decoy-password".into()))
+            .get_or_try_init(|| self.hash("natter-decoy-password".into(), &server))
             .await
             .cloned()
+    }
+}
+
+/// How long a client whose share of the hashing queue is used up should wait:
+/// a few queued hashes' time, rounded up to what a person retries after.
+const HASH_QUEUE_RETRY_MS: u64 = 1000;
+
+fn hash_error(error: HashError) -> ApiError {
+    match error {
+        HashError::Busy => ApiError {
+            retry_after_ms: Some(HASH_QUEUE_RETRY_MS),
+            ..ApiError::new(
+                ErrorCode::RateLimited,
+                "Too many password checks are waiting. Try again in a moment.",
+            )
+        },
+        other => internal(&other.to_string()),
     }
 }
 
 fn internal(what: &str) -> ApiError {
     tracing::error!(what, "internal error");
     ApiError::new(ErrorCode::Internal, "Internal error.")
-}
-
-/// Trims a user-chosen name; `None` when empty. Refuses control characters and
-/// names longer than 64 characters.
-pub fn clean_name(raw: &str, field: &str) -> ApiResult<Option<String>> {
-    let name = raw.trim();
-    if name.chars().any(char::is_control) || name.chars().count() > NAME_MAX_CHARS {
-        return Err(ApiError::invalid(format!(
-            "`{field}` must be at most 64 characters, without control characters."
-        )));
-    }
-    Ok((!name.is_empty()).then(|| name.to_owned()))
 }
 
 /// Whether a session last seen at `last_seen` has been idle too long at `at`.

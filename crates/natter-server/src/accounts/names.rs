@@ -32,13 +32,27 @@ pub fn parse_username(raw: &str) -> Option<Username> {
     })
 }
 
-/// The key for uniqueness and search: NFKC, lowercase, then the UTS #39
-/// confusable skeleton, so that `Alice`, `ＡＬＩＣＥ` and a Cyrillic `аlice` collide.
+/// Which [`search_key`] the stored keys were made with. Raised whenever the
+/// function changes; at start, keys made by an older one are made again.
+pub const KEY_VERSION: i64 = 2;
+
+/// The key for uniqueness and search, under which look-alike spellings
+/// collide: `Alice`, `ＡＬＩＣＥ`, a Cyrillic `аlice`, `aIice` and `al1ce`.
+///
+/// The UTS #39 confusable skeleton comes first, on the text as written: it
+/// maps `I`, `1` and `|` to `l` and `0` to `O`, which lowercasing first would
+/// have turned into `i` and kept apart (version 1 did, and let `aIice` in
+/// beside `alice`). Then case is folded, the skeleton of the result taken once
+/// more (lowercasing makes new letters), and `i` counted as `l`: in many
+/// fonts `al1ce`, `aIice` and `alice` cannot be told apart at a glance.
 pub fn search_key(text: &str) -> String {
-    let folded: String = text.nfkc().flat_map(char::to_lowercase).collect();
-    let skeleton: String = skeleton(&folded).collect();
-    // The skeleton may leave upper case or decomposed forms; fold once more.
-    skeleton.nfkc().flat_map(char::to_lowercase).collect()
+    let normalized: String = text.nfkc().collect();
+    let lower: String = skeleton(&normalized).flat_map(char::to_lowercase).collect();
+    let folded: String = skeleton(&lower).flat_map(char::to_lowercase).collect();
+    folded
+        .nfkc()
+        .map(|c| if c == 'i' { 'l' } else { c })
+        .collect()
 }
 
 #[cfg(test)]
@@ -71,11 +85,25 @@ mod tests {
     #[test]
     fn look_alikes_collide() {
         let key = |s: &str| parse_username(s).map(|u| u.key);
-        assert_eq!(key("Alice"), key("alice"));
-        assert_eq!(key("ＡＬＩＣＥ"), key("alice")); // fullwidth
-        assert_eq!(key("\u{0430}lice"), key("alice")); // Cyrillic а
+        for (a, b) in [
+            ("Alice", "alice"),
+            ("ＡＬＩＣＥ", "alice"),   // fullwidth
+            ("\u{0430}lice", "alice"), // Cyrillic а
+            ("aIice", "alice"),        // capital I for l
+            ("al1ce", "alice"),        // digit one
+            ("PayPaI", "paypal"),
+            ("IIama", "llama"),
+            ("Ilama", "llama"),
+            ("b0b", "bob"),    // digit zero
+            ("rnary", "mary"), // r n for m
+            ("Ａｌ１ｃｅ", "alice"),
+        ] {
+            assert_eq!(key(a), key(b), "{a} and {b}");
+        }
         assert_ne!(key("alice"), key("alicia"));
+        assert_ne!(key("bob"), key("bab"));
         assert_eq!(key("张伟明"), key("张伟明"));
+        assert_ne!(key("张伟明"), key("张伟"));
     }
 
     /// The username parser takes untrusted text at registration, login and

@@ -63,11 +63,14 @@ async fn update_me(
 }
 
 async fn change_password(
+    address: ClientAddress,
     State(app): State<AppState>,
     caller: Caller,
     Json(body): Json<ChangePasswordRequest>,
 ) -> Reply<Ok> {
-    app.accounts.change_password(caller, body).await?;
+    app.accounts
+        .change_password(caller, body, address.0)
+        .await?;
     Ok(axum::Json(Ok::YES))
 }
 

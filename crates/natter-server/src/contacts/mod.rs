@@ -7,7 +7,7 @@ use std::sync::Arc;
 use natter_protocol::contacts::{
     BlockList, Friend, FriendList, FriendRequestList, FriendRequestOutcome,
 };
-use natter_protocol::limits::{GREETING_MAX_CHARS, NAME_MAX_CHARS};
+use natter_protocol::limits::GREETING_MAX_CHARS;
 use natter_protocol::{FriendRequestId, UserId};
 use natter_store::{ContactStore, FriendRequestSent};
 
@@ -17,6 +17,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::events::Publisher;
 use crate::limits::RateLimits;
 use crate::presence::PresenceService;
+use crate::text::clean_name;
 
 pub struct ContactService {
     store: Arc<dyn ContactStore>,
@@ -132,13 +133,7 @@ impl ContactService {
         remark: Option<String>,
     ) -> ApiResult<()> {
         let remark = match remark {
-            Some(text) => {
-                let text = text.trim().to_owned();
-                if text.chars().count() > NAME_MAX_CHARS || text.chars().any(char::is_control) {
-                    return Err(ApiError::invalid("A remark has at most 64 characters."));
-                }
-                (!text.is_empty()).then_some(text)
-            }
+            Some(text) => clean_name(&text, "remark")?,
             None => None,
         };
         let changes = self

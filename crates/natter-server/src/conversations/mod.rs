@@ -17,12 +17,13 @@ use natter_protocol::ws::Event;
 use natter_protocol::{ConversationId, ErrorCode, Seq, UserId};
 use natter_store::{ContactStore, ConversationStore, GroupLimits, NewMessage};
 
-use crate::accounts::{Caller, clean_name};
+use crate::accounts::Caller;
 use crate::clock::now;
 use crate::config::{ContactsConfig, GroupsConfig};
 use crate::error::{ApiError, ApiResult};
 use crate::events::Publisher;
 use crate::limits::RateLimits;
+use crate::text::clean_name;
 
 pub struct ConversationService {
     store: Arc<dyn ConversationStore>,
@@ -78,7 +79,9 @@ impl ConversationService {
                         "Text messages hold at most 16 KiB.",
                     ));
                 }
-                if text.trim().is_empty() {
+                // Only white space, zero-width or direction characters shows
+                // nothing: an empty bubble in everyone's timeline.
+                if !crate::text::has_visible(text) {
                     return Err(ApiError::invalid("A text message cannot be empty."));
                 }
             }

@@ -14,13 +14,13 @@ use natter_protocol::ws::{ClientFrame, ClientRequest, ServerFrame, close};
 use natter_protocol::{ErrorCode, PROTOCOL_VERSION};
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::Admission;
 use super::dispatch::{error_frame, execute, parse, reply_frame};
 use super::hub::Registration;
 use crate::accounts::Caller;
 use crate::app::AppState;
 use crate::clock::now;
 use crate::error::ApiError;
+use crate::http::admission::Admitted;
 
 /// Most queued events written before the socket is flushed.
 const BURST: usize = 64;
@@ -41,8 +41,16 @@ const RETRY_WHEN_TOO_MANY: Duration = Duration::from_secs(30);
 
 type InFlight = Pin<Box<dyn Future<Output = Option<Utf8Bytes>> + Send>>;
 
-pub async fn run(mut socket: WebSocket, app: AppState, admission: Admission) {
-    let Some((caller, token, auth_id)) = authenticate(&mut socket, &app).await else {
+/// Serves one socket. `waiting` is its place among the unauthenticated
+/// connections, given up once `auth` is settled either way.
+pub async fn run(mut socket: WebSocket, app: AppState, waiting: Admitted) {
+    let authenticated = authenticate(&mut socket, &app).await;
+    drop(waiting);
+    let Some((caller, token, auth_id)) = authenticated else {
+        return;
+    };
+    let Some(admission) = app.gateway.admit() else {
+        refuse(&mut socket, auth_id, &super::server_busy()).await;
         return;
     };
     let limit = app.gateway.config.max_connections_per_user;

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use crate::accounts::Caller;
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::http::serve::BodyTimedOut;
 
 /// A JSON body.
 pub struct Json<T>(pub T);
@@ -43,8 +44,24 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         {
             ApiError::new(ErrorCode::TooLarge, "The body is too large.")
         }
+        JsonRejection::BytesRejection(e) if caused_by::<BodyTimedOut>(&e) => ApiError::new(
+            ErrorCode::RequestTimeout,
+            "The body did not arrive in time.",
+        ),
         _ => ApiError::new(ErrorCode::InvalidJson, "The body could not be read."),
     }
+}
+
+/// Whether `error` or anything in its chain of sources is an `E`.
+fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if error.is::<E>() {
+            return true;
+        }
+        next = error.source();
+    }
+    false
 }
 
 /// A query string.

@@ -1,6 +1,7 @@
 //! The HTTP surface: every domain's routes, the WebSocket endpoint, health,
 //! the OpenAPI document, body limits and security headers.
 
+pub mod admission;
 pub mod extract;
 mod openapi;
 pub mod serve;
@@ -58,6 +59,7 @@ pub fn router(state: AppState, https: bool) -> Router {
         .method_not_allowed_fallback(no_route)
         .layer(DefaultBodyLimit::max(HTTP_BODY_MAX_BYTES))
         .layer(axum::middleware::from_fn(run_to_completion))
+        .layer(axum::middleware::from_fn(refuse_declared_oversize))
         // One debug line per request: method, path, status, latency. Headers
         // (the bearer token among them) are never part of it.
         .layer(
@@ -86,6 +88,27 @@ async fn run_to_completion(request: Request, next: Next) -> Response {
             ApiError::new(ErrorCode::Internal, "Internal error.").into_response()
         }
     }
+}
+
+/// Refuses a body whose declared length is over the limit before reading any
+/// of it, and so before hyper answers `Expect: 100-continue` (which it does on
+/// the first read): a client announcing 10 GB is told no at once and its
+/// connection closed. Bodies without a length are cut by `DefaultBodyLimit`.
+async fn refuse_declared_oversize(request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > HTTP_BODY_MAX_BYTES as u64) {
+        let mut response =
+            ApiError::new(ErrorCode::TooLarge, "The body is too large.").into_response();
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return response;
+    }
+    next.run(request).await
 }
 
 async fn healthz() -> Json<serde_json::Value> {

@@ -10,7 +10,7 @@ use super::rows::{
     PROFILE_COLUMNS, all_rows, find_profile, get_profile, profile_at, push_event, tick,
 };
 use super::{SqliteStore, db_error};
-use crate::{AccountStore, Changes, NewUser, SessionRecord, StoreError, StoreResult};
+use crate::{AccountStore, Changes, NameKeys, NewUser, SessionRecord, StoreError, StoreResult};
 
 fn session_at(row: &Row<'_>) -> rusqlite::Result<SessionRecord> {
     Ok(SessionRecord {
@@ -64,15 +64,71 @@ impl AccountStore for SqliteStore {
         .await
     }
 
-    async fn find_credentials(&self, username_key: &str) -> StoreResult<Option<(UserId, String)>> {
+    async fn find_credentials(
+        &self,
+        username_key: &str,
+        username: &str,
+    ) -> StoreResult<Option<(UserId, String)>> {
         let key = username_key.to_owned();
+        let name = username.to_owned();
         self.read(move |conn| {
-            conn.prepare_cached("SELECT id, password_hash FROM users WHERE username_key = ?1")
-                .and_then(|mut stmt| {
-                    stmt.query_row([key], |row| Ok((UserId(row.get(0)?), row.get(1)?)))
-                        .optional()
-                })
-                .map_err(db_error)
+            // `key#id` entries sort between `key#` and `key$`: an index range.
+            conn.prepare_cached(
+                "SELECT id, password_hash FROM users WHERE username_key = ?1 \
+                 OR (username_key >= ?1 || '#' AND username_key < ?1 || '$') \
+                 ORDER BY username = ?2 DESC, id LIMIT 1",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row([key, name], |row| Ok((UserId(row.get(0)?), row.get(1)?)))
+                    .optional()
+            })
+            .map_err(db_error)
+        })
+        .await
+    }
+
+    async fn rekey_users(&self, version: i64, keys: NameKeys) -> StoreResult<Vec<UserId>> {
+        self.write(move |conn| {
+            let current: i64 = conn
+                .query_row(
+                    "SELECT coalesce((SELECT value FROM settings WHERE name = 'name_key_version'), 1)",
+                    [],
+                    |row| row.get(0),
+                )
+                .map_err(db_error)?;
+            if current >= version {
+                return Ok(Vec::new());
+            }
+            let users = all_rows(
+                conn,
+                "SELECT id, username, display_name FROM users ORDER BY id",
+                [],
+                |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?)),
+            )?;
+            // Out of the way first, so that no new key meets an old one.
+            conn.execute("UPDATE users SET username_key = '\u{1}' || id", [])
+                .map_err(db_error)?;
+            let mut taken = std::collections::HashSet::new();
+            let mut collided = Vec::new();
+            for (id, username, display_name) in users {
+                let (mut key, display_key) = keys(&username, &display_name);
+                if !taken.insert(key.clone()) {
+                    key = format!("{key}#{id}");
+                    collided.push(UserId(id));
+                }
+                conn.prepare_cached(
+                    "UPDATE users SET username_key = ?2, display_key = ?3 WHERE id = ?1",
+                )
+                .and_then(|mut stmt| stmt.execute(params![id, key, display_key]))
+                .map_err(db_error)?;
+            }
+            conn.execute(
+                "INSERT INTO settings (name, value) VALUES ('name_key_version', ?1) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                [version],
+            )
+            .map_err(db_error)?;
+            Ok(collided)
         })
         .await
     }

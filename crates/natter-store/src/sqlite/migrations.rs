@@ -7,7 +7,11 @@ use crate::StoreResult;
 
 /// Each entry moves the schema one version up. Never edit a released entry:
 /// append a new one.
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema_v1.sql"),
+    include_str!("schema_v2.sql"),
+    include_str!("schema_v3.sql"),
+];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let current: usize = conn

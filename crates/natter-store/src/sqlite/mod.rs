@@ -138,13 +138,59 @@ fn check_writable(dir: &Path) -> StoreResult<()> {
         })
 }
 
+/// Creates `dir` (and its parents) readable by its owner only, and warns
+/// when an existing one lets others in: it holds every message.
+fn prepare_private_dir(dir: &Path) -> StoreResult<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| StoreError::Unavailable(format!("create {}: {e}", dir.display())))?;
+    warn_if_open_to_others(dir);
+    Ok(())
+}
+
+/// Creates the database file readable by its owner only before SQLite opens
+/// it (SQLite would make it 0644, and gives its WAL and shared-memory files
+/// the database file's mode).
+fn prepare_private_file(path: &Path) -> StoreResult<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| StoreError::Unavailable(format!("create {}: {e}", path.display())))?;
+    warn_if_open_to_others(path);
+    Ok(())
+}
+
+/// Whether a file mode lets anyone but the owner read, write or enter.
+fn open_to_others(mode: u32) -> bool {
+    mode & 0o077 != 0
+}
+
+fn warn_if_open_to_others(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path)
+        && open_to_others(meta.permissions().mode())
+    {
+        tracing::warn!(
+            path = %path.display(),
+            mode = format!("{:o}", meta.permissions().mode() & 0o777),
+            "other users of this machine can read the data; `chmod -R go-rwx` it"
+        );
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database `natter.db` in `dir` and migrates it.
     pub fn open(dir: &Path, options: SqliteOptions) -> StoreResult<SqliteStore> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::Unavailable(format!("create {}: {e}", dir.display())))?;
+        prepare_private_dir(dir)?;
         check_writable(dir)?;
         let path = dir.join("natter.db");
+        prepare_private_file(&path)?;
         let mut writer = open_writer(&path)?;
         let durability = check_durability(&writer)?;
         tracing::info!(
