@@ -17,6 +17,17 @@ cargo fmt --all -- --check
 echo "== lints"
 cargo clippy --workspace --all-targets -- -D warnings
 
+echo "== the OpenAPI validator (openapi-spec-validator from PyPI, in target/)"
+VENV="target/openapi-venv"
+if [ ! -x "$VENV/bin/openapi-spec-validator" ]; then
+  if ! python3 -m venv "$VENV" 2>/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
+    python3 -m venv "$VENV"
+  fi
+  "$VENV/bin/pip" install --quiet openapi-spec-validator
+fi
+export NATTER_OPENAPI_VALIDATOR="$PWD/$VENV/bin/openapi-spec-validator"
+
 echo "== Rust tests"
 # As root (CI), the storage-fault tests must really run, not skip: they mount a
 # tmpfs in a user namespace, which root can always do.

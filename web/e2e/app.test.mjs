@@ -47,7 +47,14 @@ describe("chat between people", () => {
     await page.locator('input[name="username"]').fill("shorty");
     await page.locator('input[name="password"]').fill("short");
     await page.locator("form button[type=submit]").click();
-    await page.getByRole("alert").getByText("Choose a password of at least 8 characters that is not a common one.").waitFor();
+    await page.getByRole("alert").getByText("Passwords have at least 8 characters.").waitFor();
+    // The server says which rule a password broke, and the client explains it.
+    await page.locator('input[name="password"]').fill("Password1!");
+    await page.locator("form button[type=submit]").click();
+    await page.getByRole("alert").getByText(/among the first ones attackers try/).waitFor();
+    await page.locator('input[name="password"]').fill("shorty2026");
+    await page.locator("form button[type=submit]").click();
+    await page.getByRole("alert").getByText(/made from your username/).waitFor();
     await page.getByRole("button", { name: /Already have an account/ }).click();
     await page.locator('input[name="username"]').fill("nobody");
     await page.locator('input[name="password"]').fill("wrong password");
@@ -394,8 +401,19 @@ describe("security", () => {
       assert.deepEqual(page.log.dialogs, []);
       assert.deepEqual(page.log.errors, []);
     }
+    // A direction override in a message reorders nothing outside its bubble.
+    const override = "see invoice\u202Etxt.exe";
+    await a.locator(".composer-input").fill(override);
+    await a.locator(".composer-input").press("Enter");
+    const bubble = b.locator(".msg.theirs .text", { hasText: "see invoice" });
+    await bubble.waitFor();
+    assert.equal(await bubble.evaluate((el) => getComputedStyle(el).unicodeBidi), "plaintext");
     // The conversation list preview and notifications path show the text too.
     await b.goto("/#/");
+    for (const cls of [".conv-name", ".conv-preview"]) {
+      const bidi = await b.locator(cls).first().evaluate((el) => getComputedStyle(el).unicodeBidi);
+      assert.equal(bidi, "isolate", cls);
+    }
     await b.locator(".conv-preview", { hasText: last.slice(0, 10) }).first().waitFor();
     assert.equal(b.log.requests.filter((u) => u.startsWith(BEACON)).length, beaconsBefore);
     assert.equal(a.log.requests.filter((u) => u.startsWith(BEACON)).length, 0);

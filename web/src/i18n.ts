@@ -134,6 +134,11 @@ const en = {
   err_invalid_username: "Usernames have 3–32 letters, digits, _, - or .",
   err_username_taken: "That username is taken.",
   err_weak_password: "Choose a password of at least 8 characters that is not a common one.",
+  err_weak_password_too_short: "Passwords have at least 8 characters.",
+  err_weak_password_too_long: "Passwords have at most 1,024 characters.",
+  err_weak_password_common_password: "This password, or one very like it, is among the first ones attackers try. Choose another.",
+  err_weak_password_personal_information: "This password is made from your username or name. Choose another.",
+  err_weak_password_predictable: "This password is easy to guess (repeats, sequences, dates, a word and a few digits). A few unrelated words help.",
   err_invalid_credentials: "Wrong username or password.",
   err_rate_limited: "Too many attempts. Try again in a moment.",
   err_network: "Cannot reach the server. Check your connection.",
@@ -286,6 +291,11 @@ const zh: Record<MessageKey, string> = {
   err_invalid_username: "用户名需为 3–32 个字母、数字、_、- 或 .",
   err_username_taken: "该用户名已被占用。",
   err_weak_password: "请使用至少 8 个字符、且不常见的密码。",
+  err_weak_password_too_short: "密码至少需要 8 个字符。",
+  err_weak_password_too_long: "密码最多 1024 个字符。",
+  err_weak_password_common_password: "这个密码（或与之极为相似的密码）是攻击者最先尝试的密码之一，请换一个。",
+  err_weak_password_personal_information: "这个密码由你的用户名或昵称组成，请换一个。",
+  err_weak_password_predictable: "这个密码很容易被猜到（重复、连续字符、日期、单词加几位数字）。可以用几个互不相关的词组成。",
   err_invalid_credentials: "用户名或密码错误。",
   err_rate_limited: "尝试次数过多，请稍后再试。",
   err_network: "无法连接服务器，请检查网络。",
@@ -328,9 +338,12 @@ export function t(key: MessageKey, params?: Record<string, string | number>): st
   return s;
 }
 
-/** A translated error for an ApiError-like value. */
+/** A translated error for an ApiError-like value: by its `reason` when the
+ * code covers several rules (which password rule failed), else by its code. */
 export function errorText(e: unknown): string {
-  const code = (e as { code?: string } | null)?.code;
+  const { code, reason } = (e ?? {}) as { code?: string; reason?: string };
+  const specific = `err_${code}_${reason}` as MessageKey;
+  if (code && reason && specific in en) return t(specific);
   const key = `err_${code}` as MessageKey;
   return code && key in en ? t(key) : t("err_generic");
 }

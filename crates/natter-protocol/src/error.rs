@@ -170,6 +170,36 @@ impl std::fmt::Display for ErrorCode {
     }
 }
 
+/// Which rule refused a request, where one code covers several (today: the
+/// password rules of `weak_password`). Like codes, reasons are added, never
+/// renamed; a client that does not know one falls back to the code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorReason {
+    /// Shorter than 8 characters.
+    TooShort,
+    /// Longer than 1,024 characters.
+    TooLong,
+    /// One of the passwords attackers try first, or a small variation of one.
+    CommonPassword,
+    /// Made from the username or the display name.
+    PersonalInformation,
+    /// Guessable from its shape: repeats, sequences, keyboard runs, dates,
+    /// common words with a few digits.
+    Predictable,
+}
+
+impl ErrorReason {
+    /// Every reason, for documentation and exhaustiveness tests.
+    pub const ALL: &'static [ErrorReason] = &[
+        ErrorReason::TooShort,
+        ErrorReason::TooLong,
+        ErrorReason::CommonPassword,
+        ErrorReason::PersonalInformation,
+        ErrorReason::Predictable,
+    ];
+}
+
 /// The body of every HTTP error response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct ErrorBody {
@@ -180,4 +210,8 @@ pub struct ErrorBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional, type = "number")]
     pub retry_after_ms: Option<u64>,
+    /// For `weak_password`: which rule the password broke.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub reason: Option<ErrorReason>,
 }

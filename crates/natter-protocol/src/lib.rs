@@ -24,7 +24,7 @@ pub mod sync;
 pub mod ws;
 
 pub use endpoint::{ALL_ENDPOINTS, Endpoint, Method};
-pub use error::{ErrorBody, ErrorCode};
+pub use error::{ErrorBody, ErrorCode, ErrorReason};
 pub use ids::{
     ClientMsgId, ConversationId, DeviceId, FriendRequestId, Seq, SyncCursor, Timestamp, UserId,
 };

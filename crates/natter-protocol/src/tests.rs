@@ -142,8 +142,20 @@ fn server_frames_have_a_stable_shape() {
             code: ErrorCode::NotFound,
             message: "no".into(),
             retry_after_ms: None,
+            reason: None,
         },
         json!({"type": "error", "id": 2, "code": "not_found", "message": "no"}),
+    );
+    check(
+        ServerFrame::Error {
+            id: Some(4),
+            code: ErrorCode::WeakPassword,
+            message: "weak".into(),
+            retry_after_ms: None,
+            reason: Some(ErrorReason::CommonPassword),
+        },
+        json!({"type": "error", "id": 4, "code": "weak_password", "message": "weak",
+               "reason": "common_password"}),
     );
     check(
         ServerFrame::Reply {
@@ -234,6 +246,24 @@ fn system_events_and_outcomes_are_tagged() {
 }
 
 #[test]
+fn error_reasons_are_snake_case() {
+    let spelled: Vec<serde_json::Value> = ErrorReason::ALL
+        .iter()
+        .map(|reason| serde_json::to_value(reason).expect("serializes"))
+        .collect();
+    assert_eq!(
+        spelled,
+        [
+            "too_short",
+            "too_long",
+            "common_password",
+            "personal_information",
+            "predictable"
+        ]
+    );
+}
+
+#[test]
 fn error_codes_are_spelled_as_their_table_says() {
     for code in ErrorCode::ALL {
         let json = serde_json::to_value(code).expect("serializes");
@@ -292,6 +322,7 @@ pub fn typescript_bindings() -> String {
         SyncCursor,
         ClientMsgId,
         ErrorCode,
+        ErrorReason,
         ErrorBody,
         RegisterRequest,
         LoginRequest,

@@ -10,7 +10,7 @@ use ts_rs::TS;
 use crate::accounts::UserProfile;
 use crate::conversations::{HistoryQuery, Message, SendMessageRequest};
 use crate::sync::UserEvent;
-use crate::{ConversationId, DeviceId, ErrorCode, Seq, SyncCursor, Timestamp, UserId};
+use crate::{ConversationId, DeviceId, ErrorCode, ErrorReason, Seq, SyncCursor, Timestamp, UserId};
 
 /// A session token as the `auth` frame carries it. Its `Debug` output is
 /// redacted, so that a stray `{:?}` of a frame logs nothing secret.
@@ -206,6 +206,9 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional, type = "number")]
         retry_after_ms: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        reason: Option<ErrorReason>,
     },
     /// Answer to `ping`.
     Pong {

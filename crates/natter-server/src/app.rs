@@ -76,7 +76,8 @@ impl AppState {
             limits.clone(),
         );
         let sync = SyncService::new(store, config.sync.clone());
-        let gateway = Gateway::new(config.gateway.clone(), limits.clone());
+        let https = config.http.tls_cert.is_some();
+        let gateway = Gateway::new(config.gateway.clone(), limits.clone(), https);
         bus.subscribe(gateway.hub.clone());
         AppState(Arc::new(App {
             accounts,

@@ -3,7 +3,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use natter_protocol::{ErrorBody, ErrorCode};
+use natter_protocol::{ErrorBody, ErrorCode, ErrorReason};
 use natter_store::StoreError;
 
 /// An error a client sees: a stable code and a human message.
@@ -12,6 +12,8 @@ pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
     pub retry_after_ms: Option<u64>,
+    /// Which rule refused, where the code covers several.
+    pub reason: Option<ErrorReason>,
 }
 
 impl ApiError {
@@ -20,6 +22,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after_ms: None,
+            reason: None,
         }
     }
 
@@ -36,6 +39,7 @@ impl ApiError {
             code: self.code,
             message: self.message.clone(),
             retry_after_ms: self.retry_after_ms,
+            reason: self.reason,
         }
     }
 }

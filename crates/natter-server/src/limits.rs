@@ -99,6 +99,11 @@ impl RateLimits {
         self.connections_address.retain_recent();
     }
 
+    /// Whether `peer` is a reverse proxy whose forwarding headers are believed.
+    pub fn is_trusted_proxy(&self, peer: IpAddr) -> bool {
+        self.trusted_proxies.contains(&peer)
+    }
+
     /// Whether budgets are enforced at all (off only for load tests).
     pub fn enabled(&self) -> bool {
         self.enabled
@@ -145,6 +150,7 @@ impl RateLimits {
                 code: ErrorCode::RateLimited,
                 message: "Too many requests. Wait a moment and try again.".into(),
                 retry_after_ms: Some(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1)),
+                reason: None,
             }
         })
     }

@@ -19,6 +19,8 @@ export type ClientMsgId = string;
 
 export type ErrorCode = "invalid_json" | "invalid_request" | "unknown_type" | "too_large" | "unauthorized" | "forbidden" | "not_found" | "no_route" | "invalid_username" | "username_taken" | "weak_password" | "invalid_credentials" | "rate_limited" | "not_friends" | "blocked" | "already_friends" | "request_not_pending" | "group_full" | "already_member" | "owner_must_transfer" | "unsupported_kind" | "too_far_behind" | "server_busy" | "auth_required" | "unavailable" | "internal" | "request_timeout";
 
+export type ErrorReason = "too_short" | "too_long" | "common_password" | "personal_information" | "predictable";
+
 export type ErrorBody = { code: ErrorCode, 
 /**
  * A human-readable sentence in English. Clients translate by `code`.
@@ -27,7 +29,11 @@ message: string,
 /**
  * For `rate_limited`: how long to wait before retrying.
  */
-retry_after_ms?: number, };
+retry_after_ms?: number, 
+/**
+ * For `weak_password`: which rule the password broke.
+ */
+reason?: ErrorReason, };
 
 export type RegisterRequest = { username: string, password: string, display_name?: string, };
 
@@ -259,7 +265,7 @@ export type ClientRequest = { "type": "auth", token: string, } | { "type": "ping
  */
 limit?: number, };
 
-export type ServerFrame = { "type": "auth_ok", id?: number, user: UserProfile, device_id: DeviceId, protocol: number, server_time: Timestamp, } | { "type": "reply", id: number, result: unknown, } | { "type": "error", id?: number, code: ErrorCode, message: string, retry_after_ms?: number, } | { "type": "pong", id?: number, } | { "type": "event", event: Event, };
+export type ServerFrame = { "type": "auth_ok", id?: number, user: UserProfile, device_id: DeviceId, protocol: number, server_time: Timestamp, } | { "type": "reply", id: number, result: unknown, } | { "type": "error", id?: number, code: ErrorCode, message: string, retry_after_ms?: number, reason?: ErrorReason, } | { "type": "pong", id?: number, } | { "type": "event", event: Event, };
 
 export type Event = { "type": "message", message: Message, } | { "type": "user", event: UserEvent, } | { "type": "read", conversation_id: ConversationId, user_id: UserId, read_seq: Seq, } | { "type": "typing", conversation_id: ConversationId, user_id: UserId, } | { "type": "presence", user_id: UserId, online: boolean, last_seen_at: Timestamp | null, };
 

@@ -1,6 +1,6 @@
 // HTTP JSON client for /api/v1. Knows nothing about the DOM or app state.
 import type {
-  BlockList, ConversationList, ConversationSummary, DeviceList, ErrorBody, ErrorCode, Friend,
+  BlockList, ConversationList, ConversationSummary, DeviceList, ErrorBody, ErrorCode, ErrorReason, Friend,
   FriendList, FriendRequestList, FriendRequestOutcome, LoginResponse, MemberList, MessagePage,
   Ok, ReadPosition, Role, SendMessageResponse, SyncResponse, UserProfile, UserSearchPage,
 } from "../generated/protocol";
@@ -12,6 +12,8 @@ export class ApiError extends Error {
     message: string,
     readonly status: number,
     readonly retryAfterMs?: number,
+    /** Which rule refused, where the code covers several (password rules). */
+    readonly reason?: ErrorReason,
   ) {
     super(message);
     this.name = "ApiError";
@@ -48,7 +50,7 @@ export class Api {
     }
     if (!res.ok) {
       const err = (data ?? {}) as Partial<ErrorBody>;
-      throw new ApiError(err.code ?? "internal", err.message ?? res.statusText, res.status, err.retry_after_ms);
+      throw new ApiError(err.code ?? "internal", err.message ?? res.statusText, res.status, err.retry_after_ms, err.reason);
     }
     return data as T;
   }

@@ -274,6 +274,7 @@ impl Driver {
                 code,
                 message,
                 retry_after_ms,
+                ..
             } => {
                 let status = code.http_status();
                 self.answer(

@@ -160,6 +160,16 @@ impl ConversationService {
         Ok(moved.position)
     }
 
+    /// `NotFound` unless the caller is a member of the conversation.
+    pub async fn check_member(
+        &self,
+        caller: Caller,
+        conversation: ConversationId,
+    ) -> ApiResult<()> {
+        self.store.member_ids(caller.user, conversation).await?;
+        Ok(())
+    }
+
     /// Tells the other members that the caller is typing. Nothing is stored.
     pub async fn typing(&self, caller: Caller, conversation: ConversationId) -> ApiResult<()> {
         let members = self.store.member_ids(caller.user, conversation).await?;

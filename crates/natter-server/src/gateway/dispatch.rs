@@ -95,6 +95,7 @@ pub fn error_frame(id: Option<u64>, error: &ApiError) -> Utf8Bytes {
         code: error.code,
         message: error.message.clone(),
         retry_after_ms: error.retry_after_ms,
+        reason: error.reason,
     };
     Utf8Bytes::from(serde_json::to_string(&frame).unwrap_or_else(|_| {
         "{\"type\":\"error\",\"code\":\"internal\",\"message\":\"Internal error.\"}".to_owned()

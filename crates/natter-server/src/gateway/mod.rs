@@ -6,12 +6,13 @@ mod dispatch;
 pub mod hub;
 mod session;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::Extension;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::{State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::http::header::{HOST, ORIGIN};
 use axum::response::{IntoResponse, Response};
@@ -33,6 +34,8 @@ pub struct Gateway {
     pub hub: Arc<Hub>,
     /// Authenticated connections, against `max_connections`.
     connections: Arc<AtomicUsize>,
+    /// Whether this server itself speaks TLS (the scheme of its own origin).
+    https: bool,
     /// Connections waiting for their `auth` frame: a pool of their own, so
     /// that sockets which never authenticate cannot take real users' places.
     unauthenticated: ConnectionLimits,
@@ -51,7 +54,7 @@ impl Drop for Admission {
 }
 
 impl Gateway {
-    pub fn new(config: GatewayConfig, limits: Arc<RateLimits>) -> Gateway {
+    pub fn new(config: GatewayConfig, limits: Arc<RateLimits>, https: bool) -> Gateway {
         let hub = Arc::new(Hub::new(config.outbox_frames, config.outbox_bytes));
         let per_address = if limits.enabled() {
             config.max_unauthenticated_per_address.max(1)
@@ -66,6 +69,7 @@ impl Gateway {
             limits,
             hub,
             connections: Arc::new(AtomicUsize::new(0)),
+            https,
             unauthenticated,
             shutdown: watch::channel(false).0,
         }
@@ -93,27 +97,74 @@ impl Gateway {
         self.shutdown.subscribe()
     }
 
-    /// Whether a browser page from `origin` may open a socket: the server's own
-    /// origin (same host) or one the config allows. Clients that send no Origin
-    /// (SDK, terminal) are not browsers and are let through.
-    fn origin_allowed(&self, headers: &HeaderMap) -> bool {
+    /// Whether a browser page from its `Origin` may open a socket: the
+    /// server's own origin (same scheme, host and port as the browser reached
+    /// it) or one the config allows. Clients that send no Origin (SDK,
+    /// terminal) are not browsers and are let through. `https`: whether the
+    /// browser reached this server over TLS (its own, or a trusted proxy's).
+    fn origin_allowed(&self, headers: &HeaderMap, https: bool) -> bool {
         let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) else {
             return true;
+        };
+        let Some(origin) = Origin::parse(origin) else {
+            return false;
         };
         if self
             .config
             .allowed_origins
             .iter()
+            .filter_map(|allowed| Origin::parse(allowed))
             .any(|allowed| allowed == origin)
         {
             return true;
         }
-        let host = headers
+        let scheme = if https { "https" } else { "http" };
+        let own = headers
             .get(HOST)
             .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
-        !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+            .and_then(|host| Origin::parse(&format!("{scheme}://{host}")));
+        own.is_some_and(|own| own == origin)
+    }
+}
+
+/// An origin as browsers send it: scheme, host and port (the scheme's
+/// default port when none is written), compared case-insensitively.
+#[derive(Debug, PartialEq, Eq)]
+struct Origin {
+    scheme: String,
+    host: String,
+    port: u16,
+}
+
+impl Origin {
+    fn parse(text: &str) -> Option<Origin> {
+        let (scheme, rest) = text.trim().split_once("://")?;
+        let scheme = scheme.to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
+            "http" => 80,
+            "https" => 443,
+            _ => return None,
+        };
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        // `[v6]:port`, `host:port`, or a bare host.
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((host, port))
+                if !port.is_empty()
+                    && port.bytes().all(|b| b.is_ascii_digit())
+                    && !host.ends_with(':') =>
+            {
+                (host, port.parse().ok()?)
+            }
+            _ => (rest, default_port),
+        };
+        if host.is_empty() || host.contains(['/', '@', '?', '#']) {
+            return None;
+        }
+        Some(Origin {
+            scheme,
+            host: host.to_ascii_lowercase(),
+            port,
+        })
     }
 }
 
@@ -128,6 +179,7 @@ fn server_busy() -> ApiError {
 pub async fn upgrade(
     State(app): State<AppState>,
     headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     address: ClientAddress,
     permit: Option<Extension<ConnectionPermit>>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -136,7 +188,18 @@ pub async fn upgrade(
         Ok(upgrade) => upgrade,
         Err(_) => return ApiError::invalid("This endpoint speaks WebSocket only.").into_response(),
     };
-    if !app.gateway.origin_allowed(&headers) {
+    // Behind a trusted proxy that ends TLS, the browser's scheme is the proxy's.
+    let proxied_https = peer.is_some_and(|Extension(ConnectInfo(peer))| {
+        app.gateway.limits.is_trusted_proxy(peer.ip())
+            && headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+    });
+    if !app
+        .gateway
+        .origin_allowed(&headers, app.gateway.https || proxied_https)
+    {
         return ApiError::new(
             ErrorCode::Forbidden,
             "This origin may not open a WebSocket here.",
@@ -178,4 +241,40 @@ pub async fn upgrade(
             session::run(socket, app, waiting).await;
             drop(permit);
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Origin;
+
+    #[test]
+    fn origins_compare_by_scheme_host_and_port() {
+        let same =
+            |a: &str, b: &str| Origin::parse(a).is_some() && Origin::parse(a) == Origin::parse(b);
+        assert!(same(
+            "http://chat.example.com",
+            "HTTP://Chat.Example.com:80"
+        ));
+        assert!(same(
+            "https://chat.example.com",
+            "https://chat.example.com:443/"
+        ));
+        assert!(same("http://[::1]:8080", "http://[::1]:8080"));
+        assert!(!same("https://chat.example.com", "http://chat.example.com"));
+        assert!(!same(
+            "http://chat.example.com:8080",
+            "http://chat.example.com"
+        ));
+        assert!(!same("http://[::1]", "http://[::1]:8080"));
+        for bad in [
+            "ftp://chat.example.com",
+            "null",
+            "chat.example.com",
+            "http://",
+            "http://a@b",
+            "http://a/b",
+        ] {
+            assert_eq!(Origin::parse(bad), None, "{bad}");
+        }
+    }
 }

@@ -248,8 +248,23 @@ fn start(
     frame: ClientFrame,
     typing: &mut TypingBudget,
 ) -> Result<InFlight, Option<Utf8Bytes>> {
-    if matches!(frame.request, ClientRequest::Typing { .. }) && !typing.spend(Instant::now()) {
-        return Err(frame.id.map(|id| reply_frame(id, "{\"ok\":true}")));
+    if let ClientRequest::Typing { conversation_id } = frame.request
+        && !typing.spend(Instant::now())
+    {
+        // Over budget the frame is answered but not passed on; the caller is
+        // still asked to be a member, so the answer says nothing about
+        // conversations they are not in.
+        let app = app.clone();
+        return Ok(Box::pin(async move {
+            match app
+                .conversations
+                .check_member(caller, conversation_id)
+                .await
+            {
+                Ok(()) => frame.id.map(|id| reply_frame(id, "{\"ok\":true}")),
+                Err(error) => Some(error_frame(frame.id, &error)),
+            }
+        }));
     }
     Ok(Box::pin(execute(app.clone(), caller, frame)))
 }

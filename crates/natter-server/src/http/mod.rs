@@ -18,7 +18,7 @@ use natter_protocol::ErrorCode;
 use natter_protocol::limits::HTTP_BODY_MAX_BYTES;
 use natter_protocol::ws::WS_PATH;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -60,11 +60,18 @@ pub fn router(state: AppState, https: bool) -> Router {
         .layer(DefaultBodyLimit::max(HTTP_BODY_MAX_BYTES))
         .layer(axum::middleware::from_fn(run_to_completion))
         .layer(axum::middleware::from_fn(refuse_declared_oversize))
-        // One debug line per request: method, path, status, latency. Headers
-        // (the bearer token among them) are never part of it.
+        // One debug line per request: method, path, status, latency. Neither
+        // headers (the bearer token among them) nor the query string (search
+        // terms, cursors) are part of it.
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(tracing::Level::DEBUG))
+                .make_span_with(|request: &Request| {
+                    tracing::debug_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path()
+                    )
+                })
                 .on_response(DefaultOnResponse::new().level(tracing::Level::DEBUG)),
         );
     for (name, value) in headers {

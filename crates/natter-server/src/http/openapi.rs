@@ -78,8 +78,15 @@ fn bodies(endpoint: &Endpoint) -> Option<(Option<&'static str>, &'static str)> {
 
 fn components() -> Value {
     let mut builder = utoipa::openapi::ComponentsBuilder::new();
+    // Each type with every schema it refers to (ids, enums, nested objects):
+    // `schema_from` alone registers the type, and its `$ref`s would dangle.
     macro_rules! register {
-        ($($t:ty),* $(,)?) => {$( builder = builder.schema_from::<$t>(); )*};
+        ($($t:ty),* $(,)?) => {$(
+            builder = builder.schema_from::<$t>();
+            let mut referenced = Vec::new();
+            <$t as utoipa::ToSchema>::schemas(&mut referenced);
+            builder = builder.schemas_from_iter(referenced);
+        )*};
     }
     register!(
         ErrorBody,
@@ -139,6 +146,23 @@ fn components() -> Value {
 
 fn build() -> Value {
     let mut paths = serde_json::Map::new();
+    paths.insert(natter_protocol::ws::WS_PATH.into(), websocket_path());
+    paths.insert(
+        "/healthz".into(),
+        json!({ "get": {
+            "summary": "Liveness: the process answers.",
+            "responses": { "200": { "description": "Alive", "content": { "application/json": {
+                "schema": { "type": "object", "properties": {
+                    "status": { "type": "string" }, "protocol": { "type": "integer" } } } } } } }
+        } }),
+    );
+    paths.insert(
+        PATH.into(),
+        json!({ "get": {
+            "summary": "This document.",
+            "responses": { "200": { "description": "The OpenAPI document", "content": { "application/json": { "schema": { "type": "object" } } } } }
+        } }),
+    );
     for endpoint in ALL_ENDPOINTS {
         let entry = paths
             .entry(endpoint.path.to_owned())
@@ -160,6 +184,23 @@ fn build() -> Value {
         "paths": paths,
         "components": components(),
     })
+}
+
+/// The WebSocket endpoint: an HTTP GET that upgrades. Its frames are not
+/// HTTP and are described in docs/PROTOCOL.md §7.
+fn websocket_path() -> Value {
+    json!({ "get": {
+        "summary": "Opens the WebSocket for real-time traffic (docs/PROTOCOL.md section 7). Authentication is the first frame, never the URL.",
+        "parameters": [
+            { "name": "Upgrade", "in": "header", "required": true, "schema": { "type": "string", "enum": ["websocket"] } },
+            { "name": "Sec-WebSocket-Key", "in": "header", "required": true, "schema": { "type": "string" } },
+            { "name": "Sec-WebSocket-Version", "in": "header", "required": true, "schema": { "type": "string", "enum": ["13"] } }
+        ],
+        "responses": {
+            "101": { "description": "Switching Protocols: the connection now speaks the WebSocket frames of the protocol." },
+            "default": { "description": "Refused before the upgrade (not a WebSocket request, foreign origin, rate limited, server busy)", "content": { "application/json": { "schema": schema_ref("ErrorBody") } } }
+        }
+    } })
 }
 
 fn schema_ref(name: &str) -> Value {
@@ -221,5 +262,36 @@ mod tests {
             assert!(schemas[name].is_object(), "missing schema {name}");
         }
         assert!(schemas["ErrorBody"].is_object());
+        assert!(doc["paths"][natter_protocol::ws::WS_PATH]["get"].is_object());
+    }
+
+    /// Every `$ref` anywhere in the document names a schema it defines.
+    #[test]
+    fn no_reference_dangles() {
+        fn walk(value: &serde_json::Value, found: &mut Vec<String>) {
+            match value {
+                serde_json::Value::Object(map) => {
+                    if let Some(serde_json::Value::String(target)) = map.get("$ref") {
+                        found.push(target.clone());
+                    }
+                    map.values().for_each(|v| walk(v, found));
+                }
+                serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, found)),
+                _ => {}
+            }
+        }
+        let doc = super::build();
+        let mut references = Vec::new();
+        walk(&doc, &mut references);
+        assert!(references.len() > 50, "{}", references.len());
+        for target in references {
+            let name = target
+                .strip_prefix("#/components/schemas/")
+                .unwrap_or_else(|| panic!("unexpected reference {target}"));
+            assert!(
+                doc["components"]["schemas"][name].is_object(),
+                "{target} dangles"
+            );
+        }
     }
 }

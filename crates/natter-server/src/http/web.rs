@@ -20,7 +20,12 @@ struct WebAssets;
 /// `no_route` error under `/api/`.
 pub async fn serve(uri: Uri) -> Response {
     let path = uri.path().trim_start_matches('/');
-    if path == "api" || path.starts_with("api/") {
+    // Any case: `/API/V1/me` is an API path that does not exist, not a page.
+    let api = path
+        .get(..4)
+        .is_some_and(|head| head.eq_ignore_ascii_case("api/"))
+        || path.eq_ignore_ascii_case("api");
+    if api {
         return ApiError::new(ErrorCode::NoRoute, "No such route.").into_response();
     }
     let wanted = if path.is_empty() { "index.html" } else { path };

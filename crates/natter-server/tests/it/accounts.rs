@@ -302,3 +302,48 @@ async fn common_passwords_and_the_username_are_refused_at_registration_and_chang
     server.login(&user.user().username, "again").await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn weak_passwords_are_refused_saying_which_rule_they_break() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/v1/auth/register", server.url());
+    let refusal = |username: &str, password: &str| {
+        let body = serde_json::json!({
+            "username": username,
+            "password": password,
+            "display_name": "Alice Liddell"
+        });
+        let request = http.post(url.clone()).json(&body).send();
+        async move {
+            let response = request.await?;
+            let status = response.status().as_u16();
+            let body: serde_json::Value = response.json().await?;
+            anyhow::Ok((status, body))
+        }
+    };
+    for (password, reason) in [
+        ("short", "too_short"),
+        ("Password1!", "common_password"),
+        ("P@ssw0rd!", "common_password"),
+        ("letmein123", "common_password"),
+        ("alice12345", "personal_information"),
+        ("alicealice1", "personal_information"),
+        ("liddell2026", "personal_information"),
+        ("aaaaaaaa1", "predictable"),
+        ("Summer2026", "common_password"),
+        ("hunter2hunter2", "predictable"),
+    ] {
+        let (status, body) = refusal("alice", password).await?;
+        assert_eq!(status, 400, "{password}: {body}");
+        assert_eq!(body["code"], "weak_password", "{password}: {body}");
+        assert_eq!(body["reason"], reason, "{password}: {body}");
+    }
+    // The same rules hold for a new password.
+    let user = server.user("changer").await?;
+    let refused = user.change_password(PASSWORD, "Summer2026").await;
+    assert_code(refused, ErrorCode::WeakPassword);
+    user.change_password(PASSWORD, "a much better passphrase")
+        .await?;
+    Ok(())
+}

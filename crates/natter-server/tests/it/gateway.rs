@@ -487,3 +487,73 @@ async fn one_account_cannot_hold_more_than_its_share_of_connections() -> anyhow:
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn an_origin_must_match_in_scheme_host_and_port() -> anyhow::Result<()> {
+    let server = TestServer::start_with(|config| {
+        config.limits.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
+    })
+    .await?;
+    let host = server.addr().to_string();
+    let port = server.addr().port();
+    let attempt = |origin: String, proto: Option<&'static str>| {
+        let url = server.ws_url();
+        async move {
+            let mut request = url.into_client_request()?;
+            request.headers_mut().insert("Origin", origin.parse()?);
+            if let Some(proto) = proto {
+                request
+                    .headers_mut()
+                    .insert("X-Forwarded-Proto", proto.parse()?);
+            }
+            anyhow::Ok(match tokio_tungstenite::connect_async(request).await {
+                Ok(_) => 101,
+                Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                    response.status().as_u16()
+                }
+                Err(other) => anyhow::bail!("{other}"),
+            })
+        }
+    };
+    assert_eq!(attempt(format!("http://{host}"), None).await?, 101);
+    for foreign in [
+        format!("ftp://{host}"),
+        format!("https://{host}"),
+        format!("http://127.0.0.1:{}", port.wrapping_add(1)),
+        format!("http://localhost.evil.example:{port}"),
+        "null".to_owned(),
+    ] {
+        assert_eq!(attempt(foreign.clone(), None).await?, 403, "{foreign}");
+    }
+    // Behind a trusted proxy that ends TLS, the page's origin is https.
+    assert_eq!(
+        attempt(format!("https://{host}"), Some("https")).await?,
+        101
+    );
+    assert_eq!(attempt(format!("http://{host}"), Some("https")).await?, 403);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_throttled_typing_frame_still_checks_membership() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let alice = server.user("typist").await?;
+    let bob = server.user("typist_friend").await?;
+    let chat = server.befriend(&alice, &bob).await?;
+    let stranger = server.user("stranger").await?;
+    let mut socket = authed(&server, &stranger).await?;
+    // Far past the typing budget: every answer is the answer for a stranger.
+    for id in 0..10u64 {
+        socket
+            .send(Message::text(
+                json!({"type": "typing", "id": 100 + id, "conversation_id": chat.0}).to_string(),
+            ))
+            .await?;
+        let answer = next_json(&mut socket)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("closed"))?;
+        assert_eq!(answer["id"], 100 + id, "{answer}");
+        assert_eq!(answer["code"], "not_found", "frame {id}: {answer}");
+    }
+    Ok(())
+}

@@ -120,3 +120,82 @@ async fn malformed_http_bodies_get_typed_errors() -> anyhow::Result<()> {
     assert_eq!(body["code"], "invalid_request");
     Ok(())
 }
+
+#[tokio::test]
+async fn api_paths_in_any_case_answer_json_never_the_web_page() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    for path in [
+        "/API/V1/me",
+        "/Api/v1/conversations",
+        "/api/v1/nothing/here",
+        "/API",
+        "/api/v2/x",
+    ] {
+        let response = reqwest::get(format!("{}{path}", server.url())).await?;
+        assert_eq!(response.status(), 404, "{path}");
+        let kind = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(kind.starts_with("application/json"), "{path}: {kind}");
+        let body: serde_json::Value = response.json().await?;
+        assert_eq!(body["code"], "no_route", "{path}");
+    }
+    Ok(())
+}
+
+/// The document the server serves is valid OpenAPI, checked by a real
+/// validator (`openapi-spec-validator`, installed by `scripts/test.sh`, which
+/// names it in `NATTER_OPENAPI_VALIDATOR`), and it names every route.
+#[tokio::test]
+async fn the_served_openapi_document_is_valid_and_complete() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let doc: Value = reqwest::get(format!("{}/api/v1/openapi.json", server.url()))
+        .await?
+        .json()
+        .await?;
+    let paths = doc["paths"]
+        .as_object()
+        .ok_or_else(|| anyhow::anyhow!("no paths"))?;
+    for endpoint in natter_protocol::ALL_ENDPOINTS {
+        let method = endpoint.method.as_str().to_ascii_lowercase();
+        assert!(
+            paths
+                .get(endpoint.path)
+                .is_some_and(|p| p[&method].is_object()),
+            "{method} {} is missing",
+            endpoint.path
+        );
+    }
+    for path in [
+        natter_protocol::ws::WS_PATH,
+        "/healthz",
+        "/api/v1/openapi.json",
+    ] {
+        assert!(paths[path]["get"].is_object(), "{path} is missing");
+    }
+    let Some(validator) = std::env::var_os("NATTER_OPENAPI_VALIDATOR") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must validate the document: run the tests through scripts/test.sh"
+        );
+        eprintln!(
+            "NOT RUN: the validator step (set NATTER_OPENAPI_VALIDATOR, as scripts/test.sh does)"
+        );
+        return Ok(());
+    };
+    let file = tempfile::NamedTempFile::new()?;
+    std::fs::write(file.path(), serde_json::to_vec(&doc)?)?;
+    let output = std::process::Command::new(validator)
+        .arg(file.path())
+        .output()?;
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(())
+}

@@ -78,6 +78,14 @@ async fn passwords_tokens_and_messages_stay_out_of_the_log() -> anyhow::Result<(
     let friend = natter_testkit::register(&client, "logfriend").await?;
     let chat = natter_testkit::befriend(&session, &friend).await?;
     session.send_text(chat, "message-text-secret").await?;
+    // Query strings (search terms) stay out of the request log too.
+    let _ = session
+        .search_users(&natter_protocol::contacts::SearchUsersQuery {
+            q: "searchterm-secret".into(),
+            limit: None,
+            offset: None,
+        })
+        .await?;
     // The token over the WebSocket, and a forged one.
     for token in [first_token.as_str(), "forged-token-secret"] {
         let (mut socket, _) =
@@ -118,6 +126,7 @@ async fn passwords_tokens_and_messages_stay_out_of_the_log() -> anyhow::Result<(
         "forged-token-secret",
         "forged-bearer-secret",
         "message-text-secret",
+        "searchterm-secret",
     ] {
         assert!(!log.contains(secret), "the log shows {secret:?}:\n{log}");
     }

@@ -165,6 +165,7 @@ async fn other_requests_fail_when_the_socket_drops_and_errors_keep_their_code() 
         code: ErrorCode::NotFound,
         message: "no such conversation".into(),
         retry_after_ms: None,
+        reason: None,
     })
     .await;
     let err = reading.await.expect("joins").expect_err("refused");
@@ -233,6 +234,7 @@ async fn a_refused_token_fails_connect() {
             code: ErrorCode::Unauthorized,
             message: "bad token".into(),
             retry_after_ms: None,
+            reason: None,
         };
         ws.send(WsMessage::text(
             serde_json::to_string(&error).expect("serializes"),
