@@ -170,18 +170,16 @@ pub struct FriendRecord {
     pub since: Timestamp,
     pub last_seen_at: Option<Timestamp>,
     pub conversation_id: ConversationId,
-    /// The friend blocked the user: their presence stays hidden from the user.
-    pub blocked_me: bool,
 }
 
 impl FriendRecord {
-    /// The wire view; `online` is ignored when the friend hides their presence.
+    /// The wire view, with the friend's presence.
     pub fn into_friend(self, online: bool) -> Friend {
         Friend {
             user: self.user,
             remark: self.remark,
             since: self.since,
-            online: online && !self.blocked_me,
+            online,
             last_seen_at: self.last_seen_at,
             conversation_id: self.conversation_id,
         }
@@ -259,6 +257,12 @@ pub trait ContactStore: Send + Sync {
         friend: UserId,
         now: Timestamp,
     ) -> StoreResult<Changes>;
+    /// `user` blocks `target`. A friendship between them ends (both are told,
+    /// as for a removal: no friendship ever coexists with a block); the
+    /// blocker's pending request to the target is cancelled (both are told);
+    /// the target's pending requests to the blocker are hidden from the
+    /// blocker (whose devices see them declined) and stay pending for the
+    /// target.
     async fn block(&self, user: UserId, target: UserId, now: Timestamp) -> StoreResult<Changes>;
     async fn unblock(&self, user: UserId, target: UserId, now: Timestamp) -> StoreResult<Changes>;
     async fn list_blocks(&self, user: UserId) -> StoreResult<Vec<UserProfile>>;

@@ -1,6 +1,7 @@
 //! Contacts: friend requests, friends with their remarks and presence, blocks.
 
 pub mod routes;
+pub mod rules;
 
 use std::sync::Arc;
 

@@ -144,10 +144,10 @@ impl ConversationService {
             .changes(moved.changes, Some(caller.device))
             .await;
         let mut audience = moved.audience.to_vec();
-        // In a direct conversation, someone the reader blocked learns nothing of them.
+        // In a direct conversation, receipts pass only while the two may message.
         if moved.kind == ConversationKind::Direct
             && let Some(&peer) = audience.first()
-            && self.contacts.relation(caller.user, peer).await?.a_blocked_b
+            && !self.may_message(caller.user, peer).await?
         {
             audience.clear();
         }
@@ -179,10 +179,10 @@ impl ConversationService {
             .copied()
             .filter(|&m| m != caller.user)
             .collect();
-        // In a direct conversation a peer who blocked the caller hears nothing.
+        // In a direct conversation typing passes only while the two may message.
         if members.kind == ConversationKind::Direct
             && let Some(&peer) = others.first()
-            && self.contacts.relation(peer, caller.user).await?.a_blocked_b
+            && !self.may_message(caller.user, peer).await?
         {
             others.clear();
         }
@@ -228,14 +228,33 @@ impl ConversationService {
         self.get(caller, id).await
     }
 
+    /// The members and their read positions. In a direct conversation the
+    /// peer's read position shows only while the two may message each other
+    /// (else `0`): a blocked user learns no more than a removed friend does.
     pub async fn members(
         &self,
         caller: Caller,
         conversation: ConversationId,
     ) -> ApiResult<MemberList> {
-        Ok(MemberList {
-            members: self.store.list_members(caller.user, conversation).await?,
-        })
+        let kind = self.store.member_ids(caller.user, conversation).await?.kind;
+        let mut members = self.store.list_members(caller.user, conversation).await?;
+        if kind == ConversationKind::Direct {
+            for member in members.iter_mut().filter(|m| m.user.id != caller.user) {
+                if !self.may_message(caller.user, member.user.id).await? {
+                    member.read_seq = Seq(0);
+                }
+            }
+        }
+        Ok(MemberList { members })
+    }
+
+    /// The one rule for direct messages and their signals (see `contacts::rules`).
+    async fn may_message(&self, user: UserId, peer: UserId) -> ApiResult<bool> {
+        let relation = self.contacts.relation(user, peer).await?;
+        Ok(crate::contacts::rules::may_message(
+            &relation,
+            self.contacts_config.open_direct_messages,
+        ))
     }
 
     pub async fn create_group(

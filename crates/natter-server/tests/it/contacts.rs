@@ -149,59 +149,216 @@ async fn remarks_and_removal() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Everything the one left behind can observe of a friendship that ended.
+#[derive(Debug, PartialEq, Eq)]
+struct LeftBehind {
+    told_friend_removed: bool,
+    still_listed: bool,
+    send: Option<ErrorCode>,
+    open_direct: Option<ErrorCode>,
+    /// The other's read position in the members list, after they read.
+    peer_read_seq: i64,
+    /// The first live event after the other read, typed and came online
+    /// again: a marker from someone else when none of those got through.
+    first_event_after: &'static str,
+    request_status: FriendRequestStatus,
+}
+
+/// `actor` ends things with `other` by `end` (a block or a removal), then does
+/// everything `other` could notice; returns what `other` noticed.
+async fn left_behind(
+    server: &TestServer,
+    end: impl AsyncFnOnce(&natter_client::Session, natter_protocol::UserId) -> anyhow::Result<()>,
+) -> anyhow::Result<LeftBehind> {
+    let actor = server.user("actor").await?;
+    let other = server.user("other").await?;
+    let marker_friend = server.user("marker").await?;
+    let chat = server.befriend(&actor, &other).await?;
+    let with_marker = server.befriend(&marker_friend, &other).await?;
+    let unread = other.send_text(chat, "unread by the actor").await?;
+    let other_live = other.connect().await?;
+    end(&actor, other.user().id).await?;
+    let told_friend_removed = wait_for(&other_live, |event| match event {
+        Event::User { event } => match &event.change {
+            UserChange::FriendRemoved { user_id } if *user_id == actor.user().id => Some(true),
+            _ => None,
+        },
+        _ => None,
+    })
+    .await;
+    let still_listed = other
+        .friends()
+        .await?
+        .friends
+        .iter()
+        .any(|f| f.user.id == actor.user().id);
+    let send = other.send_text(chat, "hello?").await.err().and_then(|e| e.code());
+    let open_direct = other
+        .open_direct(actor.user().id)
+        .await
+        .err()
+        .and_then(|e| e.code());
+    // The actor reads, types and comes online again; then a friend writes.
+    actor.mark_read(chat, unread.seq).await?;
+    let actor_live = actor.connect().await?;
+    let _ = actor_live.typing(chat).await;
+    marker_friend.send_text(with_marker, "marker").await?;
+    let first_event_after = wait_for(&other_live, |event| match event {
+        Event::Read { user_id, .. } if *user_id == actor.user().id => Some("read"),
+        Event::Typing { user_id, .. } if *user_id == actor.user().id => Some("typing"),
+        Event::Presence { user_id, .. } if *user_id == actor.user().id => Some("presence"),
+        Event::Message { message } if message.conversation_id == with_marker => Some("marker"),
+        _ => None,
+    })
+    .await;
+    let peer_read_seq = other
+        .members(chat)
+        .await?
+        .members
+        .iter()
+        .find(|m| m.user.id == actor.user().id)
+        .map_or(-1, |m| m.read_seq.0);
+    let outcome = other.send_friend_request(actor.user().id, None).await?;
+    let FriendRequestOutcome::Pending { request } = outcome else {
+        panic!("{outcome:?}")
+    };
+    actor_live.close().await;
+    Ok(LeftBehind {
+        told_friend_removed,
+        still_listed,
+        send,
+        open_direct,
+        peer_read_seq,
+        first_event_after,
+        request_status: request.status,
+    })
+}
+
 #[tokio::test]
-async fn a_blocked_user_cannot_reach_the_blocker_and_is_not_told() -> anyhow::Result<()> {
+async fn a_blocked_user_sees_exactly_what_a_removed_friend_sees() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let blocked = left_behind(&server, async |actor, other| {
+        Ok(actor.block(other).await?)
+    })
+    .await?;
+    let removed = left_behind(&server, async |actor, other| {
+        Ok(actor.remove_friend(other).await?)
+    })
+    .await?;
+    let expected = LeftBehind {
+        told_friend_removed: true,
+        still_listed: false,
+        send: Some(ErrorCode::NotFriends),
+        open_direct: Some(ErrorCode::NotFriends),
+        peer_read_seq: 0,
+        first_event_after: "marker",
+        request_status: FriendRequestStatus::Pending,
+    };
+    assert_eq!(removed, expected);
+    assert_eq!(blocked, expected);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_blocker_is_refused_and_a_block_can_be_lifted() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let alice = server.user("alice").await?;
     let mallory = server.user("mallory").await?;
     let conversation = server.befriend(&alice, &mallory).await?;
-    let alice_live = alice.connect().await?;
-    let mallory_live = mallory.connect().await?;
-
     alice.block(mallory.user().id).await?;
     assert_eq!(alice.blocks().await?.users[0].id, mallory.user().id);
-
-    // Messages: refused as if no longer friends.
-    assert_code(
-        mallory.send_text(conversation, "hello?").await,
-        ErrorCode::NotFriends,
-    );
+    assert!(alice.friends().await?.friends.is_empty());
     assert_code(
         alice.send_text(conversation, "hi").await,
         ErrorCode::Blocked,
     );
-    // Presence: alice looks offline to mallory, with no last-seen time.
-    let seen = mallory.friends().await?.friends;
-    assert!(!seen[0].online && seen[0].last_seen_at.is_none());
-
-    // Friend requests after removal: pending for mallory, invisible to alice.
-    alice.remove_friend(mallory.user().id).await?;
-    let outcome = mallory
+    assert_code(
+        alice.send_friend_request(mallory.user().id, None).await,
+        ErrorCode::Blocked,
+    );
+    // Mallory's request stays invisible to alice.
+    mallory
         .send_friend_request(alice.user().id, Some("please"))
         .await?;
-    let FriendRequestOutcome::Pending { request } = outcome else {
-        panic!("{outcome:?}")
-    };
-    assert_eq!(request.status, FriendRequestStatus::Pending);
     assert!(alice.friend_requests().await?.incoming.is_empty());
     assert_eq!(mallory.friend_requests().await?.outgoing.len(), 1);
-
-    // Typing from mallory does not reach alice; a message from a friend does, after it.
-    let carol = server.user("carol").await?;
-    let with_carol = server.befriend(&carol, &alice).await?;
-    let _ = mallory_live.typing(conversation).await;
-    carol.send_text(with_carol, "marker").await?;
-    let first = wait_for(&alice_live, |event| match event {
-        Event::Typing { user_id, .. } if *user_id == mallory.user().id => Some("typing"),
-        Event::Message { message } if message.conversation_id == with_carol => Some("marker"),
-        _ => None,
-    })
-    .await;
-    assert_eq!(first, "marker");
-
+    // The history stays readable for both.
+    assert_eq!(
+        mallory
+            .history(conversation, &Default::default())
+            .await?
+            .messages
+            .len(),
+        alice
+            .history(conversation, &Default::default())
+            .await?
+            .messages
+            .len()
+    );
     alice.unblock(mallory.user().id).await?;
     assert!(alice.blocks().await?.users.is_empty());
     assert_code(alice.unblock(mallory.user().id).await, ErrorCode::NotFound);
+    // Unblocking restores no friendship: as after a removal, it takes a request.
+    assert!(alice.friends().await?.friends.is_empty());
+    Ok(())
+}
+
+/// The next `friend_request_updated` entry a device is told of.
+async fn next_request_update(
+    live: &natter_client::Connection,
+) -> natter_protocol::contacts::FriendRequest {
+    wait_for(live, |event| match event {
+        Event::User { event } => match &event.change {
+            UserChange::FriendRequestUpdated { request } => Some(request.clone()),
+            _ => None,
+        },
+        _ => None,
+    })
+    .await
+}
+
+#[tokio::test]
+async fn every_device_of_both_people_hears_of_requests_a_block_settles() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    let alice_phone = server.login(&alice.user().username, "phone").await?;
+    let carol = server.user("carol").await?;
+    let dave = server.user("dave").await?;
+    let phone = alice_phone.connect().await?;
+    let carol_live = carol.connect().await?;
+    // Alice's own request to carol is withdrawn by the block: both hear it.
+    let FriendRequestOutcome::Pending { request: to_carol } =
+        alice.send_friend_request(carol.user().id, None).await?
+    else {
+        panic!("pending")
+    };
+    next_request_update(&phone).await;
+    alice.block(carol.user().id).await?;
+    for live in [&phone, &carol_live] {
+        let update = next_request_update(live).await;
+        assert_eq!(
+            (update.id, update.status),
+            (to_carol.id, FriendRequestStatus::Cancelled)
+        );
+    }
+    assert!(carol.friend_requests().await?.incoming.is_empty());
+    // Dave's request to alice leaves alice's view when she blocks him: her
+    // devices see it declined, while dave, who is not told, sees it pending.
+    let FriendRequestOutcome::Pending { request: from_dave } =
+        dave.send_friend_request(alice.user().id, None).await?
+    else {
+        panic!("pending")
+    };
+    alice.block(dave.user().id).await?;
+    let update = next_request_update(&phone).await;
+    assert_eq!(
+        (update.id, update.status),
+        (from_dave.id, FriendRequestStatus::Declined)
+    );
+    assert!(alice_phone.friend_requests().await?.incoming.is_empty());
+    let outgoing = dave.friend_requests().await?.outgoing;
+    assert_eq!(outgoing.len(), 1);
+    assert_eq!(outgoing[0].status, FriendRequestStatus::Pending);
     Ok(())
 }
 
@@ -237,12 +394,34 @@ async fn a_request_hidden_by_a_block_is_settled_when_the_two_become_friends() ->
     let FriendRequestOutcome::Pending { request } = outcome else {
         panic!("{outcome:?}")
     };
+    // Carol's other device: the one that accepts knows already.
+    let carol_live = server
+        .login(&carol.user().username, "tablet")
+        .await?
+        .connect()
+        .await?;
+    let dave_live = dave.connect().await?;
     carol.accept_friend_request(request.id).await?;
     assert!(
         carol.friend_requests().await?.outgoing.is_empty(),
         "nothing stays pending between friends"
     );
     assert!(dave.friend_requests().await?.incoming.is_empty());
+    // Both hear of both requests settled, the hidden one included.
+    for live in [&carol_live, &dave_live] {
+        let mut settled = vec![
+            next_request_update(live).await,
+            next_request_update(live).await,
+        ];
+        settled.sort_by_key(|r| r.id);
+        assert!(
+            settled
+                .iter()
+                .all(|r| r.status == FriendRequestStatus::Accepted),
+            "{settled:?}"
+        );
+        assert_eq!(settled[1].id, request.id);
+    }
     Ok(())
 }
 

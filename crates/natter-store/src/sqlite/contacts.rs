@@ -130,12 +130,8 @@ pub(super) fn friend_record(
     .map_err(db_error)
 }
 
-// A friend who blocked the user hides their last-seen time from them.
 const FRIEND_SELECT: &str = "SELECT u.id, u.username, u.display_name, u.created_at, fs.remark, fs.since, \
-     CASE WHEN EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = fs.friend_id AND b.blocked_id = fs.user_id) \
-          THEN NULL ELSE u.last_seen_at END, fs.conversation_id, \
-     EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = fs.friend_id AND b.blocked_id = fs.user_id) \
-     FROM friendships fs JOIN users u ON u.id = fs.friend_id";
+     u.last_seen_at, fs.conversation_id FROM friendships fs JOIN users u ON u.id = fs.friend_id";
 
 fn friend_at(row: &Row<'_>) -> rusqlite::Result<FriendRecord> {
     Ok(FriendRecord {
@@ -144,16 +140,19 @@ fn friend_at(row: &Row<'_>) -> rusqlite::Result<FriendRecord> {
         since: Timestamp(row.get(5)?),
         last_seen_at: row.get::<_, Option<i64>>(6)?.map(Timestamp),
         conversation_id: ConversationId(row.get(7)?),
-        blocked_me: row.get(8)?,
     })
 }
 
-/// Makes `a` and `b` friends (both directions) and tells both.
+/// Makes `a` and `b` friends (both directions) and tells both. Every other
+/// request still waiting between the two (a hidden one, or the other
+/// direction) is settled as accepted, and both are told; `settling` is the
+/// request the caller settles and announces itself.
 fn make_friends(
     conn: &Connection,
     changes: &mut Changes,
     a: UserId,
     b: UserId,
+    settling: Option<FriendRequestId>,
     now: Timestamp,
 ) -> StoreResult<()> {
     let conversation = ensure_direct(conn, a, b, now)?;
@@ -164,14 +163,27 @@ fn make_friends(
         .and_then(|mut stmt| stmt.execute(params![user.0, friend.0, now.0, conversation.0]))
         .map_err(db_error)?;
     }
-    // Any request still waiting between the two (a hidden one, or the other
-    // direction) is settled by the friendship.
-    conn.prepare_cached(
-        "UPDATE friend_requests SET status = 'accepted', updated_at = ?3 WHERE status = 'pending' \
-         AND ((from_id = ?1 AND to_id = ?2) OR (from_id = ?2 AND to_id = ?1))",
-    )
-    .and_then(|mut stmt| stmt.execute(params![a.0, b.0, now.0]))
-    .map_err(db_error)?;
+    let waiting = all_rows(
+        conn,
+        &format!(
+            "{REQUEST_SELECT} WHERE r.status = 'pending' \
+             AND ((r.from_id = ?1 AND r.to_id = ?2) OR (r.from_id = ?2 AND r.to_id = ?1)) ORDER BY r.id"
+        ),
+        [a.0, b.0],
+        request_at,
+    )?;
+    for mut row in waiting {
+        if Some(row.request.id) == settling {
+            continue;
+        }
+        set_status(conn, row.request.id, FriendRequestStatus::Accepted, now)?;
+        row.request.status = FriendRequestStatus::Accepted;
+        row.request.updated_at = now;
+        // They are friends now: even a request hidden from its recipient is
+        // no secret any more, and both sides' lists must drop it.
+        row.hidden = false;
+        announce(conn, changes, &row, now, false)?;
+    }
     for (user, friend) in [(a, b), (b, a)] {
         let record = friend_record(conn, user, friend)?.ok_or(StoreError::NotFound)?;
         push_event(
@@ -185,6 +197,29 @@ fn make_friends(
         )?;
     }
     Ok(())
+}
+
+/// Ends the friendship of `a` and `b` on both sides, if there is one, and tells
+/// both; the direct conversation and its history stay. Whether there was one.
+fn end_friendship(
+    conn: &Connection,
+    changes: &mut Changes,
+    a: UserId,
+    b: UserId,
+    now: Timestamp,
+) -> StoreResult<bool> {
+    let deleted = conn
+        .prepare_cached(
+            "DELETE FROM friendships WHERE (user_id = ?1 AND friend_id = ?2) OR (user_id = ?2 AND friend_id = ?1)",
+        )
+        .and_then(|mut stmt| stmt.execute([a.0, b.0]))
+        .map_err(db_error)?;
+    if deleted == 0 {
+        return Ok(false);
+    }
+    push_event(conn, changes, a, now, UserChange::FriendRemoved { user_id: b })?;
+    push_event(conn, changes, b, now, UserChange::FriendRemoved { user_id: a })?;
+    Ok(true)
 }
 
 /// Tells the sender and (unless hidden) the recipient that a request changed.
@@ -294,7 +329,7 @@ impl ContactStore for SqliteStore {
                 && let Some(mut reverse) = pending_between(conn, to, from)?
                 && !reverse.hidden
             {
-                make_friends(conn, &mut changes, from, to, now)?;
+                make_friends(conn, &mut changes, from, to, Some(reverse.request.id), now)?;
                 set_status(conn, reverse.request.id, FriendRequestStatus::Accepted, now)?;
                 reverse.request.status = FriendRequestStatus::Accepted;
                 reverse.request.updated_at = now;
@@ -331,7 +366,7 @@ impl ContactStore for SqliteStore {
             let mut row = own_pending(conn, user, request, true)?;
             let mut changes = Changes::default();
             let sender = row.request.from.id;
-            make_friends(conn, &mut changes, user, sender, now)?;
+            make_friends(conn, &mut changes, user, sender, Some(request), now)?;
             set_status(conn, request, FriendRequestStatus::Accepted, now)?;
             row.request.status = FriendRequestStatus::Accepted;
             row.request.updated_at = now;
@@ -449,18 +484,10 @@ impl ContactStore for SqliteStore {
         now: Timestamp,
     ) -> StoreResult<Changes> {
         self.write(move |conn| {
-            let deleted = conn
-                .prepare_cached(
-                    "DELETE FROM friendships WHERE (user_id = ?1 AND friend_id = ?2) OR (user_id = ?2 AND friend_id = ?1)",
-                )
-                .and_then(|mut stmt| stmt.execute([user.0, friend.0]))
-                .map_err(db_error)?;
-            if deleted == 0 {
+            let mut changes = Changes::default();
+            if !end_friendship(conn, &mut changes, user, friend, now)? {
                 return Err(StoreError::NotFound);
             }
-            let mut changes = Changes::default();
-            push_event(conn, &mut changes, user, now, UserChange::FriendRemoved { user_id: friend })?;
-            push_event(conn, &mut changes, friend, now, UserChange::FriendRemoved { user_id: user })?;
             Ok(changes)
         })
         .await
@@ -475,21 +502,36 @@ impl ContactStore for SqliteStore {
             conn.prepare_cached("INSERT OR IGNORE INTO blocks (user_id, blocked_id, created_at) VALUES (?1, ?2, ?3)")
                 .and_then(|mut stmt| stmt.execute(params![user.0, target.0, now.0]))
                 .map_err(db_error)?;
-            // The blocker's own pending request to the target is withdrawn: the target
-            // must not be able to accept it.
-            conn.prepare_cached(
-                "UPDATE friend_requests SET status = 'cancelled', updated_at = ?3 \
-                 WHERE from_id = ?1 AND to_id = ?2 AND status = 'pending'",
-            )
-            .and_then(|mut stmt| stmt.execute(params![user.0, target.0, now.0]))
-            .map_err(db_error)?;
-            // Requests already waiting from the blocked user disappear from view.
-            conn.prepare_cached(
-                "UPDATE friend_requests SET hidden = 1 WHERE from_id = ?2 AND to_id = ?1 AND status = 'pending'",
-            )
-            .and_then(|mut stmt| stmt.execute([user.0, target.0]))
-            .map_err(db_error)?;
             let mut changes = Changes::default();
+            // A block ends a friendship as a removal does: the blocked user
+            // sees exactly what a removed friend sees.
+            end_friendship(conn, &mut changes, user, target, now)?;
+            // The blocker's own pending request to the target is withdrawn, and
+            // both are told, as for any cancel.
+            if let Some(mut own) = pending_between(conn, user, target)? {
+                set_status(conn, own.request.id, FriendRequestStatus::Cancelled, now)?;
+                own.request.status = FriendRequestStatus::Cancelled;
+                own.request.updated_at = now;
+                announce(conn, &mut changes, &own, now, false)?;
+            }
+            // Requests already waiting from the blocked user disappear from the
+            // blocker's view: the blocker's devices see them declined, while
+            // the sender keeps seeing them pending, as an unanswered request.
+            let waiting = all_rows(
+                conn,
+                &format!("{REQUEST_SELECT} WHERE r.from_id = ?2 AND r.to_id = ?1 AND r.status = 'pending' AND r.hidden = 0"),
+                [user.0, target.0],
+                request_at,
+            )?;
+            for row in waiting {
+                conn.prepare_cached("UPDATE friend_requests SET hidden = 1 WHERE id = ?1")
+                    .and_then(|mut stmt| stmt.execute([row.request.id.0]))
+                    .map_err(db_error)?;
+                let mut seen = row.request;
+                seen.status = FriendRequestStatus::Declined;
+                seen.updated_at = now;
+                push_event(conn, &mut changes, user, now, UserChange::FriendRequestUpdated { request: seen })?;
+            }
             push_event(conn, &mut changes, user, now, UserChange::BlockChanged { user_id: target, blocked: true })?;
             Ok(changes)
         })

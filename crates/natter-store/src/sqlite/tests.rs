@@ -105,3 +105,56 @@ async fn the_database_runs_in_wal_mode_with_full_sync() {
     assert_eq!(durability.journal_mode, "wal");
     assert_eq!(durability.synchronous, 2, "FULL");
 }
+
+/// Schema v4: a friendship that outlived a block under the older rule ends
+/// when the database is opened, and both sides' change streams say so.
+#[tokio::test]
+async fn friendships_that_outlived_a_block_end_at_the_upgrade() {
+    use crate::{ContactStore, FriendRequestSent, Store, SyncStore};
+    use natter_protocol::SyncCursor;
+    use natter_protocol::sync::UserChange;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (alice, bob, cursor) = {
+        let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("opens");
+        let alice = store.insert_user(new_user("alice")).await.expect("user").id;
+        let bob = store.insert_user(new_user("bob")).await.expect("user").id;
+        let (sent, _) = store
+            .send_friend_request(alice, bob, String::new(), Timestamp(2))
+            .await
+            .expect("request");
+        let FriendRequestSent::Pending(request) = sent else {
+            panic!("pending")
+        };
+        store
+            .accept_friend_request(bob, request.id, Timestamp(3))
+            .await
+            .expect("friends");
+        let cursor = store.sync(alice, SyncCursor(1), 1000).await.expect("sync").cursor;
+        store.shutdown();
+        (alice, bob, cursor)
+    };
+    // What the older rule left behind: a block beside the friendship, at v3.
+    {
+        let conn = rusqlite::Connection::open(dir.path().join("natter.db")).expect("opens");
+        conn.execute(
+            "INSERT INTO blocks (user_id, blocked_id, created_at) VALUES (?1, ?2, 4)",
+            [alice.0, bob.0],
+        )
+        .expect("block");
+        conn.pragma_update(None, "user_version", 3).expect("version");
+    }
+    let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("upgrades");
+    for (user, friend) in [(alice, bob), (bob, alice)] {
+        assert!(store.list_friends(user).await.expect("friends").is_empty());
+        let delta = store.sync(user, cursor, 1000).await.expect("sync");
+        assert!(!delta.reset);
+        assert!(
+            delta.events.iter().any(
+                |e| e.change == UserChange::FriendRemoved { user_id: friend }
+            ),
+            "{:?}",
+            delta.events
+        );
+    }
+    assert!(store.relation(alice, bob).await.expect("relation").a_blocked_b);
+}

@@ -142,22 +142,21 @@ pub(super) fn http_table() -> Vec<(Endpoint, Cases)> {
         (contacts::LIST_FRIENDS, own(OwnOnly)),
         (
             contacts::UPDATE_FRIEND,
-            toward_user(Refused(ErrorCode::NotFound), Silent),
+            // A block ended the friendship, as a removal would have.
+            toward_user(Refused(ErrorCode::NotFound), Refused(ErrorCode::NotFound)),
         ),
         (
             contacts::REMOVE_FRIEND,
-            toward_user(
-                Refused(ErrorCode::NotFound),
-                Na("anyone may end their own friendships, a blocked user too"),
-            ),
+            toward_user(Refused(ErrorCode::NotFound), Refused(ErrorCode::NotFound)),
         ),
         (contacts::LIST_FRIEND_REQUESTS, own(OwnOnly)),
         (
             contacts::SEND_FRIEND_REQUEST,
             toward_user(
                 Na("anyone may ask anyone (rate-limited)"),
-                // Blocking keeps the friendship: nothing new is told.
-                Refused(ErrorCode::AlreadyFriends),
+                // As after a removal: the request looks pending to eve and
+                // never reaches alice.
+                Silent,
             ),
         ),
         (
