@@ -36,6 +36,9 @@ if [ "$(id -u)" = "0" ]; then
 fi
 cargo test --workspace
 
+echo "== advisories (RustSec, offline)"
+scripts/audit.sh
+
 echo "== fuzzing, bounded (every decoder of untrusted input)"
 scripts/fuzz.sh "${NATTER_FUZZ_SECONDS:-10}"
 

@@ -298,6 +298,19 @@ fn apply(app: &mut App, outcome: Outcome) -> Vec<Action> {
     }
 }
 
+/// A drawing failure of any backend as [`CommandError::Terminal`]:
+/// crossterm's `io::Error` as it is, another backend's error wrapped in one.
+fn terminal_error<E>(err: E) -> CommandError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let err: Box<dyn std::error::Error + Send + Sync> = Box::new(err);
+    match err.downcast::<std::io::Error>() {
+        Ok(io) => CommandError::Terminal(*io),
+        Err(other) => CommandError::Terminal(std::io::Error::other(other)),
+    }
+}
+
 /// Runs the chat screen until the user quits or `keys` ends. `on_draw` sees
 /// every frame drawn (tests read the screen through it).
 pub async fn run<B, K>(
@@ -308,6 +321,7 @@ pub async fn run<B, K>(
 ) -> Result<(), CommandError>
 where
     B: Backend,
+    B::Error: std::error::Error + Send + Sync + 'static,
     K: Stream<Item = std::io::Result<TermEvent>> + Unpin,
 {
     let map = |err| CommandError::from_client(session.base_url(), err);
@@ -328,7 +342,7 @@ where
         let now = Instant::now();
         let frame = terminal
             .draw(|frame| ui::render(frame, &app, now))
-            .map_err(CommandError::Terminal)?;
+            .map_err(terminal_error)?;
         on_draw(frame.buffer);
         tokio::select! {
             key = keys.next() => match key {
@@ -351,7 +365,7 @@ where
                     // keys are waited for from here on.
                     let frame = terminal
                         .draw(|frame| ui::render(frame, &app, Instant::now()))
-                        .map_err(CommandError::Terminal)?;
+                        .map_err(terminal_error)?;
                     on_draw(frame.buffer);
                     while let Some(key) = keys.next().await {
                         if let Ok(TermEvent::Key(key)) = key

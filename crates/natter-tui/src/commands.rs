@@ -1,7 +1,9 @@
 //! The scriptable commands: `natter login`, `send`, `history`, `friends`,
 //! `tail`, `logout`. Each takes the config directory (where the session is
 //! saved) and writes its output to a `Write`, so the binary stays thin and
-//! the commands are testable.
+//! the commands are testable. What the server sent is written through
+//! [`format::safe_line`], [`format::safe_text`] or, as JSON,
+//! [`format::safe_json`], so that it cannot drive the terminal.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -249,7 +251,8 @@ pub async fn known_names(session: &Session) -> Result<HashMap<UserId, String>, C
     Ok(names)
 }
 
-/// Writes messages as JSON (one array) or as `HH:MM name: text` lines.
+/// Writes messages as JSON (one array) or as `HH:MM #seq name: text` lines,
+/// safe to print on a terminal (see [`format::safe_text`]).
 pub fn write_messages(
     out: &mut dyn Write,
     messages: &[Message],
@@ -259,7 +262,7 @@ pub fn write_messages(
     if json {
         let text = serde_json::to_string_pretty(messages)
             .map_err(|err| CommandError::Output(std::io::Error::other(err)))?;
-        writeln!(out, "{text}").map_err(CommandError::Output)?;
+        writeln!(out, "{}", format::safe_json(&text)).map_err(CommandError::Output)?;
         return Ok(());
     }
     for message in messages {
@@ -269,10 +272,11 @@ pub fn write_messages(
             .unwrap_or_else(|| format!("#{}", message.sender_id));
         writeln!(
             out,
-            "{} #{} {who}: {}",
+            "{} #{} {}: {}",
             format::clock(message.sent_at),
             message.seq,
-            format::body(message, names)
+            format::safe_line(&who),
+            format::safe_text(&format::body(message, names))
         )
         .map_err(CommandError::Output)?;
     }
@@ -294,7 +298,7 @@ pub async fn friends(
             "incoming": requests.incoming,
             "outgoing": requests.outgoing,
         });
-        writeln!(out, "{value}").map_err(w)?;
+        writeln!(out, "{}", format::safe_json(&value.to_string())).map_err(w)?;
         return Ok(());
     }
     for friend in &friends.friends {
@@ -302,12 +306,13 @@ pub async fn friends(
         let remark = friend
             .remark
             .as_deref()
-            .map(|r| format!(" ({r})"))
+            .map(|r| format!(" ({})", format::safe_line(r)))
             .unwrap_or_default();
         writeln!(
             out,
             "{}{remark}\t{state}\tconversation #{}",
-            friend.user.username, friend.conversation_id
+            format::safe_line(&friend.user.username),
+            friend.conversation_id
         )
         .map_err(w)?;
     }
@@ -315,7 +320,9 @@ pub async fn friends(
         writeln!(
             out,
             "request #{} from {}: {}",
-            request.id, request.from.username, request.greeting
+            request.id,
+            format::safe_line(&request.from.username),
+            format::safe_line(&request.greeting)
         )
         .map_err(w)?;
     }
@@ -323,7 +330,8 @@ pub async fn friends(
         writeln!(
             out,
             "request #{} to {} (pending)",
-            request.id, request.to.username
+            request.id,
+            format::safe_line(&request.to.username)
         )
         .map_err(w)?;
     }
@@ -341,8 +349,9 @@ pub struct TailOptions {
     pub all_events: bool,
 }
 
-/// `natter tail`: prints incoming messages as JSON lines until the count is
-/// reached or the connection ends for good. `ready` is called once the
+/// `natter tail`: prints incoming messages as JSON lines (safe to print on a
+/// terminal: [`format::safe_json`]) until the count is reached or the
+/// connection ends for good. `ready` is called once the
 /// socket is live, so callers (and tests) know from when messages are seen.
 pub async fn tail(
     session: &Session,
@@ -379,7 +388,7 @@ pub async fn tail(
             _ => continue,
         };
         let line = line.map_err(|err| CommandError::Output(std::io::Error::other(err)))?;
-        writeln!(out, "{line}").map_err(CommandError::Output)?;
+        writeln!(out, "{}", format::safe_json(&line)).map_err(CommandError::Output)?;
         out.flush().map_err(CommandError::Output)?;
     }
     connection.close().await;
@@ -414,4 +423,61 @@ pub async fn download(
         "message {seq} is of kind `{}`: this server has no media download route yet",
         message.content.kind()
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use natter_client::protocol::Timestamp;
+    use natter_client::protocol::conversations::MessageContent;
+
+    fn evil(seq: i64) -> Message {
+        Message {
+            conversation_id: ConversationId(3),
+            seq: Seq(seq),
+            sender_id: UserId(2),
+            client_msg_id: None,
+            sent_at: Timestamp(0),
+            content: MessageContent::Text {
+                text: "\u{1b}[2J\u{1b}]0;pwned\u{7}hello\u{0}\nsecond \u{202e}line\u{9b}".into(),
+            },
+            reply_to: None,
+            edited_at: None,
+            recalled_at: None,
+            expires_at: None,
+        }
+    }
+
+    #[test]
+    fn history_output_holds_no_control_characters() -> Result<(), CommandError> {
+        let names = HashMap::from([(UserId(2), "mal\u{1b}[31mlory".to_owned())]);
+        let messages = vec![evil(1), evil(2)];
+        let mut out = Vec::new();
+        write_messages(&mut out, &messages, &names, false)?;
+        let text = String::from_utf8_lossy(&out);
+        assert!(
+            text.chars().all(|c| c == '\n' || !c.is_control()),
+            "{text:?}"
+        );
+        assert!(!text.contains('\u{202e}'), "{text:?}");
+        let first = concat!(
+            " #1 mal\u{241b}[31mlory: ",
+            "\u{241b}[2J\u{241b}]0;pwned\u{2407}hello\u{2400}\n",
+            "second line\u{fffd}\n"
+        );
+        assert!(text.contains(first), "{text:?}");
+
+        let mut out = Vec::new();
+        write_messages(&mut out, &messages, &names, true)?;
+        let json = String::from_utf8_lossy(&out);
+        assert!(
+            json.chars()
+                .all(|c| c == '\n' || !c.is_control() && c != '\u{202e}'),
+            "{json:?}"
+        );
+        let back: Vec<Message> = serde_json::from_str(&json)
+            .map_err(|err| CommandError::Output(std::io::Error::other(err)))?;
+        assert_eq!(back, messages);
+        Ok(())
+    }
 }

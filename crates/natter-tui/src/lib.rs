@@ -14,7 +14,9 @@
 //!
 //! Invariants: the token is never printed (`Debug` hides it) and never
 //! written to a file others can read; nothing here panics on what the server
-//! sends (the SDK decodes every reply).
+//! sends (the SDK decodes every reply); nothing the server sends reaches the
+//! terminal with its control characters (every such string is shown through
+//! [`format::safe_text`], [`format::safe_line`] or [`format::safe_json`]).
 
 pub mod app;
 pub mod chat;

@@ -1,5 +1,11 @@
 //! Drawing the chat screen with ratatui. [`render`] reads an [`App`] and
 //! draws one frame; it fits in 80×24.
+//!
+//! Every string from the server (names, message text, greetings, the status
+//! line, which quotes server errors) reaches a span through
+//! [`format::safe_line`] or [`format::safe_text`]: control characters show
+//! as placeholders and bidirectional controls are dropped, so nothing
+//! others wrote can drive the terminal.
 
 use std::time::Instant;
 
@@ -92,7 +98,7 @@ fn render_list(frame: &mut Frame, app: &App, area: Rect) {
                 }
                 _ => Span::raw("# "),
             };
-            let mut spans = vec![marker, Span::raw(c.name.clone())];
+            let mut spans = vec![marker, Span::raw(format::safe_line(&c.name).into_owned())];
             if c.unread > 0 {
                 spans.push(Span::styled(
                     format!(" ({})", c.unread),
@@ -144,7 +150,7 @@ fn render_chat(frame: &mut Frame, app: &App, area: Rect, now: Instant) {
         return;
     };
 
-    let mut title = format!(" {} ", current.name);
+    let mut title = format!(" {} ", format::safe_line(&current.name));
     match (&current.kind, &current.peer) {
         (ConversationKind::Direct, Some(peer)) => {
             let online = app.presence.get(&peer.id).copied().unwrap_or(false);
@@ -178,9 +184,10 @@ fn render_chat(frame: &mut Frame, app: &App, area: Rect, now: Instant) {
             .map(|m| m.seq);
         for m in t.messages.values() {
             let who = app.name(m.sender_id);
+            let who = format::safe_line(&who);
             let prefix = format!("{} {who}: ", format::clock(m.sent_at));
             let body = format::body(m, &app.names);
-            let text = format!("{prefix}{body}");
+            let text = format!("{prefix}{}", format::safe_text(&body));
             let style = if m.sender_id == app.me.id {
                 Style::default().fg(Color::Yellow)
             } else {
@@ -214,7 +221,7 @@ fn render_chat(frame: &mut Frame, app: &App, area: Rect, now: Instant) {
     };
     frame.render_widget(
         Paragraph::new(Line::styled(
-            typing_text,
+            format::safe_line(&typing_text).into_owned(),
             Style::default().fg(Color::DarkGray),
         )),
         typing_area,
@@ -263,12 +270,12 @@ fn render_status(frame: &mut Frame, app: &App, area: Rect) {
     let text = if app.status.is_empty() {
         "? help · f friends · g group · q quit".to_owned()
     } else {
-        app.status.clone()
+        format::safe_line(&app.status).into_owned()
     };
     let line = Line::from(vec![
         state,
         Span::styled(
-            format!("{} ", app.me.username),
+            format!("{} ", format::safe_line(&app.me.username)),
             Style::default().add_modifier(Modifier::BOLD),
         ),
         Span::raw(text),
@@ -317,8 +324,8 @@ fn render_overlay(frame: &mut Frame, app: &App, overlay: &Overlay, area: Rect) {
                 let text = format!(
                     "  {} {}: {}",
                     if i == *selected { '>' } else { ' ' },
-                    r.from.username,
-                    r.greeting
+                    format::safe_line(&r.from.username),
+                    format::safe_line(&r.greeting)
                 );
                 let style = if i == *selected {
                     Style::default().add_modifier(Modifier::REVERSED)
@@ -328,7 +335,10 @@ fn render_overlay(frame: &mut Frame, app: &App, overlay: &Overlay, area: Rect) {
                 lines.push(Line::styled(text, style));
             }
             for r in &app.requests.outgoing {
-                lines.push(Line::raw(format!("    → {} (pending)", r.to.username)));
+                lines.push(Line::raw(format!(
+                    "    → {} (pending)",
+                    format::safe_line(&r.to.username)
+                )));
             }
             lines.push(Line::styled(
                 "Friends",
@@ -339,7 +349,7 @@ fn render_overlay(frame: &mut Frame, app: &App, overlay: &Overlay, area: Rect) {
                 lines.push(Line::raw(format!(
                     "  {} {}",
                     if online { '●' } else { '○' },
-                    f.user.username
+                    format::safe_line(&f.user.username)
                 )));
             }
             if let Some(name) = adding {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use natter_client::protocol::{ConversationId, Seq};
-use natter_tui::{CommandError, commands, config};
+use natter_tui::{CommandError, commands, config, format};
 
 use crate::Command;
 
@@ -120,7 +120,8 @@ pub fn main(command: Command) -> anyhow::Result<()> {
     match result {
         Ok(()) => Ok(()),
         Err(err) => {
-            eprintln!("natter: {err}");
+            // Errors quote what the server said.
+            eprintln!("natter: {}", format::safe_text(&err.to_string()));
             // Leave the terminal and the runtime cleanly before exiting.
             drop(runtime);
             std::process::exit(err.exit_code());
@@ -169,7 +170,7 @@ async fn run(command: Command) -> Result<(), CommandError> {
             writeln!(
                 out,
                 "logged in as {} on {}; session saved in {}",
-                saved.username,
+                format::safe_line(&saved.username),
                 saved.server,
                 dir.join(config::SESSION_FILE).display()
             )
@@ -199,7 +200,7 @@ async fn run(command: Command) -> Result<(), CommandError> {
             if args.json {
                 let line = serde_json::to_string(&message)
                     .map_err(|e| CommandError::Output(std::io::Error::other(e)))?;
-                writeln!(out, "{line}").map_err(CommandError::Output)
+                writeln!(out, "{}", format::safe_json(&line)).map_err(CommandError::Output)
             } else {
                 writeln!(
                     out,
@@ -234,7 +235,7 @@ async fn run(command: Command) -> Result<(), CommandError> {
             };
             let username = session.user().username.clone();
             commands::tail(&session, out, &options, || {
-                eprintln!("natter: listening as {username}");
+                eprintln!("natter: listening as {}", format::safe_line(&username));
             })
             .await
         }

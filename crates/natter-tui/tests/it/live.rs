@@ -30,8 +30,8 @@ impl Screen {
         }));
         let (frame_tx, frames) = watch::channel(String::new());
         let task = tokio::spawn(async move {
-            let mut terminal = Terminal::new(TestBackend::new(80, 24))
-                .map_err(natter_tui::CommandError::Terminal)?;
+            // A `TestBackend` cannot fail (its error type is `Infallible`).
+            let Ok(mut terminal) = Terminal::new(TestBackend::new(80, 24));
             natter_tui::chat::run(&mut terminal, stream, session, |buffer| {
                 frame_tx.send_replace(screen(buffer));
             })

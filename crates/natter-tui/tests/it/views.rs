@@ -16,6 +16,7 @@ use natter_client::protocol::{ConversationId, FriendRequestId, Seq, Timestamp, U
 use natter_tui::app::{Action, App, Focus, Overlay};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
 
 use super::screen;
 
@@ -119,13 +120,17 @@ fn fixture() -> App {
     app
 }
 
-fn draw(app: &App, width: u16, height: u16) -> String {
+fn draw_buffer(app: &App, width: u16, height: u16) -> Buffer {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test backend");
     let now = Instant::now();
     let frame = terminal
         .draw(|frame| natter_tui::ui::render(frame, app, now))
         .expect("draw");
-    screen(frame.buffer)
+    frame.buffer.clone()
+}
+
+fn draw(app: &App, width: u16, height: u16) -> String {
+    screen(&draw_buffer(app, width, height))
 }
 
 fn key(code: KeyCode) -> KeyEvent {
@@ -388,4 +393,106 @@ fn disconnects_show_in_the_status_line() {
         vec![Action::ReloadConversations, Action::ReloadFriends]
     );
     assert!(draw(&app, 80, 24).contains("reconnected"));
+}
+
+/// Characters that must never reach a terminal cell: C0 (ESC, BEL, NUL,
+/// ...), DEL, C1 and the bidirectional controls.
+fn unsafe_char(c: char) -> bool {
+    let bidi = matches!(
+        c,
+        '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{61c}'
+    );
+    c.is_control() || bidi
+}
+
+fn assert_no_control_cells(buffer: &Buffer) {
+    let area = buffer.area;
+    for y in 0..area.height {
+        for x in 0..area.width {
+            let symbol = buffer[(x, y)].symbol();
+            assert!(
+                !symbol.chars().any(unsafe_char),
+                "cell ({x}, {y}) holds {symbol:?}:\n{}",
+                screen(buffer)
+            );
+        }
+    }
+}
+
+#[test]
+fn control_characters_from_the_server_never_reach_the_terminal() {
+    let mut app = fixture();
+    let now = Instant::now();
+    app.on_connection_event(
+        ConnectionEvent::Event(Event::Message {
+            message: text(10, 3, 2, "\u{1b}[2J\u{1b}]0;pwned\u{7}hello\u{0}"),
+        }),
+        now,
+    );
+    app.on_connection_event(
+        ConnectionEvent::Event(Event::Message {
+            message: text(
+                10,
+                4,
+                2,
+                "\u{202e}desrever\u{202c} csi\u{9b}31m del\u{7f}\nnext line",
+            ),
+        }),
+        now,
+    );
+    let buffer = draw_buffer(&app, 80, 24);
+    assert_no_control_cells(&buffer);
+    let shown = screen(&buffer);
+    assert!(shown.contains("hello"), "{shown}");
+    // The controls are shown as placeholders, not silently lost.
+    assert!(shown.contains("bob: ␛[2J␛]0;pwned␇hello␀"), "{shown}");
+    assert!(
+        shown.contains("bob: desrever csi\u{fffd}31m del␡"),
+        "{shown}"
+    );
+    assert!(shown.contains("│next line"), "{shown}");
+
+    // Names, greetings, the status line and typing notices come from the
+    // server too.
+    let evil = "ev\u{1b}[5mil\u{7}\u{202e}";
+    app.set_friends(vec![friend(2, evil, true, 10)]);
+    app.set_requests(FriendRequestList {
+        incoming: vec![FriendRequest {
+            id: FriendRequestId(7),
+            from: user(4, evil),
+            to: user(1, "alice"),
+            greeting: "hi\u{1b}]0;pwned\u{7}\nthere".into(),
+            status: FriendRequestStatus::Pending,
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+        }],
+        outgoing: Vec::new(),
+    });
+    app.set_conversations(vec![summary(
+        10,
+        ConversationKind::Direct,
+        evil,
+        Some(user(2, evil)),
+        4,
+        4,
+    )]);
+    app.status = format!("the server refused: {evil} (bad)");
+    app.on_connection_event(
+        ConnectionEvent::Event(Event::Typing {
+            conversation_id: ConversationId(10),
+            user_id: UserId(2),
+        }),
+        now,
+    );
+    let buffer = draw_buffer(&app, 80, 24);
+    assert_no_control_cells(&buffer);
+    let shown = screen(&buffer);
+    assert!(shown.contains("● ev␛[5mil␇"), "{shown}");
+    assert!(shown.contains("refused: ev␛[5mil␇ (bad)"), "{shown}");
+    assert!(shown.contains("ev␛[5mil␇ is typing…"), "{shown}");
+    app.on_key(key(KeyCode::Char('f')), now);
+    let buffer = draw_buffer(&app, 80, 24);
+    assert_no_control_cells(&buffer);
+    let shown = screen(&buffer);
+    assert!(shown.contains("ev␛[5mil␇: hi␛]0;pwned␇␊there"), "{shown}");
 }
