@@ -115,10 +115,14 @@ pub struct Friend {
     pub conversation_id: ConversationId,
 }
 
-/// `GET /api/v1/friends`
+/// `GET /api/v1/friends`: one page, in the order of the usernames' look-alike
+/// keys (stable; clients sort for display as they like).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct FriendList {
     pub friends: Vec<Friend>,
+    /// Present when there are more: pass it as `after` for the next page.
+    #[serde(default)]
+    pub next: Option<String>,
 }
 
 /// `PATCH /api/v1/friends/{user_id}`

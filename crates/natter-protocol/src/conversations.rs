@@ -102,10 +102,26 @@ pub struct ConversationSummary {
     pub updated_at: Timestamp,
 }
 
-/// `GET /api/v1/conversations`
+/// `GET /api/v1/conversations`: one page, newest activity first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct ConversationList {
     pub conversations: Vec<ConversationSummary>,
+    /// Present when there are more: pass it as `after` for the next page.
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
+/// Query of the lists a user can grow (friends, conversations, members):
+/// `limit` (1 to 500, default 200; clamped) and `after`, the `next` of the
+/// previous page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct PageQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub after: Option<String>,
 }
 
 /// `POST /api/v1/conversations/direct`: the direct conversation with a user
@@ -300,10 +316,14 @@ pub struct Member {
     pub read_seq: Seq,
 }
 
-/// `GET /api/v1/conversations/{id}/members`
+/// `GET /api/v1/conversations/{id}/members`: one page, owner first, then
+/// admins, then members, each by when they joined.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct MemberList {
     pub members: Vec<Member>,
+    /// Present when there are more: pass it as `after` for the next page.
+    #[serde(default)]
+    pub next: Option<String>,
 }
 
 /// `POST /api/v1/groups`

@@ -64,6 +64,9 @@ pub enum ErrorCode {
     /// The request's body did not arrive within the server's time limit; the
     /// connection is closed. Nothing was done.
     RequestTimeout,
+    /// The user (the caller, or someone to add) is in as many groups as a
+    /// user may be.
+    TooManyGroups,
 }
 
 impl ErrorCode {
@@ -77,7 +80,7 @@ impl ErrorCode {
             Forbidden | NotFriends | Blocked => 403,
             NotFound | NoRoute => 404,
             UsernameTaken | AlreadyFriends | RequestNotPending | GroupFull | AlreadyMember
-            | OwnerMustTransfer | TooFarBehind => 409,
+            | OwnerMustTransfer | TooFarBehind | TooManyGroups => 409,
             RequestTimeout => 408,
             TooLarge => 413,
             RateLimited => 429,
@@ -129,6 +132,7 @@ impl ErrorCode {
             Unavailable => "unavailable",
             Internal => "internal",
             RequestTimeout => "request_timeout",
+            TooManyGroups => "too_many_groups",
         }
     }
 
@@ -161,6 +165,7 @@ impl ErrorCode {
         ErrorCode::Unavailable,
         ErrorCode::Internal,
         ErrorCode::RequestTimeout,
+        ErrorCode::TooManyGroups,
     ];
 }
 

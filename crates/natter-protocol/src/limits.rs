@@ -29,3 +29,7 @@ pub const WS_MESSAGE_MAX_BYTES: usize = 64 * 1024;
 pub const HTTP_BODY_MAX_BYTES: usize = 64 * 1024;
 /// Most users one invite or group creation may add at once.
 pub const INVITE_MAX_USERS: usize = 500;
+/// Default page of the lists a user can grow (friends, conversations, members).
+pub const LIST_PAGE_DEFAULT: u32 = 200;
+/// Largest page of those lists.
+pub const LIST_PAGE_MAX: u32 = 500;

@@ -26,10 +26,15 @@ pub struct SyncQuery {
 ///   fetch the new messages with a history query `after` your last seq.
 /// - `reset`: the cursor was too old (or `0`); `conversations` then holds the whole
 ///   list and the client should also reload friends and friend requests.
+/// - `has_more`: this is one page; sync again from `cursor` for the rest. A
+///   page holds everything up to its `cursor` and nothing after it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct SyncResponse {
     pub cursor: SyncCursor,
     pub reset: bool,
+    /// Older servers never page: absent means `false`.
+    #[serde(default)]
+    pub has_more: bool,
     pub events: Vec<UserEvent>,
     pub conversations: Vec<ConversationSummary>,
 }

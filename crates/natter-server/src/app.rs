@@ -75,7 +75,7 @@ impl AppState {
             config.groups.clone(),
             limits.clone(),
         );
-        let sync = SyncService::new(store, config.sync.clone());
+        let sync = SyncService::new(store, config.sync.clone(), limits.clone());
         let https = config.http.tls_cert.is_some();
         let gateway = Gateway::new(config.gateway.clone(), limits.clone(), https);
         bus.subscribe(gateway.hub.clone());

@@ -131,11 +131,17 @@ pub struct ContactsConfig {
 pub struct GroupsConfig {
     /// Most members a group may have.
     pub max_members: u32,
+    /// Most groups one user may be a member of (creating or being added to
+    /// one more is refused with `too_many_groups`).
+    pub max_groups_per_user: u32,
 }
 
 impl Default for GroupsConfig {
     fn default() -> Self {
-        GroupsConfig { max_members: 2000 }
+        GroupsConfig {
+            max_members: 2000,
+            max_groups_per_user: 500,
+        }
     }
 }
 
@@ -210,8 +216,10 @@ impl GatewayConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SyncConfig {
-    /// Most change-stream entries one sync returns before answering "reset".
+    /// Most change-stream entries one sync page holds.
     pub max_events: u32,
+    /// Most conversation summaries one sync page holds.
+    pub max_conversations: u32,
     /// Days change-stream entries are kept; a device that last synced before
     /// that gets "reset" (a full reload) instead. Messages are not affected.
     pub keep_events_days: u32,
@@ -221,6 +229,7 @@ impl Default for SyncConfig {
     fn default() -> Self {
         SyncConfig {
             max_events: 1000,
+            max_conversations: 200,
             keep_events_days: 30,
         }
     }
@@ -246,6 +255,16 @@ pub struct LimitsConfig {
     pub messages_per_user_per_second: u32,
     pub message_burst: u32,
     pub friend_requests_per_user_per_hour: u32,
+    /// Groups one user may create.
+    pub groups_per_user_per_hour: u32,
+    /// Group changes one user may make (invites, renames, announcements,
+    /// removals, roles, transfers), with the burst allowed above the rate.
+    /// Each change is also a system message, so it counts against the message
+    /// budget too.
+    pub group_changes_per_user_per_minute: u32,
+    /// Syncs (HTTP or WebSocket) one user may run, and the burst above it.
+    pub syncs_per_user_per_minute: u32,
+    pub sync_burst: u32,
     /// New WebSocket connections per address.
     pub connections_per_address_per_minute: u32,
     /// Reverse proxies whose `X-Forwarded-For` is believed. Without them, every
@@ -266,6 +285,10 @@ impl Default for LimitsConfig {
             messages_per_user_per_second: 20,
             message_burst: 100,
             friend_requests_per_user_per_hour: 60,
+            groups_per_user_per_hour: 20,
+            group_changes_per_user_per_minute: 30,
+            syncs_per_user_per_minute: 60,
+            sync_burst: 20,
             connections_per_address_per_minute: 300,
             trusted_proxies: Vec::new(),
             ipv6_prefix_len: 64,

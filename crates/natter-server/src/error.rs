@@ -53,6 +53,7 @@ fn default_message(code: ErrorCode) -> &'static str {
         ErrorCode::AlreadyFriends => "You are already friends.",
         ErrorCode::RequestNotPending => "That friend request is no longer pending.",
         ErrorCode::GroupFull => "The group is full.",
+        ErrorCode::TooManyGroups => "Someone is already in as many groups as a user may be.",
         ErrorCode::AlreadyMember => "Already a member.",
         ErrorCode::OwnerMustTransfer => "Transfer ownership before leaving the group.",
         ErrorCode::Forbidden => "Your role does not allow this.",

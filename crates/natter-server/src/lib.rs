@@ -24,6 +24,7 @@ mod events;
 mod gateway;
 mod http;
 mod limits;
+mod paging;
 mod presence;
 mod sync;
 mod text;

@@ -24,6 +24,9 @@ pub struct RateLimits {
     register_address: DefaultKeyedRateLimiter<IpAddr>,
     messages_user: DefaultKeyedRateLimiter<UserId>,
     friend_requests_user: DefaultKeyedRateLimiter<UserId>,
+    groups_user: DefaultKeyedRateLimiter<UserId>,
+    group_changes_user: DefaultKeyedRateLimiter<UserId>,
+    syncs_user: DefaultKeyedRateLimiter<UserId>,
     connections_address: DefaultKeyedRateLimiter<IpAddr>,
 }
 
@@ -55,6 +58,16 @@ impl RateLimits {
             friend_requests_user: DefaultKeyedRateLimiter::keyed(Quota::per_hour(at_least_one(
                 config.friend_requests_per_user_per_hour,
             ))),
+            groups_user: DefaultKeyedRateLimiter::keyed(Quota::per_hour(at_least_one(
+                config.groups_per_user_per_hour,
+            ))),
+            group_changes_user: DefaultKeyedRateLimiter::keyed(per_minute(
+                config.group_changes_per_user_per_minute,
+            )),
+            syncs_user: DefaultKeyedRateLimiter::keyed(
+                per_minute(config.syncs_per_user_per_minute)
+                    .allow_burst(at_least_one(config.sync_burst)),
+            ),
             connections_address: DefaultKeyedRateLimiter::keyed(per_minute(
                 config.connections_per_address_per_minute,
             )),
@@ -85,6 +98,22 @@ impl RateLimits {
         self.check(&self.friend_requests_user, &user)
     }
 
+    /// Creating a group: counts as a group change too.
+    pub fn group_creation(&self, user: UserId) -> ApiResult<()> {
+        self.check(&self.groups_user, &user)?;
+        self.group_change(user)
+    }
+
+    /// Any change to a group (each also writes a system message).
+    pub fn group_change(&self, user: UserId) -> ApiResult<()> {
+        self.check(&self.group_changes_user, &user)?;
+        self.message(user)
+    }
+
+    pub fn sync(&self, user: UserId) -> ApiResult<()> {
+        self.check(&self.syncs_user, &user)
+    }
+
     pub fn connection(&self, address: IpAddr) -> ApiResult<()> {
         self.check(&self.connections_address, &address)
     }
@@ -96,6 +125,9 @@ impl RateLimits {
         self.register_address.retain_recent();
         self.messages_user.retain_recent();
         self.friend_requests_user.retain_recent();
+        self.groups_user.retain_recent();
+        self.group_changes_user.retain_recent();
+        self.syncs_user.retain_recent();
         self.connections_address.retain_recent();
     }
 

@@ -52,6 +52,21 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Which page of a list: at most `limit` items after the cursor `after` (a
+/// `next` the store gave out; `Rejected(InvalidRequest)` if it is not one).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    pub limit: u32,
+    pub after: Option<String>,
+}
+
+/// One page of a list, and the cursor of the next when there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
 /// What a write changed, for the caller to publish after the commit.
 #[derive(Debug, Default, Clone)]
 pub struct Changes {
@@ -241,7 +256,12 @@ pub trait ContactStore: Send + Sync {
     ) -> StoreResult<Changes>;
     /// Pending requests to and from the user.
     async fn list_friend_requests(&self, user: UserId) -> StoreResult<FriendRequestList>;
-    async fn list_friends(&self, user: UserId) -> StoreResult<Vec<FriendRecord>>;
+    /// A page of the user's friends, by username key.
+    async fn list_friends(
+        &self,
+        user: UserId,
+        page: PageRequest,
+    ) -> StoreResult<Page<FriendRecord>>;
     /// `NotFound` unless they are friends.
     async fn update_remark(
         &self,
@@ -319,6 +339,8 @@ pub struct MemberIds {
 #[derive(Debug, Clone, Copy)]
 pub struct GroupLimits {
     pub max_members: u32,
+    /// Most groups one user may be a member of.
+    pub max_groups_per_user: u32,
 }
 
 /// Conversations, members and timelines.
@@ -351,17 +373,25 @@ pub trait ConversationStore: Send + Sync {
         seq: Seq,
         now: Timestamp,
     ) -> StoreResult<ReadMoved>;
-    async fn list_conversations(&self, user: UserId) -> StoreResult<Vec<ConversationSummary>>;
+    /// A page of the user's conversations, newest activity first.
+    async fn list_conversations(
+        &self,
+        user: UserId,
+        page: PageRequest,
+    ) -> StoreResult<Page<ConversationSummary>>;
     async fn get_conversation(
         &self,
         user: UserId,
         conversation: ConversationId,
     ) -> StoreResult<ConversationSummary>;
+    /// A page of a conversation's members: owner, admins, members, each by
+    /// when they joined.
     async fn list_members(
         &self,
         user: UserId,
         conversation: ConversationId,
-    ) -> StoreResult<Vec<Member>>;
+        page: PageRequest,
+    ) -> StoreResult<Page<Member>>;
     /// The kind and member ids of a conversation the user belongs to.
     async fn member_ids(
         &self,
@@ -425,14 +455,18 @@ pub trait ConversationStore: Send + Sync {
 /// The per-user change stream.
 #[async_trait]
 pub trait SyncStore: Send + Sync {
-    /// Changes after `since`: at most `max_events` user events (more, or `since`
-    /// older than what is kept, gives `reset`), and the summaries of the user's
-    /// conversations that changed.
+    /// Changes after `since`, one page of them: the user events and the
+    /// summaries of the user's conversations that changed, up to a cursor
+    /// chosen so that at most `max_events` events and `max_conversations`
+    /// conversations fit (`has_more` when the clock is further). `since` of
+    /// 0, from the future, or older than what is kept gives `reset`: then
+    /// the conversations of the page are all of the user's up to the cursor.
     async fn sync(
         &self,
         user: UserId,
         since: SyncCursor,
         max_events: u32,
+        max_conversations: u32,
     ) -> StoreResult<SyncResponse>;
 
     /// Deletes the change-stream entries written before `before`; returns how

@@ -17,7 +17,7 @@ export type SyncCursor = number;
 
 export type ClientMsgId = string;
 
-export type ErrorCode = "invalid_json" | "invalid_request" | "unknown_type" | "too_large" | "unauthorized" | "forbidden" | "not_found" | "no_route" | "invalid_username" | "username_taken" | "weak_password" | "invalid_credentials" | "rate_limited" | "not_friends" | "blocked" | "already_friends" | "request_not_pending" | "group_full" | "already_member" | "owner_must_transfer" | "unsupported_kind" | "too_far_behind" | "server_busy" | "auth_required" | "unavailable" | "internal" | "request_timeout";
+export type ErrorCode = "invalid_json" | "invalid_request" | "unknown_type" | "too_large" | "unauthorized" | "forbidden" | "not_found" | "no_route" | "invalid_username" | "username_taken" | "weak_password" | "invalid_credentials" | "rate_limited" | "not_friends" | "blocked" | "already_friends" | "request_not_pending" | "group_full" | "already_member" | "owner_must_transfer" | "unsupported_kind" | "too_far_behind" | "server_busy" | "auth_required" | "unavailable" | "internal" | "request_timeout" | "too_many_groups";
 
 export type ErrorReason = "too_short" | "too_long" | "common_password" | "personal_information" | "predictable";
 
@@ -110,7 +110,11 @@ last_seen_at: Timestamp | null,
  */
 conversation_id: ConversationId, };
 
-export type FriendList = { friends: Array<Friend>, };
+export type FriendList = { friends: Array<Friend>, 
+/**
+ * Present when there are more: pass it as `after` for the next page.
+ */
+next: string | null, };
 
 export type UpdateFriendRequest = { 
 /**
@@ -157,7 +161,11 @@ unread: number, last_message: Message | null, created_at: Timestamp,
  */
 updated_at: Timestamp, };
 
-export type ConversationList = { conversations: Array<ConversationSummary>, };
+export type ConversationList = { conversations: Array<ConversationSummary>, 
+/**
+ * Present when there are more: pass it as `after` for the next page.
+ */
+next: string | null, };
 
 export type OpenDirectRequest = { user_id: UserId, };
 
@@ -219,7 +227,11 @@ export type Member = { user: UserProfile, role: Role, joined_at: Timestamp,
  */
 read_seq: Seq, };
 
-export type MemberList = { members: Array<Member>, };
+export type MemberList = { members: Array<Member>, 
+/**
+ * Present when there are more: pass it as `after` for the next page.
+ */
+next: string | null, };
 
 export type CreateGroupRequest = { name: string, 
 /**
@@ -241,7 +253,11 @@ export type SyncQuery = {
  */
 since: SyncCursor, };
 
-export type SyncResponse = { cursor: SyncCursor, reset: boolean, events: Array<UserEvent>, conversations: Array<ConversationSummary>, };
+export type SyncResponse = { cursor: SyncCursor, reset: boolean, 
+/**
+ * Older servers never page: absent means `false`.
+ */
+has_more: boolean, events: Array<UserEvent>, conversations: Array<ConversationSummary>, };
 
 export type UserEvent = { cursor: SyncCursor, at: Timestamp, change: UserChange, };
 

@@ -78,13 +78,31 @@ export class Api {
   acceptRequest(id: number) { return this.call<Friend>("POST", `/friend-requests/${id}/accept`); }
   declineRequest(id: number) { return this.call<Ok>("POST", `/friend-requests/${id}/decline`); }
   cancelRequest(id: number) { return this.call<Ok>("DELETE", `/friend-requests/${id}`); }
-  friends() { return this.call<FriendList>("GET", "/friends"); }
+  /** Every friend, page after page. */
+  async friends(): Promise<FriendList> {
+    const all = await this.call<FriendList>("GET", "/friends");
+    while (all.next) {
+      const page = await this.call<FriendList>("GET", `/friends?after=${encodeURIComponent(all.next)}`);
+      all.friends.push(...page.friends);
+      all.next = page.next;
+    }
+    return all;
+  }
   setRemark(user_id: number, remark: string | null) { return this.call<Ok>("PATCH", `/friends/${user_id}`, { remark }); }
   removeFriend(user_id: number) { return this.call<Ok>("DELETE", `/friends/${user_id}`); }
   blocks() { return this.call<BlockList>("GET", "/blocks"); }
   block(user_id: number) { return this.call<Ok>("PUT", `/blocks/${user_id}`); }
   unblock(user_id: number) { return this.call<Ok>("DELETE", `/blocks/${user_id}`); }
-  conversations() { return this.call<ConversationList>("GET", "/conversations"); }
+  /** Every conversation, newest activity first, page after page. */
+  async conversations(): Promise<ConversationList> {
+    const all = await this.call<ConversationList>("GET", "/conversations");
+    while (all.next) {
+      const page = await this.call<ConversationList>("GET", `/conversations?after=${encodeURIComponent(all.next)}`);
+      all.conversations.push(...page.conversations);
+      all.next = page.next;
+    }
+    return all;
+  }
   conversation(id: number) { return this.call<ConversationSummary>("GET", `/conversations/${id}`); }
   history(id: number, q: { before?: number; after?: number; limit?: number }) {
     const p = new URLSearchParams();
@@ -99,7 +117,16 @@ export class Api {
     });
   }
   markRead(id: number, seq: number) { return this.call<ReadPosition>("POST", `/conversations/${id}/read`, { seq }); }
-  members(id: number) { return this.call<MemberList>("GET", `/conversations/${id}/members`); }
+  /** Every member of a conversation, page after page. */
+  async members(id: number): Promise<MemberList> {
+    const all = await this.call<MemberList>("GET", `/conversations/${id}/members`);
+    while (all.next) {
+      const page = await this.call<MemberList>("GET", `/conversations/${id}/members?after=${encodeURIComponent(all.next)}`);
+      all.members.push(...page.members);
+      all.next = page.next;
+    }
+    return all;
+  }
   createGroup(name: string, members: number[]) { return this.call<ConversationSummary>("POST", "/groups", { name, members }); }
   updateGroup(id: number, patch: { name?: string; announcement?: string }) {
     return this.call<Ok>("PATCH", `/groups/${id}`, patch);
@@ -110,5 +137,29 @@ export class Api {
     return this.call<Ok>("PUT", `/groups/${id}/members/${user_id}/role`, { role });
   }
   transfer(id: number, user_id: number) { return this.call<Ok>("POST", `/groups/${id}/transfer`, { user_id }); }
-  sync(since: number) { return this.call<SyncResponse>("GET", `/sync?since=${since}`); }
+  /** Everything after `since`: every page the server answers in, merged
+   * (events in order, the newest summary of each conversation, the last cursor). */
+  async sync(since: number): Promise<SyncResponse> {
+    const merged = await this.syncPage(since);
+    while (merged.has_more) {
+      const page = await this.syncPage(merged.cursor);
+      mergeSyncPage(merged, page);
+    }
+    return merged;
+  }
+  syncPage(since: number) { return this.call<SyncResponse>("GET", `/sync?since=${since}`); }
+}
+
+/** Adds the next page of a sync to the earlier ones: its events after theirs,
+ * its summaries over theirs (they are newer), its cursor. A reset stays one. */
+export function mergeSyncPage(merged: SyncResponse, page: SyncResponse): void {
+  merged.events.push(...page.events);
+  const index = new Map(merged.conversations.map((c, i) => [c.id, i]));
+  for (const c of page.conversations) {
+    const at = index.get(c.id);
+    if (at === undefined) { index.set(c.id, merged.conversations.length); merged.conversations.push(c); }
+    else merged.conversations[at] = c;
+  }
+  merged.cursor = page.cursor;
+  merged.has_more = page.has_more;
 }

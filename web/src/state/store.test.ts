@@ -27,7 +27,7 @@ function fakeServer(initial: number) {
     token: null as string | null,
     async sync(since: number): Promise<SyncResponse> {
       calls.push(`sync ${since}`);
-      return { cursor, reset: since === 0, events: [], conversations: [summary(all.length)] };
+      return { cursor, reset: since === 0, has_more: false, events: [], conversations: [summary(all.length)] };
     },
     async history(_id: number, q: { before?: number; after?: number; limit?: number }) {
       calls.push(`history ${JSON.stringify(q)}`);
@@ -114,6 +114,7 @@ describe("ChatStore sync", () => {
 
   it("fills a gap before applying a live message, and ignores duplicates", async () => {
     const { store, connect, server } = await setup(2);
+    store.reorderWindowMs = 0;
     await connect();
     server.append(); server.append();
     const m5 = server.append();
@@ -124,6 +125,32 @@ describe("ChatStore sync", () => {
     await store.onMessage(server.all[2]!);
     expect(seqs(store)).toEqual([1, 2, 3, 4, 5]);
     expect(store.conversations.value[0]!.last_seq).toBe(5);
+  });
+
+  it("waits for messages that were overtaken instead of fetching them (§8.6)", async () => {
+    const { store, connect, server } = await setup(2);
+    store.reorderWindowMs = 40;
+    await connect();
+    for (let i = 0; i < 4; i++) server.append();
+    const [m3, m4, m5, m6] = server.all.slice(2);
+    for (const m of [m5!, m3!, m6!, m4!]) await store.onMessage(m);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(seqs(store)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(server.calls.filter((c) => c.startsWith("history") && c.includes("after"))).toEqual([]);
+  });
+
+  it("fetches a message that never came live once the window passed", async () => {
+    const { store, connect, server } = await setup(2);
+    store.reorderWindowMs = 20;
+    await connect();
+    for (let i = 0; i < 3; i++) server.append();
+    const [, m4, m5] = server.all.slice(2);
+    for (const m of [m5!, m4!]) await store.onMessage(m); // 3 is lost
+    expect(seqs(store)).toEqual([1, 2, 4, 5]);
+    await new Promise((r) => setTimeout(r, 60));
+    await settle(store);
+    expect(seqs(store)).toEqual([1, 2, 3, 4, 5]);
+    expect(server.calls.filter((c) => c.startsWith("history") && c.includes("after"))).toHaveLength(1);
   });
 
   it("catches up after being offline, from the cursor it stored", async () => {

@@ -74,6 +74,9 @@ export class ChatStore {
   private cursor = 0;
   private appliedCursors = new Set<number>();
   private syncing = false;
+  /** How long a live message that overtook others waits for them (§8.6). */
+  reorderWindowMs = 500;
+  private readonly pendingFills = new Map<number, ReturnType<typeof setTimeout>>();
   private syncAgain = false;
   private inFlight = new Set<string>();
   private fills = new Map<number, Promise<void>>();
@@ -132,6 +135,8 @@ export class ChatStore {
   /** Stops the connection and forgets everything, in memory and in the cache. */
   async wipe(): Promise<void> {
     this.stopped = true;
+    for (const timer of this.pendingFills.values()) clearTimeout(timer);
+    this.pendingFills.clear();
     this.transport?.stop();
     this.transport = null;
     if (this.persistTimer) clearTimeout(this.persistTimer);
@@ -347,8 +352,27 @@ export class ChatStore {
     this.addMessages(id, [m]);
     if (m.sender_id !== this.myId && m.content.kind !== "system") this.onIncoming(m);
     if (!tl.value.loaded) await this.catchUpConversation(id, m.seq);
-    else if (outcome?.kind === "gap") await this.fill(id, outcome.after, outcome.before);
+    else if (outcome?.kind === "gap") {
+      // §8.6: live messages may overtake each other; wait for the missing ones
+      // a moment before asking history for them.
+      if (this.reorderWindowMs <= 0) await this.fill(id, outcome.after, outcome.before);
+      else this.fillLater(id);
+    }
     if (m.content.kind === "system") this.onSystemMessage(m);
+  }
+
+  /** After the reorder window, fetches what is still missing below the newest
+   * message of a timeline (nothing, when the overtaken messages came live). */
+  private fillLater(id: number): void {
+    if (this.pendingFills.has(id)) return;
+    this.pendingFills.set(id, setTimeout(() => {
+      this.pendingFills.delete(id);
+      if (this.stopped) return;
+      const msgs = this.timeline(id).value.messages;
+      const held = heldSeq(msgs);
+      const newest = msgs.length > 0 ? msgs[msgs.length - 1]!.seq : held;
+      if (newest > held + 1) void this.fill(id, held, newest);
+    }, this.reorderWindowMs));
   }
 
   /** Adds messages to a timeline, the cache and the conversation summary. */

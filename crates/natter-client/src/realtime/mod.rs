@@ -72,6 +72,12 @@ pub struct ConnectOptions {
     /// After this much silence from the server the SDK pings it; after twice
     /// this much it gives the socket up and reconnects.
     pub ping_interval: Duration,
+    /// How long a live message that arrived ahead of its predecessors waits
+    /// for them before they are fetched from history. Live events of one
+    /// conversation may arrive out of order (the server publishes each once
+    /// its transaction commits, and commits race); `Duration::ZERO` fetches
+    /// at once.
+    pub reorder_window: Duration,
 }
 
 impl Default for ConnectOptions {
@@ -86,6 +92,7 @@ impl Default for ConnectOptions {
             backoff_base: Duration::from_millis(100),
             backoff_cap: Duration::from_secs(10),
             ping_interval: Duration::from_secs(20),
+            reorder_window: Duration::from_millis(500),
         }
     }
 }
@@ -131,6 +138,8 @@ pub enum ConnectionEvent {
 pub(crate) struct Shared {
     next_id: AtomicU64,
     tracker: SharedTracker,
+    /// History requests made to fill gaps between live messages.
+    pub(crate) gap_fills: Arc<AtomicU64>,
     /// Why the connection ended for good, for requests made afterwards.
     terminal: Mutex<Option<ClientError>>,
 }
@@ -207,6 +216,7 @@ impl Connection {
         let shared = Arc::new(Shared {
             next_id: AtomicU64::new(1),
             tracker: Arc::new(Mutex::new(Tracker::new(cursor, options.known_seqs.clone()))),
+            gap_fills: Arc::new(AtomicU64::new(0)),
             terminal: Mutex::new(None),
         });
         let target = target.into();
@@ -231,7 +241,9 @@ impl Connection {
             resync_tx,
             options.since.is_some(),
             options.backoff_base,
-        );
+        )
+        .counting_gap_fills(shared.gap_fills.clone())
+        .with_reorder_window(options.reorder_window);
         // The sequencer stops when the driver drops `inbound_tx` or the
         // application drops the event receiver.
         tokio::spawn(sequencer.run(inbound_rx));
@@ -255,6 +267,14 @@ impl Connection {
         // On failure `connection` is dropped here, which stops both tasks.
         ready_rx.await.map_err(|_| ClientError::Disconnected)??;
         Ok(connection)
+    }
+
+    /// How many history requests this connection made to fill gaps between
+    /// live messages (not counting catch-ups after a reconnect). Live events
+    /// may overtake each other; the reorder window keeps this near zero when
+    /// nothing is really lost.
+    pub fn gap_fills(&self) -> u64 {
+        self.shared.gap_fills.load(Ordering::Relaxed)
     }
 
     /// Waits for the next event. `None` once the connection has ended (after
@@ -334,7 +354,19 @@ impl Connection {
 
     /// Everything that changed after `since`, over the socket. Independent of
     /// the connection's own catch-up: it does not move [`Connection::cursor`].
+    /// Everything that changed after `since`, over the socket: every page the
+    /// server answers in, merged (see [`crate::Session::sync`]).
     pub async fn sync(&self, since: SyncCursor) -> Result<SyncResponse> {
+        let mut merged = self.sync_page(since).await?;
+        while merged.has_more {
+            let page = self.sync_page(merged.cursor).await?;
+            crate::session::merge_sync_page(&mut merged, page);
+        }
+        Ok(merged)
+    }
+
+    /// One page of a sync, over the socket.
+    pub async fn sync_page(&self, since: SyncCursor) -> Result<SyncResponse> {
         self.request(ClientRequest::Sync { since }, false, self.request_timeout)
             .await
     }

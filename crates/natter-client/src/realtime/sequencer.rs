@@ -6,7 +6,9 @@
 //! driver may be stalled pushing events into this task, and a catch-up that
 //! waited on the socket's replies would then wait forever.
 
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -15,6 +17,7 @@ use natter_protocol::sync::{SyncResponse, UserEvent};
 use natter_protocol::ws::Event;
 use natter_protocol::{ConversationId, ErrorCode, Seq, SyncCursor};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use super::ConnectionEvent;
 use super::tracker::{Tracker, Verdict};
@@ -26,6 +29,17 @@ use crate::error::{ClientError, Result};
 const PAGE: u32 = natter_protocol::limits::PAGE_MAX;
 /// Tries per catch-up request before giving up and asking for a reconnect.
 const ATTEMPTS: u32 = 4;
+/// Most live messages held back waiting for their predecessors; past it the
+/// gap is filled at once (a flood must not grow the buffer).
+const MAX_HELD_BACK: usize = 1024;
+
+/// Waits until `at`, or for ever when there is nothing to wait for.
+async fn wait_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
 
 /// Where missed events come from. [`Session`] in the SDK, a fake in tests.
 pub(crate) trait Catchup: Send + Sync + 'static {
@@ -113,6 +127,19 @@ pub(crate) struct Sequencer<C> {
     degraded: bool,
     /// First pause between tries of a catch-up request.
     retry_base: Duration,
+    /// How long a message that arrived ahead of its predecessors waits.
+    reorder_window: Duration,
+    /// Messages that arrived ahead of their predecessors, by conversation and
+    /// seq, with when the wait for the missing ones ends.
+    held_back: HashMap<ConversationId, HeldBack>,
+    /// History requests made to fill gaps between live messages.
+    gap_fills: Arc<AtomicU64>,
+}
+
+/// A conversation's messages waiting for the ones before them.
+struct HeldBack {
+    messages: BTreeMap<Seq, Message>,
+    until: Instant,
 }
 
 impl<C: Catchup> Sequencer<C> {
@@ -133,13 +160,53 @@ impl<C: Catchup> Sequencer<C> {
             first: true,
             degraded: false,
             retry_base,
+            reorder_window: Duration::ZERO,
+            held_back: HashMap::new(),
+            gap_fills: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// Counts gap fills into `counter` (the connection reads it).
+    pub(crate) fn counting_gap_fills(mut self, counter: Arc<AtomicU64>) -> Self {
+        self.gap_fills = counter;
+        self
+    }
+
+    /// Lets messages that overtook others wait `window` for them.
+    pub(crate) fn with_reorder_window(mut self, window: Duration) -> Self {
+        self.reorder_window = window;
+        self
+    }
+
+    /// When the earliest wait for missing messages ends.
+    fn next_release(&self) -> Option<Instant> {
+        self.held_back.values().map(|held| held.until).min()
+    }
+
+    fn held_back_count(&self) -> usize {
+        self.held_back
+            .values()
+            .map(|held| held.messages.len())
+            .sum()
     }
 
     /// Runs until the driver stops (drops its sender) or the application
     /// drops its receiver.
     pub(crate) async fn run(mut self, mut inbound: mpsc::Receiver<Inbound>) {
-        while let Some(item) = inbound.recv().await {
+        loop {
+            let release = self.next_release();
+            let item = tokio::select! {
+                item = inbound.recv() => match item {
+                    Some(item) => item,
+                    None => return,
+                },
+                () = wait_until(release) => {
+                    if self.release_overdue().await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+            };
             let handled = match item {
                 Inbound::Connected { ready } => self.on_connected(ready).await,
                 Inbound::Event(Event::Message { message }) => self.on_message(message).await,
@@ -262,18 +329,35 @@ impl<C: Catchup> Sequencer<C> {
     }
 
     async fn on_message(&mut self, message: Message) -> Result<(), Gone> {
-        let verdict = lock(&self.tracker).classify(message.conversation_id, message.seq);
+        let id = message.conversation_id;
+        let verdict = lock(&self.tracker).classify(id, message.seq);
         match verdict {
             Verdict::Duplicate => return Ok(()),
             Verdict::Next => {}
             Verdict::Gap { after } if self.degraded => {
                 // The catch-up after the coming reconnect fetches this one too.
-                tracing::debug!(conversation = %message.conversation_id, %after, seq = %message.seq, "gap left for the resync");
+                tracing::debug!(conversation = %id, %after, seq = %message.seq, "gap left for the resync");
+                return Ok(());
+            }
+            Verdict::Gap { .. }
+                if !self.reorder_window.is_zero() && self.held_back_count() < MAX_HELD_BACK =>
+            {
+                // Probably only overtaken: wait a moment for the ones before it.
+                let until = Instant::now() + self.reorder_window;
+                self.held_back
+                    .entry(id)
+                    .or_insert_with(|| HeldBack {
+                        messages: BTreeMap::new(),
+                        until,
+                    })
+                    .messages
+                    .insert(message.seq, message);
                 return Ok(());
             }
             Verdict::Gap { after } => {
+                self.gap_fills.fetch_add(1, Ordering::Relaxed);
                 let before = Seq(message.seq.0 - 1);
-                match self.fill(message.conversation_id, after, before).await {
+                match self.fill(id, after, before).await {
                     Ok(()) => {}
                     Err(Halt::Gone) => return Err(Gone),
                     Err(Halt::Failed(err)) => {
@@ -284,7 +368,79 @@ impl<C: Catchup> Sequencer<C> {
                 }
             }
         }
-        self.deliver(message).await
+        self.deliver(message).await?;
+        self.deliver_contiguous(id).await
+    }
+
+    /// Delivers the held-back messages of `id` that follow on from what was
+    /// delivered; the rest keep waiting.
+    async fn deliver_contiguous(&mut self, id: ConversationId) -> Result<(), Gone> {
+        loop {
+            let position = lock(&self.tracker).position(id);
+            let Some(held) = self.held_back.get_mut(&id) else {
+                return Ok(());
+            };
+            // Anything at or below the position came meanwhile (history, a resend).
+            while held
+                .messages
+                .first_key_value()
+                .is_some_and(|(seq, _)| *seq <= position)
+            {
+                held.messages.pop_first();
+            }
+            let next = match held.messages.first_key_value() {
+                Some((seq, _)) if seq.0 == position.0 + 1 => held.messages.pop_first(),
+                _ => None,
+            };
+            if held.messages.is_empty() {
+                self.held_back.remove(&id);
+            }
+            match next {
+                Some((_, message)) => self.deliver(message).await?,
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// The wait is over for conversations whose missing messages did not
+    /// come live: fetch them from history, then deliver what was held back.
+    async fn release_overdue(&mut self) -> Result<(), Gone> {
+        let now = Instant::now();
+        let overdue: Vec<ConversationId> = self
+            .held_back
+            .iter()
+            .filter(|(_, held)| held.until <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in overdue {
+            let Some(held) = self.held_back.remove(&id) else {
+                continue;
+            };
+            if self.degraded {
+                // The catch-up after the coming reconnect brings them in order.
+                continue;
+            }
+            let after = lock(&self.tracker).position(id);
+            // Everything up to the last one held back, so that no hole between
+            // held-back messages is jumped over either.
+            let highest = held.messages.keys().next_back().copied().unwrap_or(after);
+            if highest.0 > after.0 + 1 {
+                self.gap_fills.fetch_add(1, Ordering::Relaxed);
+                match self.fill(id, after, Seq(highest.0 - 1)).await {
+                    Ok(()) => {}
+                    Err(Halt::Gone) => return Err(Gone),
+                    Err(Halt::Failed(err)) => {
+                        // The resync after reconnecting brings them all.
+                        self.request_resync(&err);
+                        continue;
+                    }
+                }
+            }
+            for (_, message) in held.messages {
+                self.deliver(message).await?;
+            }
+        }
+        Ok(())
     }
 
     async fn deliver(&self, message: Message) -> Result<(), Gone> {

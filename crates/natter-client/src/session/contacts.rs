@@ -4,6 +4,7 @@ use natter_protocol::contacts::{
     self, BlockList, Friend, FriendList, FriendRequestList, FriendRequestOutcome, SearchUsersQuery,
     SendFriendRequest, UpdateFriendRequest, UserSearchPage,
 };
+use natter_protocol::conversations::PageQuery;
 use natter_protocol::{FriendRequestId, UserId};
 
 use super::Session;
@@ -16,9 +17,26 @@ impl Session {
             .await
     }
 
-    /// The caller's friends, with remarks and presence.
+    /// All the caller's friends, with remarks and presence, page after page.
     pub async fn friends(&self) -> Result<FriendList> {
-        self.call(self.req(contacts::LIST_FRIENDS, &[])).await
+        let mut all = self.friends_page(&PageQuery::default()).await?;
+        while let Some(after) = all.next.take() {
+            let page = self
+                .friends_page(&PageQuery {
+                    limit: None,
+                    after: Some(after),
+                })
+                .await?;
+            all.friends.extend(page.friends);
+            all.next = page.next;
+        }
+        Ok(all)
+    }
+
+    /// One page of the caller's friends, by username.
+    pub async fn friends_page(&self, query: &PageQuery) -> Result<FriendList> {
+        self.call(self.req(contacts::LIST_FRIENDS, &[]).query(query))
+            .await
     }
 
     /// Sets (or, with `None` or `""`, clears) the private remark for a friend.

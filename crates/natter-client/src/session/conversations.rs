@@ -4,8 +4,9 @@ use std::borrow::Borrow;
 
 use natter_protocol::conversations::{
     self, ConversationList, ConversationSummary, CreateGroupRequest, HistoryQuery, InviteRequest,
-    MarkReadRequest, MemberList, Message, MessagePage, OpenDirectRequest, ReadPosition, Role,
-    SendMessageRequest, SendMessageResponse, SetRoleRequest, TransferRequest, UpdateGroupRequest,
+    MarkReadRequest, MemberList, Message, MessagePage, OpenDirectRequest, PageQuery, ReadPosition,
+    Role, SendMessageRequest, SendMessageResponse, SetRoleRequest, TransferRequest,
+    UpdateGroupRequest,
 };
 use natter_protocol::sync::{self, SyncQuery, SyncResponse};
 use natter_protocol::{ConversationId, Seq, SyncCursor, UserId};
@@ -14,10 +15,28 @@ use super::{Session, text_message};
 use crate::error::Result;
 
 impl Session {
-    /// The caller's conversations.
+    /// All the caller's conversations, newest activity first, page after page.
     pub async fn conversations(&self) -> Result<ConversationList> {
-        self.call(self.req(conversations::LIST_CONVERSATIONS, &[]))
-            .await
+        let mut all = self.conversations_page(&PageQuery::default()).await?;
+        while let Some(after) = all.next.take() {
+            let query = PageQuery {
+                limit: None,
+                after: Some(after),
+            };
+            let page = self.conversations_page(&query).await?;
+            all.conversations.extend(page.conversations);
+            all.next = page.next;
+        }
+        Ok(all)
+    }
+
+    /// One page of the caller's conversations.
+    pub async fn conversations_page(&self, query: &PageQuery) -> Result<ConversationList> {
+        self.call(
+            self.req(conversations::LIST_CONVERSATIONS, &[])
+                .query(query),
+        )
+        .await
     }
 
     /// One conversation as the caller sees it.
@@ -86,10 +105,35 @@ impl Session {
         .await
     }
 
-    /// The members of a conversation, with their roles and read positions.
+    /// All the members of a conversation, with their roles and read
+    /// positions, page after page.
     pub async fn members(&self, conversation_id: ConversationId) -> Result<MemberList> {
-        self.call(self.req(conversations::LIST_MEMBERS, &[&conversation_id]))
-            .await
+        let mut all = self
+            .members_page(conversation_id, &PageQuery::default())
+            .await?;
+        while let Some(after) = all.next.take() {
+            let query = PageQuery {
+                limit: None,
+                after: Some(after),
+            };
+            let page = self.members_page(conversation_id, &query).await?;
+            all.members.extend(page.members);
+            all.next = page.next;
+        }
+        Ok(all)
+    }
+
+    /// One page of a conversation's members.
+    pub async fn members_page(
+        &self,
+        conversation_id: ConversationId,
+        query: &PageQuery,
+    ) -> Result<MemberList> {
+        self.call(
+            self.req(conversations::LIST_MEMBERS, &[&conversation_id])
+                .query(query),
+        )
+        .await
     }
 
     // ---- groups ----
@@ -181,9 +225,38 @@ impl Session {
 
     // ---- sync ----
 
-    /// Everything that changed after `since` (`SyncCursor(0)` for a first sync).
+    /// Everything that changed after `since` (`SyncCursor(0)` for a first
+    /// sync): every page the server answers in, merged into one response
+    /// (events in order, the newest summary of each conversation, the last
+    /// page's cursor).
     pub async fn sync(&self, since: SyncCursor) -> Result<SyncResponse> {
+        let mut merged = self.sync_page(since).await?;
+        while merged.has_more {
+            let page = self.sync_page(merged.cursor).await?;
+            merge_sync_page(&mut merged, page);
+        }
+        Ok(merged)
+    }
+
+    /// One page of what changed after `since`; `has_more` says whether to
+    /// ask again from its `cursor`.
+    pub async fn sync_page(&self, since: SyncCursor) -> Result<SyncResponse> {
         self.call(self.req(sync::SYNC, &[]).query(&SyncQuery { since }))
             .await
     }
+}
+
+/// Adds the next page of a sync to what the earlier pages said: its events
+/// after theirs, its conversation summaries over theirs (they are newer), its
+/// cursor and `has_more`. A reset stays a reset.
+pub(crate) fn merge_sync_page(merged: &mut SyncResponse, page: SyncResponse) {
+    merged.events.extend(page.events);
+    for summary in page.conversations {
+        match merged.conversations.iter_mut().find(|c| c.id == summary.id) {
+            Some(older) => *older = summary,
+            None => merged.conversations.push(summary),
+        }
+    }
+    merged.cursor = page.cursor;
+    merged.has_more = page.has_more;
 }

@@ -8,6 +8,8 @@ mod accounts;
 mod contacts;
 mod conversations;
 
+pub(crate) use conversations::merge_sync_page;
+
 use std::fmt;
 use std::sync::Arc;
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use natter_protocol::contacts::{
     BlockList, Friend, FriendList, FriendRequestList, FriendRequestOutcome,
 };
+use natter_protocol::conversations::PageQuery;
 use natter_protocol::limits::GREETING_MAX_CHARS;
 use natter_protocol::{FriendRequestId, UserId};
 use natter_store::{ContactStore, FriendRequestSent};
@@ -115,16 +116,23 @@ impl ContactService {
         Ok(self.store.list_friend_requests(caller.user).await?)
     }
 
-    pub async fn friends(&self, caller: Caller) -> ApiResult<FriendList> {
-        let records = self.store.list_friends(caller.user).await?;
-        let ids: Vec<UserId> = records.iter().map(|r| r.user.id).collect();
+    pub async fn friends(&self, caller: Caller, query: PageQuery) -> ApiResult<FriendList> {
+        let page = self
+            .store
+            .list_friends(caller.user, crate::paging::page_request(query))
+            .await?;
+        let ids: Vec<UserId> = page.items.iter().map(|r| r.user.id).collect();
         let online = self.presence.online(&ids).await;
-        let friends = records
+        let friends = page
+            .items
             .into_iter()
             .zip(online)
             .map(|(record, online)| record.into_friend(online))
             .collect();
-        Ok(FriendList { friends })
+        Ok(FriendList {
+            friends,
+            next: page.next,
+        })
     }
 
     pub async fn set_remark(

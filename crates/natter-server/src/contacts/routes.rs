@@ -8,12 +8,13 @@ use natter_protocol::contacts::{
     self, BlockList, Friend, FriendList, FriendRequestList, FriendRequestOutcome,
     SendFriendRequest, UpdateFriendRequest,
 };
+use natter_protocol::conversations::PageQuery;
 use natter_protocol::{FriendRequestId, UserId};
 
 use crate::accounts::Caller;
 use crate::app::AppState;
 use crate::error::ApiResult;
-use crate::http::extract::{Json, Path};
+use crate::http::extract::{Json, Path, Query};
 
 type Reply<T> = ApiResult<axum::Json<T>>;
 
@@ -35,8 +36,12 @@ pub fn routes() -> Router<AppState> {
         .route(contacts::BLOCK_USER.path, put(block).delete(unblock))
 }
 
-async fn friends(State(app): State<AppState>, caller: Caller) -> Reply<FriendList> {
-    Ok(axum::Json(app.contacts.friends(caller).await?))
+async fn friends(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(query): Query<PageQuery>,
+) -> Reply<FriendList> {
+    Ok(axum::Json(app.contacts.friends(caller, query).await?))
 }
 
 async fn update_friend(

@@ -21,7 +21,11 @@ mod tests {
             a_blocked_b,
             b_blocked_a,
         };
-        assert_eq!(may_message(&relation, open), expected, "{relation:?} open={open}");
+        assert_eq!(
+            may_message(&relation, open),
+            expected,
+            "{relation:?} open={open}"
+        );
     }
 
     #[test]

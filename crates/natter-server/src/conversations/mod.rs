@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use natter_protocol::conversations::{
     ConversationKind, ConversationList, ConversationSummary, CreateGroupRequest, HistoryQuery,
-    MemberList, MessageContent, MessagePage, ReadPosition, Role, SendMessageRequest,
+    MemberList, MessageContent, MessagePage, PageQuery, ReadPosition, Role, SendMessageRequest,
     SendMessageResponse, UpdateGroupRequest,
 };
 use natter_protocol::limits::{
@@ -45,6 +45,7 @@ impl ConversationService {
     ) -> ConversationService {
         let limits = GroupLimits {
             max_members: groups.max_members.max(2),
+            max_groups_per_user: groups.max_groups_per_user.max(1),
         };
         ConversationService {
             store,
@@ -194,9 +195,14 @@ impl ConversationService {
         Ok(())
     }
 
-    pub async fn list(&self, caller: Caller) -> ApiResult<ConversationList> {
+    pub async fn list(&self, caller: Caller, query: PageQuery) -> ApiResult<ConversationList> {
+        let page = self
+            .store
+            .list_conversations(caller.user, crate::paging::page_request(query))
+            .await?;
         Ok(ConversationList {
-            conversations: self.store.list_conversations(caller.user).await?,
+            conversations: page.items,
+            next: page.next,
         })
     }
 
@@ -235,9 +241,19 @@ impl ConversationService {
         &self,
         caller: Caller,
         conversation: ConversationId,
+        query: PageQuery,
     ) -> ApiResult<MemberList> {
         let kind = self.store.member_ids(caller.user, conversation).await?.kind;
-        let mut members = self.store.list_members(caller.user, conversation).await?;
+        let page = self
+            .store
+            .list_members(
+                caller.user,
+                conversation,
+                crate::paging::page_request(query),
+            )
+            .await?;
+        let next = page.next;
+        let mut members = page.items;
         if kind == ConversationKind::Direct {
             for member in members.iter_mut().filter(|m| m.user.id != caller.user) {
                 if !self.may_message(caller.user, member.user.id).await? {
@@ -245,7 +261,7 @@ impl ConversationService {
                 }
             }
         }
-        Ok(MemberList { members })
+        Ok(MemberList { members, next })
     }
 
     /// The one rule for direct messages and their signals (see `contacts::rules`).
@@ -269,6 +285,7 @@ impl ConversationService {
                 "At most 500 members can be added at once.",
             ));
         }
+        self.rate_limits.group_creation(caller.user)?;
         let (id, changes) = self
             .store
             .create_group(caller.user, name, request.members, self.limits, now())
@@ -302,6 +319,7 @@ impl ConversationService {
         if name.is_none() && announcement.is_none() {
             return Err(ApiError::invalid("Give a `name` or an `announcement`."));
         }
+        self.rate_limits.group_change(caller.user)?;
         let changes = self
             .store
             .update_group(caller.user, conversation, name, announcement, now())
@@ -319,12 +337,14 @@ impl ConversationService {
         if users.is_empty() || users.len() > INVITE_MAX_USERS {
             return Err(ApiError::invalid("Invite 1 to 500 users at once."));
         }
+        self.rate_limits.group_change(caller.user)?;
         let changes = self
             .store
             .invite_members(caller.user, conversation, users, self.limits, now())
             .await?;
         self.publisher.changes(changes, None).await;
-        self.members(caller, conversation).await
+        self.members(caller, conversation, PageQuery::default())
+            .await
     }
 
     /// Kicks a member, or leaves when `target` is the caller.
@@ -334,6 +354,7 @@ impl ConversationService {
         conversation: ConversationId,
         target: UserId,
     ) -> ApiResult<()> {
+        self.rate_limits.group_change(caller.user)?;
         let changes = self
             .store
             .remove_member(caller.user, conversation, target, now())
@@ -349,6 +370,7 @@ impl ConversationService {
         target: UserId,
         role: Role,
     ) -> ApiResult<()> {
+        self.rate_limits.group_change(caller.user)?;
         let changes = self
             .store
             .set_role(caller.user, conversation, target, role, now())
@@ -363,6 +385,7 @@ impl ConversationService {
         conversation: ConversationId,
         target: UserId,
     ) -> ApiResult<()> {
+        self.rate_limits.group_change(caller.user)?;
         let changes = self
             .store
             .transfer_ownership(caller.user, conversation, target, now())

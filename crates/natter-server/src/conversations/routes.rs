@@ -6,8 +6,9 @@ use axum::routing::{get, patch, post, put};
 use natter_protocol::accounts::Ok;
 use natter_protocol::conversations::{
     self as api, ConversationList, ConversationSummary, CreateGroupRequest, HistoryQuery,
-    InviteRequest, MarkReadRequest, MemberList, MessagePage, OpenDirectRequest, ReadPosition,
-    SendMessageRequest, SendMessageResponse, SetRoleRequest, TransferRequest, UpdateGroupRequest,
+    InviteRequest, MarkReadRequest, MemberList, MessagePage, OpenDirectRequest, PageQuery,
+    ReadPosition, SendMessageRequest, SendMessageResponse, SetRoleRequest, TransferRequest,
+    UpdateGroupRequest,
 };
 use natter_protocol::{ConversationId, UserId};
 
@@ -37,8 +38,12 @@ pub fn routes() -> Router<AppState> {
         .route(api::TRANSFER_OWNERSHIP.path, post(transfer))
 }
 
-async fn list(State(app): State<AppState>, caller: Caller) -> Reply<ConversationList> {
-    Ok(axum::Json(app.conversations.list(caller).await?))
+async fn list(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(query): Query<PageQuery>,
+) -> Reply<ConversationList> {
+    Ok(axum::Json(app.conversations.list(caller, query).await?))
 }
 
 async fn conversation(
@@ -104,10 +109,11 @@ async fn members(
     State(app): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
+    Query(query): Query<PageQuery>,
 ) -> Reply<MemberList> {
     Ok(axum::Json(
         app.conversations
-            .members(caller, ConversationId(id))
+            .members(caller, ConversationId(id), query)
             .await?,
     ))
 }

@@ -16,21 +16,38 @@ use crate::clock::now;
 use crate::config::SyncConfig;
 use crate::error::ApiResult;
 use crate::http::extract::Query;
+use crate::limits::RateLimits;
 
 pub struct SyncService {
     store: Arc<dyn SyncStore>,
     config: SyncConfig,
+    limits: Arc<RateLimits>,
 }
 
 impl SyncService {
-    pub fn new(store: Arc<dyn SyncStore>, config: SyncConfig) -> SyncService {
-        SyncService { store, config }
+    pub fn new(
+        store: Arc<dyn SyncStore>,
+        config: SyncConfig,
+        limits: Arc<RateLimits>,
+    ) -> SyncService {
+        SyncService {
+            store,
+            config,
+            limits,
+        }
     }
 
     pub async fn sync(&self, caller: Caller, since: SyncCursor) -> ApiResult<SyncResponse> {
+        // A sync of many conversations is one of the heaviest reads there is.
+        self.limits.sync(caller.user)?;
         Ok(self
             .store
-            .sync(caller.user, since, self.config.max_events.max(1))
+            .sync(
+                caller.user,
+                since,
+                self.config.max_events.max(1),
+                self.config.max_conversations.max(1),
+            )
             .await?)
     }
 

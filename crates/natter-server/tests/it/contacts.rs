@@ -192,7 +192,11 @@ async fn left_behind(
         .friends
         .iter()
         .any(|f| f.user.id == actor.user().id);
-    let send = other.send_text(chat, "hello?").await.err().and_then(|e| e.code());
+    let send = other
+        .send_text(chat, "hello?")
+        .await
+        .err()
+        .and_then(|e| e.code());
     let open_direct = other
         .open_direct(actor.user().id)
         .await
@@ -237,10 +241,7 @@ async fn left_behind(
 #[tokio::test]
 async fn a_blocked_user_sees_exactly_what_a_removed_friend_sees() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
-    let blocked = left_behind(&server, async |actor, other| {
-        Ok(actor.block(other).await?)
-    })
-    .await?;
+    let blocked = left_behind(&server, async |actor, other| Ok(actor.block(other).await?)).await?;
     let removed = left_behind(&server, async |actor, other| {
         Ok(actor.remove_friend(other).await?)
     })

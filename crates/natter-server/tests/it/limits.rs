@@ -162,3 +162,89 @@ async fn new_websocket_connections_are_limited_per_address() -> anyhow::Result<(
     assert_eq!(response.status(), 429);
     Ok(())
 }
+
+#[tokio::test]
+async fn group_creation_group_changes_and_syncs_have_budgets() -> anyhow::Result<()> {
+    let server = limited(|l| {
+        l.groups_per_user_per_hour = 2;
+        l.group_changes_per_user_per_minute = 4;
+        l.syncs_per_user_per_minute = 1;
+        l.sync_burst = 3;
+    })
+    .await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    server.befriend(&alice, &bob).await?;
+    let group = alice.create_group("one", &[bob.user().id]).await?;
+    alice.create_group("two", &[]).await?;
+    assert_code(
+        alice.create_group("three", &[bob.user().id]).await,
+        ErrorCode::RateLimited,
+    );
+    // Two creations spent two of four changes: two renames fit, then no more,
+    // and nothing refused was written.
+    for name in ["renamed once", "renamed twice"] {
+        let rename = natter_protocol::conversations::UpdateGroupRequest {
+            name: Some(name.into()),
+            announcement: None,
+        };
+        alice.update_group(group.id, &rename).await?;
+    }
+    let too_many = natter_protocol::conversations::UpdateGroupRequest {
+        name: None,
+        announcement: Some("spam".into()),
+    };
+    assert_code(
+        alice.update_group(group.id, &too_many).await,
+        ErrorCode::RateLimited,
+    );
+    let history = bob.history(group.id, &HistoryQuery::default()).await?;
+    assert!(
+        history
+            .messages
+            .iter()
+            .all(|m| !format!("{:?}", m.content).contains("spam")),
+        "a refused change wrote nothing"
+    );
+    // Bob's budgets are his own.
+    bob.create_group("bob's", &[]).await?;
+    // Syncs: a burst of three, then a wait.
+    for _ in 0..3 {
+        alice.sync(natter_protocol::SyncCursor(0)).await?;
+    }
+    assert_code(
+        alice.sync(natter_protocol::SyncCursor(0)).await,
+        ErrorCode::RateLimited,
+    );
+    bob.sync(natter_protocol::SyncCursor(0)).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_user_is_in_at_most_so_many_groups() -> anyhow::Result<()> {
+    let server = TestServer::start_with(|config| config.groups.max_groups_per_user = 2).await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    let carol = server.user("carol").await?;
+    server.befriend(&alice, &bob).await?;
+    server.befriend(&carol, &bob).await?;
+    alice.create_group("a1", &[bob.user().id]).await?;
+    alice.create_group("a2", &[bob.user().id]).await?;
+    // Alice is in two groups: she cannot create a third.
+    assert_code(
+        alice.create_group("a3", &[]).await,
+        ErrorCode::TooManyGroups,
+    );
+    // Bob is in two: nobody can add him to another, by creation or invite.
+    assert_code(
+        carol.create_group("c1", &[bob.user().id]).await,
+        ErrorCode::TooManyGroups,
+    );
+    let solo = carol.create_group("c2", &[]).await?;
+    assert_code(
+        carol.invite(solo.id, &[bob.user().id]).await,
+        ErrorCode::TooManyGroups,
+    );
+    assert_eq!(carol.members(solo.id).await?.members.len(), 1);
+    Ok(())
+}

@@ -154,8 +154,7 @@ async fn a_device_with_500_conversations_of_which_3_changed_receives_3() -> anyh
 }
 
 #[tokio::test]
-async fn the_change_stream_carries_friend_requests_and_says_when_it_is_too_far_behind()
--> anyhow::Result<()> {
+async fn the_change_stream_carries_friend_requests_in_bounded_pages() -> anyhow::Result<()> {
     let server = TestServer::start_with(|c| c.sync.max_events = 5).await?;
     let alice = server.user("alice").await?;
     let bob = server.user("bob").await?;
@@ -173,10 +172,69 @@ async fn the_change_stream_carries_friend_requests_and_says_when_it_is_too_far_b
         user.send_friend_request(bob.user().id, None).await?;
         users.push(user);
     }
-    let behind = bob.sync(delta.cursor).await?;
-    assert!(behind.reset, "6 events with a limit of 5 is too far behind");
-    assert!(behind.events.is_empty());
+    // Six events with pages of five: two pages, in order, none lost or doubled.
+    let first = bob.sync_page(delta.cursor).await?;
+    assert!(!first.reset && first.has_more, "{first:?}");
+    assert_eq!(first.events.len(), 5);
+    let second = bob.sync_page(first.cursor).await?;
+    assert!(!second.reset && !second.has_more, "{second:?}");
+    assert_eq!(second.events.len(), 1);
+    let senders: Vec<_> = first
+        .events
+        .iter()
+        .chain(&second.events)
+        .map(|e| match &e.change {
+            UserChange::FriendRequestReceived { request } => request.from.id,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        senders,
+        users.iter().map(|u| u.user().id).collect::<Vec<_>>()
+    );
+    // The SDK follows the pages itself.
+    let whole = bob.sync(delta.cursor).await?;
+    assert_eq!(whole.events.len(), 6);
+    assert_eq!(whole.cursor, second.cursor);
     assert_eq!(bob.friend_requests().await?.incoming.len(), 7);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_sync_of_many_conversations_comes_in_bounded_pages() -> anyhow::Result<()> {
+    let server = TestServer::start_with(|c| c.sync.max_conversations = 4).await?;
+    let bob = server.user("bob").await?;
+    let mut chats = Vec::new();
+    for i in 0..10 {
+        let friend = server.user(&format!("pal{i}")).await?;
+        let chat = server.befriend(&friend, &bob).await?;
+        friend.send_text(chat, "hello").await?;
+        chats.push(chat);
+    }
+    // A first sync (a reset) of ten conversations: three pages of at most four.
+    let mut seen = Vec::new();
+    let mut page = bob.sync_page(SyncCursor(0)).await?;
+    assert!(page.reset);
+    let mut pages = 1;
+    loop {
+        assert!(
+            page.conversations.len() <= 4,
+            "{}",
+            page.conversations.len()
+        );
+        seen.extend(page.conversations.iter().map(|c| c.id));
+        if !page.has_more {
+            break;
+        }
+        page = bob.sync_page(page.cursor).await?;
+        pages += 1;
+    }
+    assert!(pages >= 3, "{pages} pages");
+    seen.sort();
+    seen.dedup();
+    let mut expected = chats.clone();
+    expected.sort();
+    assert_eq!(seen, expected);
     Ok(())
 }
 

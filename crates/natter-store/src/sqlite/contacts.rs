@@ -9,12 +9,13 @@ use natter_protocol::{ConversationId, ErrorCode, FriendRequestId, Timestamp, Use
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::rows::{
-    PROFILE_COLUMNS, add_member, all_rows, are_friends, get_profile, has_blocked, profile_at,
-    push_event, tick,
+    PROFILE_COLUMNS, add_member, all_rows, are_friends, get_profile, has_blocked, into_page,
+    profile_at, push_event, tick,
 };
 use super::{SqliteStore, db_error};
 use crate::{
-    Changes, ContactStore, FriendRecord, FriendRequestSent, Relation, StoreError, StoreResult,
+    Changes, ContactStore, FriendRecord, FriendRequestSent, Page, PageRequest, Relation,
+    StoreError, StoreResult,
 };
 
 fn status_name(status: FriendRequestStatus) -> &'static str {
@@ -131,7 +132,7 @@ pub(super) fn friend_record(
 }
 
 const FRIEND_SELECT: &str = "SELECT u.id, u.username, u.display_name, u.created_at, fs.remark, fs.since, \
-     u.last_seen_at, fs.conversation_id FROM friendships fs JOIN users u ON u.id = fs.friend_id";
+     u.last_seen_at, fs.conversation_id, u.username_key FROM friendships fs JOIN users u ON u.id = fs.friend_id";
 
 fn friend_at(row: &Row<'_>) -> rusqlite::Result<FriendRecord> {
     Ok(FriendRecord {
@@ -217,8 +218,20 @@ fn end_friendship(
     if deleted == 0 {
         return Ok(false);
     }
-    push_event(conn, changes, a, now, UserChange::FriendRemoved { user_id: b })?;
-    push_event(conn, changes, b, now, UserChange::FriendRemoved { user_id: a })?;
+    push_event(
+        conn,
+        changes,
+        a,
+        now,
+        UserChange::FriendRemoved { user_id: b },
+    )?;
+    push_event(
+        conn,
+        changes,
+        b,
+        now,
+        UserChange::FriendRemoved { user_id: a },
+    )?;
     Ok(true)
 }
 
@@ -432,14 +445,28 @@ impl ContactStore for SqliteStore {
         .await
     }
 
-    async fn list_friends(&self, user: UserId) -> StoreResult<Vec<FriendRecord>> {
+    async fn list_friends(
+        &self,
+        user: UserId,
+        page: PageRequest,
+    ) -> StoreResult<Page<FriendRecord>> {
         self.read(move |conn| {
-            all_rows(
+            // The cursor is the last friend's username key (they are unique).
+            let after = page.after.unwrap_or_default();
+            let rows = all_rows(
                 conn,
-                &format!("{FRIEND_SELECT} WHERE fs.user_id = ?1 ORDER BY u.username_key"),
-                [user.0],
-                friend_at,
-            )
+                &format!(
+                    "{FRIEND_SELECT} WHERE fs.user_id = ?1 AND u.username_key > ?2 \
+                     ORDER BY u.username_key LIMIT ?3"
+                ),
+                params![user.0, after, i64::from(page.limit) + 1],
+                |row| Ok((friend_at(row)?, row.get::<_, String>(8)?)),
+            )?;
+            let page = into_page(rows, page.limit, |(_, key)| key.clone());
+            Ok(Page {
+                items: page.items.into_iter().map(|(record, _)| record).collect(),
+                next: page.next,
+            })
         })
         .await
     }

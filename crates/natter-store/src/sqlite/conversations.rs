@@ -15,18 +15,19 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::contacts::ensure_direct;
 use super::rows::{
-    MESSAGE_COLUMNS, PROFILE_COLUMNS, add_member, all_rows, are_friends, delete_member,
-    find_message, get_profile, has_blocked, insert_message, is_group, member_ids, message_at,
-    parse_role, profile_at, push_event, require_member, role_name, system_message, tick,
+    MESSAGE_COLUMNS, PROFILE_COLUMNS, add_member, all_rows, are_friends, cursor_of, delete_member,
+    find_message, get_profile, has_blocked, insert_message, into_page, is_group, member_ids,
+    message_at, parse_cursor, parse_role, profile_at, push_event, require_member, role_name,
+    system_message, tick,
 };
 use super::{SqliteStore, db_error};
 use crate::{
-    Appended, Changes, ConversationStore, GroupLimits, MemberIds, NewMessage, ReadMoved,
-    StoreError, StoreResult,
+    Appended, Changes, ConversationStore, GroupLimits, MemberIds, NewMessage, Page, PageRequest,
+    ReadMoved, StoreError, StoreResult,
 };
 
 const SUMMARY_SELECT: &str = "SELECT c.id, c.kind, c.name, c.announcement, c.member_count, c.last_seq, \
-     c.created_at, c.updated_at, m.role, m.read_seq \
+     c.created_at, c.updated_at, m.role, m.read_seq, c.version \
      FROM members m JOIN conversations c ON c.id = m.conversation_id";
 
 /// Summaries of the user's conversations matching `filter` (SQL over `c` and `m`,
@@ -37,6 +38,40 @@ pub(super) fn summaries(
     filter: &str,
     arg: i64,
 ) -> StoreResult<Vec<ConversationSummary>> {
+    Ok(
+        summaries_ordered(conn, user, filter, arg, "c.updated_at DESC", None)?
+            .into_iter()
+            .map(|(_, summary)| summary)
+            .collect(),
+    )
+}
+
+/// The user's conversations whose sync version is above `after`, lowest
+/// version first, at most `limit`, each with its version.
+pub(super) fn changed_after(
+    conn: &Connection,
+    user: UserId,
+    after: i64,
+    limit: u32,
+) -> StoreResult<Vec<(i64, ConversationSummary)>> {
+    summaries_ordered(
+        conn,
+        user,
+        "c.version > ?2",
+        after,
+        "c.version",
+        Some(limit),
+    )
+}
+
+fn summaries_ordered(
+    conn: &Connection,
+    user: UserId,
+    filter: &str,
+    arg: i64,
+    order: &str,
+    limit: Option<u32>,
+) -> StoreResult<Vec<(i64, ConversationSummary)>> {
     struct Head {
         id: ConversationId,
         kind: ConversationKind,
@@ -48,9 +83,12 @@ pub(super) fn summaries(
         updated_at: i64,
         role: String,
         read_seq: i64,
+        version: i64,
     }
-    let sql =
-        format!("{SUMMARY_SELECT} WHERE m.user_id = ?1 AND {filter} ORDER BY c.updated_at DESC");
+    let limit = limit.map_or(-1, i64::from);
+    let sql = format!(
+        "{SUMMARY_SELECT} WHERE m.user_id = ?1 AND {filter} ORDER BY {order} LIMIT {limit}"
+    );
     let heads = all_rows(conn, &sql, params![user.0, arg], |row| {
         let kind: String = row.get(1)?;
         Ok(Head {
@@ -68,6 +106,7 @@ pub(super) fn summaries(
             updated_at: row.get(7)?,
             role: row.get(8)?,
             read_seq: row.get(9)?,
+            version: row.get(10)?,
         })
     })?;
     let mut out = Vec::with_capacity(heads.len());
@@ -86,21 +125,24 @@ pub(super) fn summaries(
             Some(peer) => peer.display_name.clone(),
             None => head.name,
         };
-        out.push(ConversationSummary {
-            id: head.id,
-            kind: head.kind,
-            name,
-            peer,
-            announcement: head.announcement,
-            member_count: head.member_count,
-            my_role: Some(parse_role(&head.role)),
-            last_seq: Seq(head.last_seq),
-            read_seq: Seq(head.read_seq),
-            unread: u32::try_from((head.last_seq - head.read_seq).max(0)).unwrap_or(u32::MAX),
-            last_message,
-            created_at: Timestamp(head.created_at),
-            updated_at: Timestamp(head.updated_at),
-        });
+        out.push((
+            head.version,
+            ConversationSummary {
+                id: head.id,
+                kind: head.kind,
+                name,
+                peer,
+                announcement: head.announcement,
+                member_count: head.member_count,
+                my_role: Some(parse_role(&head.role)),
+                last_seq: Seq(head.last_seq),
+                read_seq: Seq(head.read_seq),
+                unread: u32::try_from((head.last_seq - head.read_seq).max(0)).unwrap_or(u32::MAX),
+                last_message,
+                created_at: Timestamp(head.created_at),
+                updated_at: Timestamp(head.updated_at),
+            },
+        ));
     }
     Ok(out)
 }
@@ -268,12 +310,28 @@ fn check_group_size(
 }
 
 /// Adds `users` (friends of `actor`) and tells everyone.
+/// `TooManyGroups` when `user` is already in as many groups as a user may be.
+fn check_group_count(conn: &Connection, user: UserId, limits: GroupLimits) -> StoreResult<()> {
+    let count: i64 = conn
+        .prepare_cached(
+            "SELECT count(*) FROM members m JOIN conversations c ON c.id = m.conversation_id \
+             WHERE m.user_id = ?1 AND c.kind = 'group'",
+        )
+        .and_then(|mut stmt| stmt.query_row([user.0], |row| row.get(0)))
+        .map_err(db_error)?;
+    if count >= i64::from(limits.max_groups_per_user) {
+        return Err(StoreError::Rejected(ErrorCode::TooManyGroups));
+    }
+    Ok(())
+}
+
 fn add_members(
     conn: &Connection,
     changes: &mut Changes,
     actor: UserId,
     conversation: ConversationId,
     users: &[UserId],
+    limits: GroupLimits,
     now: Timestamp,
 ) -> StoreResult<()> {
     for &user in users {
@@ -286,6 +344,7 @@ fn add_members(
         if !are_friends(conn, actor, user)? || has_blocked(conn, user, actor)? {
             return Err(StoreError::Rejected(ErrorCode::NotFriends));
         }
+        check_group_count(conn, user, limits)?;
         add_member(conn, conversation, user, Role::Member, now)?;
     }
     if !users.is_empty() {
@@ -498,9 +557,39 @@ impl ConversationStore for SqliteStore {
         .await
     }
 
-    async fn list_conversations(&self, user: UserId) -> StoreResult<Vec<ConversationSummary>> {
-        self.read(move |conn| summaries(conn, user, "?2 = ?2", 0))
-            .await
+    async fn list_conversations(
+        &self,
+        user: UserId,
+        page: PageRequest,
+    ) -> StoreResult<Page<ConversationSummary>> {
+        self.read(move |conn| {
+            // Newest activity first; the cursor is the last one's (updated_at, id).
+            let filter = match page.after.as_deref().map(|c| parse_cursor(c, 2)) {
+                None => "?2 = ?2".to_owned(),
+                Some(cursor) => {
+                    let [at, id] = cursor?[..] else {
+                        return Err(StoreError::Rejected(ErrorCode::InvalidRequest));
+                    };
+                    format!("(c.updated_at, c.id) < ({at}, {id}) AND ?2 = ?2")
+                }
+            };
+            let rows = summaries_ordered(
+                conn,
+                user,
+                &filter,
+                0,
+                "c.updated_at DESC, c.id DESC",
+                Some(page.limit + 1),
+            )?;
+            let page = into_page(rows, page.limit, |(_, c)| {
+                cursor_of(&[c.updated_at.0, c.id.0])
+            });
+            Ok(Page {
+                items: page.items.into_iter().map(|(_, c)| c).collect(),
+                next: page.next,
+            })
+        })
+        .await
     }
 
     async fn get_conversation(
@@ -520,22 +609,51 @@ impl ConversationStore for SqliteStore {
         &self,
         user: UserId,
         conversation: ConversationId,
-    ) -> StoreResult<Vec<Member>> {
+        page: PageRequest,
+    ) -> StoreResult<Page<Member>> {
         self.read(move |conn| {
             require_member(conn, conversation, user)?;
+            // Owner, admins, members, each by joining time; the cursor is the
+            // last one's (rank, joined_at, id).
+            let (rank, joined, id) = match page.after.as_deref().map(|c| parse_cursor(c, 3)) {
+                None => (-1, i64::MIN, i64::MIN),
+                Some(cursor) => {
+                    let [rank, joined, id] = cursor?[..] else {
+                        return Err(StoreError::Rejected(ErrorCode::InvalidRequest));
+                    };
+                    (rank, joined, id)
+                }
+            };
             let sql = format!(
-                "SELECT {PROFILE_COLUMNS}, m.role, m.joined_at, m.read_seq FROM members m \
+                "SELECT {PROFILE_COLUMNS}, m.role, m.joined_at, m.read_seq, \
+                 CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END AS rank FROM members m \
                  JOIN users u ON u.id = m.user_id WHERE m.conversation_id = ?1 \
-                 ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, m.joined_at, u.id"
+                 AND (rank, m.joined_at, u.id) > (?2, ?3, ?4) \
+                 ORDER BY rank, m.joined_at, u.id LIMIT ?5"
             );
-            all_rows(conn, &sql, [conversation.0], |row| {
-                let role: String = row.get(4)?;
-                Ok(Member {
-                    user: profile_at(row, 0)?,
-                    role: parse_role(&role),
-                    joined_at: Timestamp(row.get(5)?),
-                    read_seq: Seq(row.get(6)?),
-                })
+            let rows = all_rows(
+                conn,
+                &sql,
+                params![conversation.0, rank, joined, id, i64::from(page.limit) + 1],
+                |row| {
+                    let role: String = row.get(4)?;
+                    Ok((
+                        Member {
+                            user: profile_at(row, 0)?,
+                            role: parse_role(&role),
+                            joined_at: Timestamp(row.get(5)?),
+                            read_seq: Seq(row.get(6)?),
+                        },
+                        row.get::<_, i64>(7)?,
+                    ))
+                },
+            )?;
+            let page = into_page(rows, page.limit, |(m, rank)| {
+                cursor_of(&[*rank, m.joined_at.0, m.user.id.0])
+            });
+            Ok(Page {
+                items: page.items.into_iter().map(|(m, _)| m).collect(),
+                next: page.next,
             })
         })
         .await
@@ -574,6 +692,7 @@ impl ConversationStore for SqliteStore {
             if invited.len() + 1 > limits.max_members as usize {
                 return Err(StoreError::Rejected(ErrorCode::GroupFull));
             }
+            check_group_count(conn, creator, limits)?;
             let version = tick(conn)?;
             let id: i64 = conn
                 .prepare_cached(
@@ -605,7 +724,15 @@ impl ConversationStore for SqliteStore {
                     conversation_id: conversation,
                 },
             )?;
-            add_members(conn, &mut changes, creator, conversation, &invited, now)?;
+            add_members(
+                conn,
+                &mut changes,
+                creator,
+                conversation,
+                &invited,
+                limits,
+                now,
+            )?;
             Ok((conversation, changes))
         })
         .await
@@ -676,7 +803,7 @@ impl ConversationStore for SqliteStore {
             }
             check_group_size(conn, conversation, fresh.len(), limits)?;
             let mut changes = Changes::default();
-            add_members(conn, &mut changes, actor, conversation, &fresh, now)?;
+            add_members(conn, &mut changes, actor, conversation, &fresh, limits, now)?;
             Ok(changes)
         })
         .await

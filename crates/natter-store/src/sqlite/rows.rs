@@ -326,3 +326,37 @@ pub(super) fn has_blocked(conn: &Connection, user: UserId, target: UserId) -> St
         .map(|found| found.is_some())
         .map_err(db_error)
 }
+
+/// Cursor of a page: the sort key of its last row, integers joined by `:`.
+pub(super) fn cursor_of(parts: &[i64]) -> String {
+    parts
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// The `n` integers of a cursor made by [`cursor_of`]; `InvalidRequest` for
+/// anything else.
+pub(super) fn parse_cursor(cursor: &str, n: usize) -> StoreResult<Vec<i64>> {
+    let parts: Option<Vec<i64>> = cursor.split(':').map(|p| p.parse().ok()).collect();
+    match parts {
+        Some(parts) if parts.len() == n => Ok(parts),
+        _ => Err(StoreError::Rejected(
+            natter_protocol::ErrorCode::InvalidRequest,
+        )),
+    }
+}
+
+/// Cuts `rows` (fetched with one more than `limit`) to a page; the next
+/// cursor, when there are more, is made from the last row kept.
+pub(super) fn into_page<T>(
+    mut rows: Vec<T>,
+    limit: u32,
+    cursor: impl Fn(&T) -> String,
+) -> crate::Page<T> {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next = if more { rows.last().map(cursor) } else { None };
+    crate::Page { items: rows, next }
+}

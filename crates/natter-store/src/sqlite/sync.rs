@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use natter_protocol::sync::{SyncResponse, UserEvent};
 use natter_protocol::{SyncCursor, Timestamp, UserId};
 
-use super::conversations::summaries;
+use super::conversations::changed_after;
 use super::rows::{all_rows, from_json};
 use super::{SqliteStore, db_error};
 use crate::{StoreResult, SyncStore};
@@ -16,30 +16,35 @@ impl SyncStore for SqliteStore {
         user: UserId,
         since: SyncCursor,
         max_events: u32,
+        max_conversations: u32,
     ) -> StoreResult<SyncResponse> {
         self.read(move |conn| {
-            // One read transaction: the cursor and everything below it come from the
-            // same snapshot, and the single writer hands out clock values in commit
-            // order, so nothing below the returned cursor can appear later.
-            let cursor: i64 = conn
+            // One read transaction: the clock and everything below it come from
+            // the same snapshot, and the single writer hands out clock values in
+            // commit order, so nothing below the returned cursor can appear later.
+            let clock: i64 = conn
                 .query_row("SELECT value FROM sync_clock WHERE id = 1", [], |row| {
                     row.get(0)
                 })
                 .map_err(db_error)?;
-            let mut events = Vec::new();
             let horizon: i64 = conn
                 .query_row("SELECT value FROM sync_horizon WHERE id = 1", [], |row| {
                     row.get(0)
                 })
                 .map_err(db_error)?;
             // Below the horizon, events this device never saw were pruned.
-            let mut reset = since.0 <= 0 || since.0 > cursor || since.0 < horizon;
-            if !reset {
-                events = all_rows(
+            let reset = since.0 <= 0 || since.0 > clock || since.0 < horizon;
+            let lower = if reset { 0 } else { since.0 };
+            let max_events = max_events.max(1);
+            let max_conversations = max_conversations.max(1);
+            let mut events = if reset {
+                Vec::new()
+            } else {
+                all_rows(
                     conn,
                     "SELECT cursor, at, change FROM user_events WHERE user_id = ?1 AND cursor > ?2 \
                      ORDER BY cursor LIMIT ?3",
-                    rusqlite::params![user.0, since.0, i64::from(max_events) + 1],
+                    rusqlite::params![user.0, lower, i64::from(max_events) + 1],
                     |row| {
                         let change: String = row.get(2)?;
                         Ok(UserEvent {
@@ -48,22 +53,29 @@ impl SyncStore for SqliteStore {
                             change: from_json(&change)?,
                         })
                     },
-                )?;
-                if events.len() > max_events as usize {
-                    reset = true;
-                    events.clear();
-                }
-            }
-            let conversations = if reset {
-                summaries(conn, user, "?2 = ?2", 0)?
-            } else {
-                summaries(conn, user, "c.version > ?2", since.0)?
+                )?
             };
+            let mut conversations = changed_after(conn, user, lower, max_conversations + 1)?;
+            // The page ends where either list would overflow: everything at or
+            // below `upper` is in it, nothing above.
+            let mut upper = clock;
+            if events.len() > max_events as usize {
+                upper = upper.min(events[max_events as usize - 1].cursor.0);
+            }
+            if conversations.len() > max_conversations as usize {
+                upper = upper.min(conversations[max_conversations as usize - 1].0);
+            }
+            events.retain(|event| event.cursor.0 <= upper);
+            conversations.retain(|(version, _)| *version <= upper);
             Ok(SyncResponse {
-                cursor: SyncCursor(cursor),
+                cursor: SyncCursor(upper),
                 reset,
+                has_more: upper < clock,
                 events,
-                conversations,
+                conversations: conversations
+                    .into_iter()
+                    .map(|(_, summary)| summary)
+                    .collect(),
             })
         })
         .await

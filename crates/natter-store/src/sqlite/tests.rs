@@ -129,7 +129,11 @@ async fn friendships_that_outlived_a_block_end_at_the_upgrade() {
             .accept_friend_request(bob, request.id, Timestamp(3))
             .await
             .expect("friends");
-        let cursor = store.sync(alice, SyncCursor(1), 1000).await.expect("sync").cursor;
+        let cursor = store
+            .sync(alice, SyncCursor(1), 1000, 1000)
+            .await
+            .expect("sync")
+            .cursor;
         store.shutdown();
         (alice, bob, cursor)
     };
@@ -141,20 +145,33 @@ async fn friendships_that_outlived_a_block_end_at_the_upgrade() {
             [alice.0, bob.0],
         )
         .expect("block");
-        conn.pragma_update(None, "user_version", 3).expect("version");
+        conn.pragma_update(None, "user_version", 3)
+            .expect("version");
     }
     let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("upgrades");
     for (user, friend) in [(alice, bob), (bob, alice)] {
-        assert!(store.list_friends(user).await.expect("friends").is_empty());
-        let delta = store.sync(user, cursor, 1000).await.expect("sync");
+        let page = crate::PageRequest {
+            limit: 10,
+            after: None,
+        };
+        let friends = store.list_friends(user, page).await.expect("friends");
+        assert!(friends.items.is_empty());
+        let delta = store.sync(user, cursor, 1000, 1000).await.expect("sync");
         assert!(!delta.reset);
         assert!(
-            delta.events.iter().any(
-                |e| e.change == UserChange::FriendRemoved { user_id: friend }
-            ),
+            delta
+                .events
+                .iter()
+                .any(|e| e.change == UserChange::FriendRemoved { user_id: friend }),
             "{:?}",
             delta.events
         );
     }
-    assert!(store.relation(alice, bob).await.expect("relation").a_blocked_b);
+    assert!(
+        store
+            .relation(alice, bob)
+            .await
+            .expect("relation")
+            .a_blocked_b
+    );
 }

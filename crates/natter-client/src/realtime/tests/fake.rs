@@ -139,6 +139,7 @@ impl Catchup for Fake {
         Ok(SyncResponse {
             cursor,
             reset: since.0 == 0,
+            has_more: false,
             events,
             conversations,
         })
@@ -276,10 +277,13 @@ impl Peer {
     }
 }
 
+/// Quick retries, and gaps filled at once (the reorder window has tests of
+/// its own).
 pub(super) fn fast() -> ConnectOptions {
     ConnectOptions {
         backoff_base: Duration::from_millis(5),
         backoff_cap: Duration::from_millis(20),
+        reorder_window: Duration::ZERO,
         ..ConnectOptions::default()
     }
 }

@@ -52,6 +52,56 @@ async fn live_messages_start_from_now_without_duplicates_or_gaps() {
 }
 
 #[tokio::test]
+async fn messages_that_overtook_others_wait_for_them_instead_of_fetching() {
+    let server = FakeServer::start().await;
+    let fake = Fake::default();
+    fake.set_last_seq(C, 3);
+    let options = ConnectOptions {
+        reorder_window: std::time::Duration::from_secs(5),
+        ..fast()
+    };
+    let (connection, mut peer) = server.connect(&fake, options).await;
+    fake.set_last_seq(C, 8);
+    // Live events in the order concurrent commits published them.
+    for seq in [4, 6, 8, 5, 7] {
+        peer.push(message(C, seq)).await;
+    }
+    let mut got = Vec::new();
+    for _ in 0..5 {
+        got.push(next_message(&connection).await);
+    }
+    assert_eq!(got, [(C, 4), (C, 5), (C, 6), (C, 7), (C, 8)]);
+    assert_eq!(
+        connection.gap_fills(),
+        0,
+        "nothing was missing, nothing fetched"
+    );
+}
+
+#[tokio::test]
+async fn a_message_that_never_comes_is_fetched_once_the_window_passes() {
+    let server = FakeServer::start().await;
+    let fake = Fake::default();
+    fake.set_last_seq(C, 3);
+    let options = ConnectOptions {
+        reorder_window: std::time::Duration::from_millis(50),
+        ..fast()
+    };
+    let (connection, mut peer) = server.connect(&fake, options).await;
+    fake.set_last_seq(C, 7);
+    // 5 is lost on the way; 4, 6 and 7 arrive (6 and 7 before 4).
+    for seq in [6, 7, 4] {
+        peer.push(message(C, seq)).await;
+    }
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        got.push(next_message(&connection).await);
+    }
+    assert_eq!(got, [(C, 4), (C, 5), (C, 6), (C, 7)]);
+    assert_eq!(connection.gap_fills(), 1);
+}
+
+#[tokio::test]
 async fn a_reconnect_catches_up_in_order_and_skips_what_was_delivered() {
     let server = FakeServer::start().await;
     let fake = Fake::default();

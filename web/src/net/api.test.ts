@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import type { ConversationSummary, SyncResponse, UserEvent } from "../generated/protocol";
+import { Api } from "./api";
+
+const conv = (id: number, last_seq: number): ConversationSummary => ({
+  id, kind: "group", name: `g${id}`, peer: null, announcement: null, member_count: 2, my_role: "member",
+  last_seq, read_seq: 0, unread: last_seq, last_message: null, created_at: 0, updated_at: last_seq,
+});
+const event = (cursor: number): UserEvent => ({
+  cursor, at: cursor, change: { type: "block_changed", user_id: cursor, blocked: true },
+});
+
+describe("sync", () => {
+  it("follows every page and merges them", async () => {
+    const pages: Record<string, SyncResponse> = {
+      "3": { cursor: 7, reset: false, has_more: true, events: [event(4), event(6)], conversations: [conv(1, 5), conv(2, 1)] },
+      "7": { cursor: 9, reset: false, has_more: false, events: [event(8)], conversations: [conv(1, 6)] },
+    };
+    const asked: string[] = [];
+    const fetcher = (async (url: string) => {
+      const since = new URL(url, "http://x").searchParams.get("since") ?? "";
+      asked.push(since);
+      return new Response(JSON.stringify(pages[since]), { status: 200 });
+    }) as typeof fetch;
+    const merged = await new Api("/api/v1", fetcher).sync(3);
+    expect(asked).toEqual(["3", "7"]);
+    expect(merged.cursor).toBe(9);
+    expect(merged.has_more).toBe(false);
+    expect(merged.events.map((e) => e.cursor)).toEqual([4, 6, 8]);
+    // The later page's summary of conversation 1 is the newer one.
+    expect(merged.conversations.map((c) => [c.id, c.last_seq])).toEqual([[1, 6], [2, 1]]);
+  });
+});
+
+describe("lists", () => {
+  it("follow the next cursor until the last page", async () => {
+    const asked: string[] = [];
+    const fetcher = (async (url: string) => {
+      const after = new URL(url, "http://x").searchParams.get("after");
+      asked.push(after ?? "");
+      const body = after === null
+        ? { members: [{ user: { id: 1 } }], next: "0:5:1" }
+        : { members: [{ user: { id: 2 } }], next: null };
+      return new Response(JSON.stringify(body), { status: 200 });
+    }) as typeof fetch;
+    const all = await new Api("/api/v1", fetcher).members(7);
+    expect(asked).toEqual(["", "0:5:1"]);
+    expect(all.members.map((m) => m.user.id)).toEqual([1, 2]);
+    expect(all.next).toBeNull();
+  });
+});
