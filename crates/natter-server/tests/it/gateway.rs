@@ -557,3 +557,40 @@ async fn a_throttled_typing_frame_still_checks_membership() -> anyhow::Result<()
     }
     Ok(())
 }
+
+/// PROTOCOL.md §8.2: a resend stores nothing but delivers the original again
+/// (the first attempt may have been stored by a server that died before it
+/// published); clients de-duplicate by seq.
+#[tokio::test]
+async fn a_resend_stores_nothing_and_delivers_the_original_again() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let alice = server.user("resender").await?;
+    let bob = server.user("hearer").await?;
+    let chat = server.befriend(&alice, &bob).await?;
+    let mut socket = authed(&server, &bob).await?;
+    let body = |text: &str| natter_protocol::conversations::SendMessageRequest {
+        client_msg_id: natter_protocol::ClientMsgId("same-id".into()),
+        content: natter_protocol::conversations::MessageContent::Text { text: text.into() },
+        reply_to: None,
+    };
+    let first = alice.send_message(chat, &body("first")).await?;
+    let again = alice.send_message(chat, &body("changed")).await?;
+    assert_eq!(first, again, "the original, unchanged");
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let frame = next_json(&mut socket)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("closed"))?;
+        if frame["event"]["type"] == "message" {
+            seen.push((
+                frame["event"]["message"]["seq"].as_i64(),
+                frame["event"]["message"]["content"]["text"].clone(),
+            ));
+        }
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert_eq!(seen[0].1, "first");
+    let history = bob.history(chat, &HistoryQuery::default()).await?;
+    assert_eq!(history.messages.len(), 1);
+    Ok(())
+}
