@@ -401,6 +401,10 @@ describe("security", () => {
       assert.deepEqual(page.log.dialogs, []);
       assert.deepEqual(page.log.errors, []);
     }
+    // The conversation list preview shows the last payload as text too.
+    await b.goto("/#/");
+    await b.locator(".conv-preview", { hasText: last.slice(0, 10) }).first().waitFor();
+    await openChatWith(b, "Alice Liddell");
     // A direction override in a message reorders nothing outside its bubble.
     const override = "see invoice\u202Etxt.exe";
     await a.locator(".composer-input").fill(override);
@@ -408,13 +412,13 @@ describe("security", () => {
     const bubble = b.locator(".msg.theirs .text", { hasText: "see invoice" });
     await bubble.waitFor();
     assert.equal(await bubble.evaluate((el) => getComputedStyle(el).unicodeBidi), "plaintext");
-    // The conversation list preview and notifications path show the text too.
+    // Names and previews in the list are isolated too.
     await b.goto("/#/");
     for (const cls of [".conv-name", ".conv-preview"]) {
       const bidi = await b.locator(cls).first().evaluate((el) => getComputedStyle(el).unicodeBidi);
       assert.equal(bidi, "isolate", cls);
     }
-    await b.locator(".conv-preview", { hasText: last.slice(0, 10) }).first().waitFor();
+    await b.locator(".conv-preview", { hasText: "see invoice" }).first().waitFor();
     assert.equal(b.log.requests.filter((u) => u.startsWith(BEACON)).length, beaconsBefore);
     assert.equal(a.log.requests.filter((u) => u.startsWith(BEACON)).length, 0);
   });

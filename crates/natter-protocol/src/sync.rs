@@ -16,6 +16,12 @@ pub struct SyncQuery {
     /// The `cursor` of the previous sync; `0` (or absent) for a first sync.
     #[serde(default)]
     pub since: SyncCursor,
+    /// `true` when `since` is the `cursor` of a page that said `has_more`:
+    /// the server goes on from it and never answers this page with a reset
+    /// (the first page already said whether it was one).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[ts(as = "Option<bool>", optional)]
+    pub resume: bool,
 }
 
 /// Everything that changed for the caller after `since`.

@@ -103,9 +103,20 @@ fn client_frames_have_a_flat_shape() {
             id: Some(4),
             request: ClientRequest::Sync {
                 since: SyncCursor(17),
+                resume: false,
             },
         },
         json!({"id": 4, "type": "sync", "since": 17}),
+    );
+    check(
+        ClientFrame {
+            id: Some(4),
+            request: ClientRequest::Sync {
+                since: SyncCursor(18),
+                resume: true,
+            },
+        },
+        json!({"id": 4, "type": "sync", "since": 18, "resume": true}),
     );
     check(
         ClientFrame {
@@ -227,6 +238,7 @@ fn system_events_and_outcomes_are_tagged() {
     check(
         SyncQuery {
             since: SyncCursor(0),
+            resume: false,
         },
         json!({"since": 0}),
     );

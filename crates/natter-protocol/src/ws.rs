@@ -97,6 +97,10 @@ pub enum ClientRequest {
     Sync {
         #[serde(default)]
         since: SyncCursor,
+        /// Going on from a page that said `has_more` (see [`crate::sync::SyncQuery`]).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        #[ts(as = "Option<bool>", optional)]
+        resume: bool,
     },
     /// A page of history. Reply: [`crate::conversations::MessagePage`].
     History {

@@ -461,10 +461,14 @@ pub trait SyncStore: Send + Sync {
     /// conversations fit (`has_more` when the clock is further). `since` of
     /// 0, from the future, or older than what is kept gives `reset`: then
     /// the conversations of the page are all of the user's up to the cursor.
+    /// With `resume` (`since` is the cursor of a page that had more), the
+    /// page goes on from `since` and is never a reset, even below the
+    /// pruning horizon: a reset's later pages start below it.
     async fn sync(
         &self,
         user: UserId,
         since: SyncCursor,
+        resume: bool,
         max_events: u32,
         max_conversations: u32,
     ) -> StoreResult<SyncResponse>;

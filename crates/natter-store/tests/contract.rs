@@ -192,21 +192,30 @@ async fn sync_reports_exactly_the_conversations_that_changed_after_a_cursor() {
                 .expect("group");
             groups.push(id);
         }
-        let start = store.sync(b, SyncCursor(0), 100, 100).await.expect("sync");
+        let start = store
+            .sync(b, SyncCursor(0), false, 100, 100)
+            .await
+            .expect("sync");
         assert!(start.reset);
         assert_eq!(start.conversations.len(), 6);
         store
             .append_message(text(groups[2], a, "news"))
             .await
             .expect("append");
-        let delta = store.sync(b, start.cursor, 100, 100).await.expect("sync");
+        let delta = store
+            .sync(b, start.cursor, false, 100, 100)
+            .await
+            .expect("sync");
         assert!(!delta.reset);
         assert_eq!(
             delta.conversations.iter().map(|c| c.id).collect::<Vec<_>>(),
             vec![groups[2]]
         );
         assert!(delta.cursor > start.cursor);
-        let nothing = store.sync(b, delta.cursor, 100, 100).await.expect("sync");
+        let nothing = store
+            .sync(b, delta.cursor, false, 100, 100)
+            .await
+            .expect("sync");
         assert!(nothing.conversations.is_empty() && nothing.events.is_empty());
     }
 }
@@ -267,12 +276,12 @@ async fn pruned_events_turn_an_old_cursor_into_a_reset_and_spare_the_rest() {
         // Friendship events at times 2-3 (old), then a request at time 50 (new).
         friends(&store, a, b).await;
         let old_cursor = store
-            .sync(b, SyncCursor(0), 100, 100)
+            .sync(b, SyncCursor(0), false, 100, 100)
             .await
             .expect("sync")
             .cursor;
         let before_request = store
-            .sync(c, SyncCursor(0), 100, 100)
+            .sync(c, SyncCursor(0), false, 100, 100)
             .await
             .expect("sync")
             .cursor;
@@ -286,13 +295,22 @@ async fn pruned_events_turn_an_old_cursor_into_a_reset_and_spare_the_rest() {
         assert!(pruned >= 2, "pruned {pruned}");
 
         // A cursor from before the pruned events: they may have been missed.
-        let stale = store.sync(b, SyncCursor(1), 100, 100).await.expect("sync");
+        let stale = store
+            .sync(b, SyncCursor(1), false, 100, 100)
+            .await
+            .expect("sync");
         assert!(stale.reset);
         // A cursor after them loses nothing: the new request is still there.
-        let fresh = store.sync(b, old_cursor, 100, 100).await.expect("sync");
+        let fresh = store
+            .sync(b, old_cursor, false, 100, 100)
+            .await
+            .expect("sync");
         assert!(!fresh.reset);
         assert_eq!(fresh.events.len(), 1, "{:?}", fresh.events);
-        let for_c = store.sync(c, before_request, 100, 100).await.expect("sync");
+        let for_c = store
+            .sync(c, before_request, false, 100, 100)
+            .await
+            .expect("sync");
         assert!(!for_c.reset);
         assert_eq!(for_c.events.len(), 1, "{:?}", for_c.events);
         // Pruning again changes nothing.

@@ -251,7 +251,13 @@ export type SyncQuery = {
 /**
  * The `cursor` of the previous sync; `0` (or absent) for a first sync.
  */
-since: SyncCursor, };
+since: SyncCursor, 
+/**
+ * `true` when `since` is the `cursor` of a page that said `has_more`:
+ * the server goes on from it and never answers this page with a reset
+ * (the first page already said whether it was one).
+ */
+resume?: boolean, };
 
 export type SyncResponse = { cursor: SyncCursor, reset: boolean, 
 /**
@@ -269,13 +275,21 @@ export type ClientFrame = {
  * gets no reply when it succeeds; errors are always reported (with the id
  * when the frame had one).
  */
-id?: number, } & ({ "type": "auth", token: string, } | { "type": "ping" } | { "type": "send", conversation_id: ConversationId, client_msg_id: ClientMsgId, content: MessageContent, reply_to?: Seq, } | { "type": "read", conversation_id: ConversationId, seq: Seq, } | { "type": "typing", conversation_id: ConversationId, } | { "type": "sync", since: SyncCursor, } | { "type": "history", conversation_id: ConversationId, before?: Seq, after?: Seq, 
+id?: number, } & ({ "type": "auth", token: string, } | { "type": "ping" } | { "type": "send", conversation_id: ConversationId, client_msg_id: ClientMsgId, content: MessageContent, reply_to?: Seq, } | { "type": "read", conversation_id: ConversationId, seq: Seq, } | { "type": "typing", conversation_id: ConversationId, } | { "type": "sync", since: SyncCursor, 
+/**
+ * Going on from a page that said `has_more` (see [`crate::sync::SyncQuery`]).
+ */
+resume?: boolean, } | { "type": "history", conversation_id: ConversationId, before?: Seq, after?: Seq, 
 /**
  * 1 to 100; default 50.
  */
 limit?: number, });
 
-export type ClientRequest = { "type": "auth", token: string, } | { "type": "ping" } | { "type": "send", conversation_id: ConversationId, client_msg_id: ClientMsgId, content: MessageContent, reply_to?: Seq, } | { "type": "read", conversation_id: ConversationId, seq: Seq, } | { "type": "typing", conversation_id: ConversationId, } | { "type": "sync", since: SyncCursor, } | { "type": "history", conversation_id: ConversationId, before?: Seq, after?: Seq, 
+export type ClientRequest = { "type": "auth", token: string, } | { "type": "ping" } | { "type": "send", conversation_id: ConversationId, client_msg_id: ClientMsgId, content: MessageContent, reply_to?: Seq, } | { "type": "read", conversation_id: ConversationId, seq: Seq, } | { "type": "typing", conversation_id: ConversationId, } | { "type": "sync", since: SyncCursor, 
+/**
+ * Going on from a page that said `has_more` (see [`crate::sync::SyncQuery`]).
+ */
+resume?: boolean, } | { "type": "history", conversation_id: ConversationId, before?: Seq, after?: Seq, 
 /**
  * 1 to 100; default 50.
  */

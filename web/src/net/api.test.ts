@@ -18,12 +18,13 @@ describe("sync", () => {
     };
     const asked: string[] = [];
     const fetcher = (async (url: string) => {
-      const since = new URL(url, "http://x").searchParams.get("since") ?? "";
-      asked.push(since);
+      const params = new URL(url, "http://x").searchParams;
+      const since = params.get("since") ?? "";
+      asked.push(`${since}${params.get("resume") ? " resume" : ""}`);
       return new Response(JSON.stringify(pages[since]), { status: 200 });
     }) as typeof fetch;
     const merged = await new Api("/api/v1", fetcher).sync(3);
-    expect(asked).toEqual(["3", "7"]);
+    expect(asked).toEqual(["3", "7 resume"]);
     expect(merged.cursor).toBe(9);
     expect(merged.has_more).toBe(false);
     expect(merged.events.map((e) => e.cursor)).toEqual([4, 6, 8]);

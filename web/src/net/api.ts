@@ -78,31 +78,26 @@ export class Api {
   acceptRequest(id: number) { return this.call<Friend>("POST", `/friend-requests/${id}/accept`); }
   declineRequest(id: number) { return this.call<Ok>("POST", `/friend-requests/${id}/decline`); }
   cancelRequest(id: number) { return this.call<Ok>("DELETE", `/friend-requests/${id}`); }
-  /** Every friend, page after page. */
-  async friends(): Promise<FriendList> {
-    const all = await this.call<FriendList>("GET", "/friends");
+  /** Every page of a paged list (friends, conversations, members), merged. */
+  private async allPages<T extends { next: string | null }>(path: string, items: (page: T) => unknown[]): Promise<T> {
+    const all = await this.call<T>("GET", path);
     while (all.next) {
-      const page = await this.call<FriendList>("GET", `/friends?after=${encodeURIComponent(all.next)}`);
-      all.friends.push(...page.friends);
+      const page = await this.call<T>("GET", `${path}?after=${encodeURIComponent(all.next)}`);
+      items(all).push(...items(page));
       all.next = page.next;
     }
     return all;
   }
+
+  /** Every friend, page after page. */
+  friends() { return this.allPages<FriendList>("/friends", (p) => p.friends); }
   setRemark(user_id: number, remark: string | null) { return this.call<Ok>("PATCH", `/friends/${user_id}`, { remark }); }
   removeFriend(user_id: number) { return this.call<Ok>("DELETE", `/friends/${user_id}`); }
   blocks() { return this.call<BlockList>("GET", "/blocks"); }
   block(user_id: number) { return this.call<Ok>("PUT", `/blocks/${user_id}`); }
   unblock(user_id: number) { return this.call<Ok>("DELETE", `/blocks/${user_id}`); }
   /** Every conversation, newest activity first, page after page. */
-  async conversations(): Promise<ConversationList> {
-    const all = await this.call<ConversationList>("GET", "/conversations");
-    while (all.next) {
-      const page = await this.call<ConversationList>("GET", `/conversations?after=${encodeURIComponent(all.next)}`);
-      all.conversations.push(...page.conversations);
-      all.next = page.next;
-    }
-    return all;
-  }
+  conversations() { return this.allPages<ConversationList>("/conversations", (p) => p.conversations); }
   conversation(id: number) { return this.call<ConversationSummary>("GET", `/conversations/${id}`); }
   history(id: number, q: { before?: number; after?: number; limit?: number }) {
     const p = new URLSearchParams();
@@ -118,15 +113,7 @@ export class Api {
   }
   markRead(id: number, seq: number) { return this.call<ReadPosition>("POST", `/conversations/${id}/read`, { seq }); }
   /** Every member of a conversation, page after page. */
-  async members(id: number): Promise<MemberList> {
-    const all = await this.call<MemberList>("GET", `/conversations/${id}/members`);
-    while (all.next) {
-      const page = await this.call<MemberList>("GET", `/conversations/${id}/members?after=${encodeURIComponent(all.next)}`);
-      all.members.push(...page.members);
-      all.next = page.next;
-    }
-    return all;
-  }
+  members(id: number) { return this.allPages<MemberList>(`/conversations/${id}/members`, (p) => p.members); }
   createGroup(name: string, members: number[]) { return this.call<ConversationSummary>("POST", "/groups", { name, members }); }
   updateGroup(id: number, patch: { name?: string; announcement?: string }) {
     return this.call<Ok>("PATCH", `/groups/${id}`, patch);
@@ -140,14 +127,17 @@ export class Api {
   /** Everything after `since`: every page the server answers in, merged
    * (events in order, the newest summary of each conversation, the last cursor). */
   async sync(since: number): Promise<SyncResponse> {
-    const merged = await this.syncPage(since);
+    const merged = await this.syncPage(since, false);
     while (merged.has_more) {
-      const page = await this.syncPage(merged.cursor);
+      const page = await this.syncPage(merged.cursor, true);
       mergeSyncPage(merged, page);
     }
     return merged;
   }
-  syncPage(since: number) { return this.call<SyncResponse>("GET", `/sync?since=${since}`); }
+  /** One page; `resume` when going on from a page that had more. */
+  syncPage(since: number, resume: boolean) {
+    return this.call<SyncResponse>("GET", `/sync?since=${since}${resume ? "&resume=true" : ""}`);
+  }
 }
 
 /** Adds the next page of a sync to the earlier ones: its events after theirs,

@@ -33,7 +33,7 @@ export function Auth() {
     setError(null);
     try {
       if (mode === "register") {
-        if ([...password].length < 8) throw { code: "weak_password" };
+        if ([...password].length < 8) throw { code: "weak_password", reason: "too_short" };
         await store().api.register(username.trim(), password, display.trim() || undefined);
       }
       await logIn(username.trim(), password);

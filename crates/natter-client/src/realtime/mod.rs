@@ -357,18 +357,23 @@ impl Connection {
     /// Everything that changed after `since`, over the socket: every page the
     /// server answers in, merged (see [`crate::Session::sync`]).
     pub async fn sync(&self, since: SyncCursor) -> Result<SyncResponse> {
-        let mut merged = self.sync_page(since).await?;
+        let mut merged = self.sync_page(since, false).await?;
         while merged.has_more {
-            let page = self.sync_page(merged.cursor).await?;
+            let page = self.sync_page(merged.cursor, true).await?;
             crate::session::merge_sync_page(&mut merged, page);
         }
         Ok(merged)
     }
 
-    /// One page of a sync, over the socket.
-    pub async fn sync_page(&self, since: SyncCursor) -> Result<SyncResponse> {
-        self.request(ClientRequest::Sync { since }, false, self.request_timeout)
-            .await
+    /// One page of a sync, over the socket (`resume`: going on from a page
+    /// that had more).
+    pub async fn sync_page(&self, since: SyncCursor, resume: bool) -> Result<SyncResponse> {
+        self.request(
+            ClientRequest::Sync { since, resume },
+            false,
+            self.request_timeout,
+        )
+        .await
     }
 
     /// A page of history, over the socket.

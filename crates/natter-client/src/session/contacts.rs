@@ -19,18 +19,7 @@ impl Session {
 
     /// All the caller's friends, with remarks and presence, page after page.
     pub async fn friends(&self) -> Result<FriendList> {
-        let mut all = self.friends_page(&PageQuery::default()).await?;
-        while let Some(after) = all.next.take() {
-            let page = self
-                .friends_page(&PageQuery {
-                    limit: None,
-                    after: Some(after),
-                })
-                .await?;
-            all.friends.extend(page.friends);
-            all.next = page.next;
-        }
-        Ok(all)
+        super::all_pages(|query| async move { self.friends_page(&query).await }).await
     }
 
     /// One page of the caller's friends, by username.

@@ -17,17 +17,7 @@ use crate::error::Result;
 impl Session {
     /// All the caller's conversations, newest activity first, page after page.
     pub async fn conversations(&self) -> Result<ConversationList> {
-        let mut all = self.conversations_page(&PageQuery::default()).await?;
-        while let Some(after) = all.next.take() {
-            let query = PageQuery {
-                limit: None,
-                after: Some(after),
-            };
-            let page = self.conversations_page(&query).await?;
-            all.conversations.extend(page.conversations);
-            all.next = page.next;
-        }
-        Ok(all)
+        super::all_pages(|query| async move { self.conversations_page(&query).await }).await
     }
 
     /// One page of the caller's conversations.
@@ -108,19 +98,8 @@ impl Session {
     /// All the members of a conversation, with their roles and read
     /// positions, page after page.
     pub async fn members(&self, conversation_id: ConversationId) -> Result<MemberList> {
-        let mut all = self
-            .members_page(conversation_id, &PageQuery::default())
-            .await?;
-        while let Some(after) = all.next.take() {
-            let query = PageQuery {
-                limit: None,
-                after: Some(after),
-            };
-            let page = self.members_page(conversation_id, &query).await?;
-            all.members.extend(page.members);
-            all.next = page.next;
-        }
-        Ok(all)
+        super::all_pages(|query| async move { self.members_page(conversation_id, &query).await })
+            .await
     }
 
     /// One page of a conversation's members.
@@ -230,19 +209,22 @@ impl Session {
     /// (events in order, the newest summary of each conversation, the last
     /// page's cursor).
     pub async fn sync(&self, since: SyncCursor) -> Result<SyncResponse> {
-        let mut merged = self.sync_page(since).await?;
+        let mut merged = self.sync_page(since, false).await?;
         while merged.has_more {
-            let page = self.sync_page(merged.cursor).await?;
+            let page = self.sync_page(merged.cursor, true).await?;
             merge_sync_page(&mut merged, page);
         }
         Ok(merged)
     }
 
     /// One page of what changed after `since`; `has_more` says whether to
-    /// ask again from its `cursor`.
-    pub async fn sync_page(&self, since: SyncCursor) -> Result<SyncResponse> {
-        self.call(self.req(sync::SYNC, &[]).query(&SyncQuery { since }))
-            .await
+    /// ask again from its `cursor`, with `resume` set.
+    pub async fn sync_page(&self, since: SyncCursor, resume: bool) -> Result<SyncResponse> {
+        self.call(
+            self.req(sync::SYNC, &[])
+                .query(&SyncQuery { since, resume }),
+        )
+        .await
     }
 }
 

@@ -10,6 +10,52 @@ mod conversations;
 
 pub(crate) use conversations::merge_sync_page;
 
+/// A list the server answers in pages (`next` names the following one).
+trait Paged {
+    fn next_page(&mut self) -> Option<String>;
+    /// Appends the entries of a later page and takes its `next`.
+    fn append(&mut self, page: Self);
+}
+
+macro_rules! paged {
+    ($($list:ty => $items:ident),* $(,)?) => {$(
+        impl Paged for $list {
+            fn next_page(&mut self) -> Option<String> {
+                self.next.take()
+            }
+            fn append(&mut self, page: Self) {
+                self.$items.extend(page.$items);
+                self.next = page.next;
+            }
+        }
+    )*};
+}
+
+paged!(
+    natter_protocol::contacts::FriendList => friends,
+    natter_protocol::conversations::ConversationList => conversations,
+    natter_protocol::conversations::MemberList => members,
+);
+
+/// Every page of a list, merged: `fetch` asks for one page.
+async fn all_pages<L, F, Fut>(mut fetch: F) -> crate::error::Result<L>
+where
+    L: Paged,
+    F: FnMut(natter_protocol::conversations::PageQuery) -> Fut,
+    Fut: std::future::Future<Output = crate::error::Result<L>>,
+{
+    let mut all = fetch(Default::default()).await?;
+    while let Some(after) = all.next_page() {
+        let query = natter_protocol::conversations::PageQuery {
+            limit: None,
+            after: Some(after),
+        };
+        let page = fetch(query).await?;
+        all.append(page);
+    }
+    Ok(all)
+}
+
 use std::fmt;
 use std::sync::Arc;
 

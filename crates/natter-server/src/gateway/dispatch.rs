@@ -62,7 +62,9 @@ async fn run(app: &AppState, caller: Caller, request: ClientRequest) -> ApiResul
             app.conversations.typing(caller, conversation_id).await?;
             to_json(&Ok::YES)?
         }
-        ClientRequest::Sync { since } => to_json(&app.sync.sync(caller, since).await?)?,
+        ClientRequest::Sync { since, resume } => {
+            to_json(&app.sync.sync(caller, since, resume).await?)?
+        }
         ClientRequest::History {
             conversation_id,
             query,

@@ -37,7 +37,12 @@ impl SyncService {
         }
     }
 
-    pub async fn sync(&self, caller: Caller, since: SyncCursor) -> ApiResult<SyncResponse> {
+    pub async fn sync(
+        &self,
+        caller: Caller,
+        since: SyncCursor,
+        resume: bool,
+    ) -> ApiResult<SyncResponse> {
         // A sync of many conversations is one of the heaviest reads there is.
         self.limits.sync(caller.user)?;
         Ok(self
@@ -45,6 +50,7 @@ impl SyncService {
             .sync(
                 caller.user,
                 since,
+                resume,
                 self.config.max_events.max(1),
                 self.config.max_conversations.max(1),
             )
@@ -69,5 +75,7 @@ async fn sync(
     caller: Caller,
     Query(query): Query<SyncQuery>,
 ) -> ApiResult<axum::Json<SyncResponse>> {
-    Ok(axum::Json(app.sync.sync(caller, query.since).await?))
+    Ok(axum::Json(
+        app.sync.sync(caller, query.since, query.resume).await?,
+    ))
 }

@@ -173,10 +173,10 @@ async fn the_change_stream_carries_friend_requests_in_bounded_pages() -> anyhow:
         users.push(user);
     }
     // Six events with pages of five: two pages, in order, none lost or doubled.
-    let first = bob.sync_page(delta.cursor).await?;
+    let first = bob.sync_page(delta.cursor, false).await?;
     assert!(!first.reset && first.has_more, "{first:?}");
     assert_eq!(first.events.len(), 5);
-    let second = bob.sync_page(first.cursor).await?;
+    let second = bob.sync_page(first.cursor, true).await?;
     assert!(!second.reset && !second.has_more, "{second:?}");
     assert_eq!(second.events.len(), 1);
     let senders: Vec<_> = first
@@ -213,7 +213,7 @@ async fn a_sync_of_many_conversations_comes_in_bounded_pages() -> anyhow::Result
     }
     // A first sync (a reset) of ten conversations: three pages of at most four.
     let mut seen = Vec::new();
-    let mut page = bob.sync_page(SyncCursor(0)).await?;
+    let mut page = bob.sync_page(SyncCursor(0), false).await?;
     assert!(page.reset);
     let mut pages = 1;
     loop {
@@ -226,7 +226,7 @@ async fn a_sync_of_many_conversations_comes_in_bounded_pages() -> anyhow::Result
         if !page.has_more {
             break;
         }
-        page = bob.sync_page(page.cursor).await?;
+        page = bob.sync_page(page.cursor, true).await?;
         pages += 1;
     }
     assert!(pages >= 3, "{pages} pages");

@@ -15,6 +15,7 @@ impl SyncStore for SqliteStore {
         &self,
         user: UserId,
         since: SyncCursor,
+        resume: bool,
         max_events: u32,
         max_conversations: u32,
     ) -> StoreResult<SyncResponse> {
@@ -32,8 +33,11 @@ impl SyncStore for SqliteStore {
                     row.get(0)
                 })
                 .map_err(db_error)?;
-            // Below the horizon, events this device never saw were pruned.
-            let reset = since.0 <= 0 || since.0 > clock || since.0 < horizon;
+            // Below the horizon, events this device never saw were pruned;
+            // a resumed page goes on where the previous page of the same sync
+            // ended (which may be below the horizon if that sync was a reset).
+            let unknown = since.0 <= 0 || since.0 > clock;
+            let reset = unknown || (!resume && since.0 < horizon);
             let lower = if reset { 0 } else { since.0 };
             let max_events = max_events.max(1);
             let max_conversations = max_conversations.max(1);

@@ -130,7 +130,7 @@ async fn friendships_that_outlived_a_block_end_at_the_upgrade() {
             .await
             .expect("friends");
         let cursor = store
-            .sync(alice, SyncCursor(1), 1000, 1000)
+            .sync(alice, SyncCursor(1), false, 1000, 1000)
             .await
             .expect("sync")
             .cursor;
@@ -156,7 +156,10 @@ async fn friendships_that_outlived_a_block_end_at_the_upgrade() {
         };
         let friends = store.list_friends(user, page).await.expect("friends");
         assert!(friends.items.is_empty());
-        let delta = store.sync(user, cursor, 1000, 1000).await.expect("sync");
+        let delta = store
+            .sync(user, cursor, false, 1000, 1000)
+            .await
+            .expect("sync");
         assert!(!delta.reset);
         assert!(
             delta
@@ -174,4 +177,54 @@ async fn friendships_that_outlived_a_block_end_at_the_upgrade() {
             .expect("relation")
             .a_blocked_b
     );
+}
+
+/// The later pages of a reset start below the pruning horizon when the
+/// user's conversations are old: resumed, they go on instead of starting the
+/// reset over (which would never end).
+#[tokio::test]
+async fn a_reset_in_pages_goes_on_below_the_pruning_horizon() {
+    use crate::{ConversationStore, GroupLimits, SyncStore};
+    use natter_protocol::SyncCursor;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("opens");
+    let user = store.insert_user(new_user("old")).await.expect("user").id;
+    let limits = GroupLimits {
+        max_members: 10,
+        max_groups_per_user: 100,
+    };
+    let mut groups = Vec::new();
+    for i in 0..5 {
+        let (id, _) = store
+            .create_group(user, format!("g{i}"), Vec::new(), limits, Timestamp(10))
+            .await
+            .expect("group");
+        groups.push(id);
+    }
+    // Everything so far is older than what is kept: the horizon is now.
+    store.prune_events(Timestamp(1_000)).await.expect("prune");
+    let first = store
+        .sync(user, SyncCursor(0), false, 100, 2)
+        .await
+        .expect("sync");
+    assert!(first.reset && first.has_more);
+    // Not resumed, the old cursor is below the horizon: a reset again.
+    let again = store
+        .sync(user, first.cursor, false, 100, 2)
+        .await
+        .expect("sync");
+    assert!(again.reset);
+    let mut seen: Vec<_> = first.conversations.iter().map(|c| c.id).collect();
+    let mut cursor = first.cursor;
+    loop {
+        let page = store.sync(user, cursor, true, 100, 2).await.expect("sync");
+        assert!(!page.reset);
+        seen.extend(page.conversations.iter().map(|c| c.id));
+        cursor = page.cursor;
+        if !page.has_more {
+            break;
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, groups);
 }

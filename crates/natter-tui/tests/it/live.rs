@@ -143,6 +143,11 @@ async fn friend_requests_and_groups_from_the_chat_screen() -> anyhow::Result<()>
     screen.wait_for("is now your friend").await?;
     let friends = alice.friends().await?;
     assert!(friends.friends.iter().any(|f| f.user.id == bob.user().id));
+    // The client reloads its friends on its own time: wait until it lists
+    // bob (offline, he never connected) before naming him in a group.
+    screen
+        .wait_for(&format!("○ {}", bob.user().username))
+        .await?;
     screen.key(KeyCode::Esc)?;
 
     screen.key(KeyCode::Char('g'))?;
