@@ -132,3 +132,68 @@ async fn passwords_tokens_and_messages_stay_out_of_the_log() -> anyhow::Result<(
     }
     Ok(())
 }
+
+/// At start the server says what it made of the open-file limit (it raises
+/// the soft limit to the hard one), and warns when the data directory or the
+/// database let other users of the machine read them.
+#[tokio::test]
+async fn the_start_logs_the_file_limit_and_warns_of_readable_data() -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir()?;
+    let data = parent.path().join("shared-data");
+    std::fs::create_dir(&data)?;
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755))?;
+    std::fs::write(data.join("natter.db"), b"")?;
+    std::fs::set_permissions(
+        data.join("natter.db"),
+        std::fs::Permissions::from_mode(0o644),
+    )?;
+    let mut server = natter()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let mut stdout = BufReader::new(server.stdout.take().context("stdout")?).lines();
+    let mut stderr = BufReader::new(server.stderr.take().context("stderr")?).lines();
+    let mut log = String::new();
+    let started = tokio::time::timeout(WAIT, async {
+        loop {
+            let line = tokio::select! {
+                Ok(Some(line)) = stdout.next_line() => line,
+                Ok(Some(line)) = stderr.next_line() => line,
+                else => return false,
+            };
+            log.push_str(&line);
+            log.push('\n');
+            if line.contains("natter listening") {
+                return true;
+            }
+        }
+    })
+    .await;
+    let _ = server.start_kill();
+    let _ = server.wait().await;
+    assert_eq!(started.ok(), Some(true), "the server did not start:\n{log}");
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("other users of this machine can read"))
+        .collect();
+    assert!(
+        warnings.iter().any(|w| w.contains("755")),
+        "no warning about the directory:\n{log}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("natter.db") && w.contains("644")),
+        "no warning about the database:\n{log}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains("open-file limit") && l.contains("soft_limit=")),
+        "{log}"
+    );
+    Ok(())
+}
