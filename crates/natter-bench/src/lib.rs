@@ -14,11 +14,15 @@
 //! - [`history`]: pages of 50 through a long conversation; page latency.
 //! - [`login`]: failed logins for a wrong password and for an unknown
 //!   username; the two latencies must match (no enumeration by timing).
+//! - [`attack`]: a probe user's latency in quiet phases and in phases under
+//!   a login flood or slow bodies from other addresses, and what the
+//!   attackers got. Run it with the server's rate limits on.
 //!
 //! Sockets bind to several loopback source addresses (127.0.0.x) so the
 //! ephemeral port range of one address is never the limit. Traffic goes only
 //! to the URL given, which must be a loopback address.
 
+pub mod attack;
 pub mod connect;
 pub mod direct;
 pub mod driver;

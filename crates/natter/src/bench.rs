@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 use natter_bench::wire::Target;
 
 #[derive(Args, Debug)]
@@ -100,9 +100,51 @@ enum Scenario {
         #[arg(long, default_value_t = 200)]
         attempts: u64,
     },
+    /// A probe user's latency in quiet phases and under attack (run with rate limits on).
+    Attack {
+        #[command(flatten)]
+        common: Common,
+        /// The attack run during the attacked phases.
+        #[arg(long, value_enum)]
+        kind: AttackKindArg,
+        /// Quiet phases, and as many attacked ones (alternating, quiet first).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Probes per phase, spread evenly over it, from 127.0.0.1.
+        #[arg(long, default_value_t = 20)]
+        probes: usize,
+        /// Attacker addresses, 127.0.0.2 on [default: 30 login-flood, 4 slow-bodies].
+        #[arg(long)]
+        addresses: Option<usize>,
+        /// Loops (login-flood) or slow connections (slow-bodies) per address
+        /// [default: 10 login-flood, 275 slow-bodies].
+        #[arg(long)]
+        per_address: Option<usize>,
+        /// Seconds per phase.
+        #[arg(long, default_value_t = 20)]
+        phase_secs: u64,
+    },
     /// (internal) a worker process of `connect`.
     #[command(hide = true)]
     Worker,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+enum AttackKindArg {
+    /// Wrong logins with unknown usernames from many addresses, and wrong
+    /// password changes from one signed-in account.
+    LoginFlood,
+    /// Connections that send a login's headers, then one body byte every 2 s.
+    SlowBodies,
+}
+
+impl From<AttackKindArg> for natter_bench::attack::AttackKind {
+    fn from(kind: AttackKindArg) -> Self {
+        match kind {
+            AttackKindArg::LoginFlood => natter_bench::attack::AttackKind::LoginFlood,
+            AttackKindArg::SlowBodies => natter_bench::attack::AttackKind::SlowBodies,
+        }
+    }
 }
 
 fn print(json: bool, value: &impl serde::Serialize, table: String) -> anyhow::Result<()> {
@@ -217,6 +259,30 @@ pub fn main(args: BenchArgs) -> anyhow::Result<()> {
                 let target = Target::parse(&common.server)?;
                 let params = natter_bench::login::LoginParams { attempts };
                 let report = natter_bench::login::run(&target, &params).await?;
+                print(common.json, &report, report.table())?;
+            }
+            Scenario::Attack {
+                common,
+                kind,
+                rounds,
+                probes,
+                addresses,
+                per_address,
+                phase_secs,
+            } => {
+                let target = Target::parse(&common.server)?;
+                let kind = natter_bench::attack::AttackKind::from(kind);
+                let params = natter_bench::attack::AttackParams {
+                    kind,
+                    rounds,
+                    probes,
+                    addresses: addresses.unwrap_or(kind.default_addresses()),
+                    per_address: per_address.unwrap_or(kind.default_per_address()),
+                    phase: Duration::from_secs(phase_secs),
+                    server_pid: common.server_pid,
+                    quiet: common.quiet,
+                };
+                let report = natter_bench::attack::run(&target, &params).await?;
                 print(common.json, &report, report.table())?;
             }
         }

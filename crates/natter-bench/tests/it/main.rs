@@ -130,3 +130,87 @@ async fn login_compares_wrong_passwords_with_unknown_users() -> anyhow::Result<(
     assert!(report.answers_identical, "{}", report.table());
     Ok(())
 }
+
+fn attack_params(
+    kind: natter_bench::attack::AttackKind,
+    addresses: usize,
+    per_address: usize,
+    phase: Duration,
+) -> natter_bench::attack::AttackParams {
+    natter_bench::attack::AttackParams {
+        kind,
+        rounds: 1,
+        probes: 2,
+        addresses,
+        per_address,
+        phase,
+        server_pid: Some(std::process::id()),
+        quiet: true,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_login_flood_is_refused_while_the_probe_logs_in() -> anyhow::Result<()> {
+    let server = TestServer::start_with(|c| c.limits.enabled = true).await?;
+    let params = attack_params(
+        natter_bench::attack::AttackKind::LoginFlood,
+        3,
+        // More than the 4 waiting hashes an address may have.
+        6,
+        Duration::from_millis(1500),
+    );
+    let report = natter_bench::attack::run(&target(&server)?, &params).await?;
+    let table = report.table();
+    eprintln!("{table}");
+    assert_eq!(report.quiet.probe.count, 2, "{table}");
+    assert_eq!(report.attacked.probe.count, 2, "{table}");
+    assert_eq!(
+        report.quiet.probe_failures + report.attacked.probe_failures,
+        0,
+        "{table}"
+    );
+    let flood = report.login_flood.as_ref().expect("a login-flood report");
+    assert!(flood.logins.rate_limited > 0, "{table}");
+    assert!(flood.logins.invalid_credentials > 0, "{table}");
+    assert!(flood.password_changes.sent > 0, "{table}");
+    assert_eq!(flood.logins.other, 0, "{table}");
+    assert!(report.p50_ratio.is_some(), "{table}");
+    let json = serde_json::to_value(&report)?;
+    assert_eq!(json["kind"], "login-flood");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_slow_bodies_are_turned_away_or_cut_while_the_probe_chats() -> anyhow::Result<()> {
+    let server = TestServer::start_with(|c| {
+        c.limits.enabled = true;
+        c.http.body_timeout_secs = 1;
+        c.http.max_connections_per_address = 8;
+    })
+    .await?;
+    let params = attack_params(
+        natter_bench::attack::AttackKind::SlowBodies,
+        2,
+        12,
+        Duration::from_millis(2500),
+    );
+    let report = natter_bench::attack::run(&target(&server)?, &params).await?;
+    let table = report.table();
+    eprintln!("{table}");
+    assert_eq!(report.quiet.probe.count, 2, "{table}");
+    assert_eq!(report.attacked.probe.count, 2, "{table}");
+    assert_eq!(
+        report.quiet.probe_failures + report.attacked.probe_failures,
+        0,
+        "{table}"
+    );
+    let slow = report.slow_bodies.as_ref().expect("a slow-bodies report");
+    // 8 places per address: the other 4 of each address's 12 are refused at once.
+    assert!(slow.turned_away_429 >= 8, "{table}");
+    assert!(slow.cut_408 + slow.closed_without_answer >= 1, "{table}");
+    assert!(slow.other_answers.is_empty(), "{table}");
+    assert_eq!(slow.connect_errors, 0, "{table}");
+    let json = serde_json::to_value(&report)?;
+    assert_eq!(json["kind"], "slow-bodies");
+    Ok(())
+}
