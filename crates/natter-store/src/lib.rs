@@ -392,6 +392,12 @@ pub trait ConversationStore: Send + Sync {
         conversation: ConversationId,
         page: PageRequest,
     ) -> StoreResult<Page<Member>>;
+    /// The kind of a conversation the user belongs to (`NotFound` otherwise).
+    async fn conversation_kind(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+    ) -> StoreResult<ConversationKind>;
     /// The kind and member ids of a conversation the user belongs to.
     async fn member_ids(
         &self,

@@ -167,7 +167,9 @@ impl ConversationService {
         caller: Caller,
         conversation: ConversationId,
     ) -> ApiResult<()> {
-        self.store.member_ids(caller.user, conversation).await?;
+        self.store
+            .conversation_kind(caller.user, conversation)
+            .await?;
         Ok(())
     }
 
@@ -243,7 +245,10 @@ impl ConversationService {
         conversation: ConversationId,
         query: PageQuery,
     ) -> ApiResult<MemberList> {
-        let kind = self.store.member_ids(caller.user, conversation).await?.kind;
+        let kind = self
+            .store
+            .conversation_kind(caller.user, conversation)
+            .await?;
         let page = self
             .store
             .list_members(

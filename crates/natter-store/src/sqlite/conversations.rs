@@ -659,6 +659,18 @@ impl ConversationStore for SqliteStore {
         .await
     }
 
+    async fn conversation_kind(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+    ) -> StoreResult<ConversationKind> {
+        self.read(move |conn| {
+            require_member(conn, conversation, user)?;
+            kind_of(conn, conversation)
+        })
+        .await
+    }
+
     async fn member_ids(
         &self,
         user: UserId,
