@@ -191,8 +191,9 @@ describe("chat between people", () => {
     page.on("console", (m) => { if (/Content Security Policy|Trusted Type/i.test(m.text())) b.log.csp.push(m.text()); });
     await page.goto("/#/");
     const conv = convEntry(page, "Alice Liddell");
-    await conv.locator(".badge").waitFor();
-    assert.ok(Number(await conv.locator(".badge").innerText()) >= 3);
+    // The cached list may show an older badge until the catch-up lands.
+    await conv.locator(".badge", { hasText: /^([3-9]|\d\d+|99\+)$/ }).waitFor();
+    assert.ok(Number((await conv.locator(".badge").innerText()).replace("+", "")) >= 3);
     await conv.click();
     for (const i of [1, 2, 3]) await page.locator(".msg.theirs", { hasText: `while you were away ${i}` }).waitFor();
     await page.locator(".new-marker").waitFor();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ClientRequest, ConversationSummary, Message, SyncResponse } from "../generated/protocol";
-import type { Api } from "../net/api";
+import { ApiError, type Api } from "../net/api";
 import type { SocketHooks } from "../net/socket";
 import { SocketError } from "../net/socket";
 import { memoryCache } from "./cache";
@@ -151,6 +151,22 @@ describe("ChatStore sync", () => {
     await settle(store);
     expect(seqs(store)).toEqual([1, 2, 3, 4, 5]);
     expect(server.calls.filter((c) => c.startsWith("history") && c.includes("after"))).toHaveLength(1);
+  });
+
+  it("tries a sync refused for its budget again when the server says", async () => {
+    const { store, connect, server } = await setup(1);
+    const sync = server.api.sync.bind(server.api);
+    let refusals = 1;
+    server.api.sync = async (since: number) => {
+      if (refusals-- > 0) throw new ApiError("rate_limited", "wait", 429, 300);
+      return sync(since);
+    };
+    await connect();
+    expect(store.synced.value).toBe(false);
+    await new Promise((r) => setTimeout(r, 350));
+    await settle(store);
+    expect(store.synced.value).toBe(true);
+    expect(seqs(store)).toEqual([1]);
   });
 
   it("catches up after being offline, from the cursor it stored", async () => {

@@ -198,8 +198,12 @@ export class ChatStore {
       this.synced.value = true;
       await this.flushPending();
     } catch (e) {
-      // Keep the old cursor: the next connect redoes the catch-up.
+      // Keep the old cursor: the next connect redoes the catch-up, and a
+      // sync refused for its budget is tried again once the server says.
       console.warn("catch-up failed", e);
+      if (e instanceof ApiError && e.code === "rate_limited" && !this.stopped) {
+        setTimeout(() => { if (!this.stopped) void this.catchUp(); }, e.retryAfterMs ?? 1000);
+      }
     } finally {
       this.syncing = false;
     }

@@ -149,6 +149,21 @@ fn attack_params(
     }
 }
 
+/// Checks that the probe made its two requests in each kind of phase and
+/// that none failed; returns the report's table for the assertion messages.
+fn probes_all_served(report: &natter_bench::attack::AttackReport) -> String {
+    let table = report.table();
+    eprintln!("{table}");
+    assert_eq!(report.quiet.probe.count, 2, "{table}");
+    assert_eq!(report.attacked.probe.count, 2, "{table}");
+    assert_eq!(
+        report.quiet.probe_failures + report.attacked.probe_failures,
+        0,
+        "{table}"
+    );
+    table
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attack_login_flood_is_refused_while_the_probe_logs_in() -> anyhow::Result<()> {
     let server = TestServer::start_with(|c| c.limits.enabled = true).await?;
@@ -160,15 +175,7 @@ async fn attack_login_flood_is_refused_while_the_probe_logs_in() -> anyhow::Resu
         Duration::from_millis(1500),
     );
     let report = natter_bench::attack::run(&target(&server)?, &params).await?;
-    let table = report.table();
-    eprintln!("{table}");
-    assert_eq!(report.quiet.probe.count, 2, "{table}");
-    assert_eq!(report.attacked.probe.count, 2, "{table}");
-    assert_eq!(
-        report.quiet.probe_failures + report.attacked.probe_failures,
-        0,
-        "{table}"
-    );
+    let table = probes_all_served(&report);
     let flood = report.login_flood.as_ref().expect("a login-flood report");
     assert!(flood.logins.rate_limited > 0, "{table}");
     assert!(flood.logins.invalid_credentials > 0, "{table}");
@@ -195,15 +202,7 @@ async fn attack_slow_bodies_are_turned_away_or_cut_while_the_probe_chats() -> an
         Duration::from_millis(2500),
     );
     let report = natter_bench::attack::run(&target(&server)?, &params).await?;
-    let table = report.table();
-    eprintln!("{table}");
-    assert_eq!(report.quiet.probe.count, 2, "{table}");
-    assert_eq!(report.attacked.probe.count, 2, "{table}");
-    assert_eq!(
-        report.quiet.probe_failures + report.attacked.probe_failures,
-        0,
-        "{table}"
-    );
+    let table = probes_all_served(&report);
     let slow = report.slow_bodies.as_ref().expect("a slow-bodies report");
     // 8 places per address: the other 4 of each address's 12 are refused at once.
     assert!(slow.turned_away_429 >= 8, "{table}");
