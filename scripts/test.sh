@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test of the project, as CI runs it (`make test`, called by .ci/run).
 # Needs only the Rust toolchain; the web tests install their own packages and
-# Debian's chromium when missing.
+# Debian's chromium when missing, and scripts/services.sh starts PostgreSQL
+# and Redis when none run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,10 @@ if [ ! -x "$VENV/bin/openapi-spec-validator" ]; then
   "$VENV/bin/pip" install --quiet openapi-spec-validator
 fi
 export NATTER_OPENAPI_VALIDATOR="$PWD/$VENV/bin/openapi-spec-validator"
+
+# PostgreSQL and Redis for the scale-out suites: the local ones, or throwaway
+# ones from Debian's packages when none answer.
+source scripts/services.sh
 
 echo "== Rust tests"
 # As root (CI), the storage-fault tests must really run, not skip: they mount a

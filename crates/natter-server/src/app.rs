@@ -6,10 +6,11 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use natter_bus::{Bus, Presence};
+use natter_bus::Bus;
 use natter_store::Store;
 
 use crate::accounts::AccountService;
+use crate::backends::Backends;
 use crate::config::Config;
 use crate::contacts::ContactService;
 use crate::conversations::ConversationService;
@@ -21,12 +22,14 @@ use crate::sync::SyncService;
 
 pub struct App {
     pub accounts: AccountService,
-    pub contacts: ContactService,
+    pub contacts: Arc<ContactService>,
     pub conversations: ConversationService,
     pub sync: SyncService,
     pub presence: Arc<PresenceService>,
     pub gateway: Gateway,
     pub limits: Arc<RateLimits>,
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
 }
 
 /// Cheap-to-clone handle to the services, shared by every request.
@@ -41,12 +44,10 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    pub fn build(
-        config: &Config,
-        store: Arc<dyn Store>,
-        bus: Arc<dyn Bus>,
-        presence: Arc<dyn Presence>,
-    ) -> AppState {
+    pub fn build(config: &Config, backends: &Backends) -> AppState {
+        let store = backends.store.clone();
+        let bus = backends.bus.clone();
+        let presence = backends.presence.clone();
         let limits = Arc::new(RateLimits::new(&config.limits));
         let publisher = Arc::new(Publisher::new(bus.clone()));
         let presence = Arc::new(PresenceService::new(
@@ -61,21 +62,21 @@ impl AppState {
             config.accounts.clone(),
             limits.clone(),
         );
-        let contacts = ContactService::new(
+        let contacts = Arc::new(ContactService::new(
             store.clone(),
             presence.clone(),
             publisher.clone(),
             limits.clone(),
-        );
+            &config.contacts,
+        ));
         let conversations = ConversationService::new(
             store.clone(),
-            store.clone(),
+            contacts.clone(),
             publisher,
-            config.contacts.clone(),
             config.groups.clone(),
             limits.clone(),
         );
-        let sync = SyncService::new(store, config.sync.clone(), limits.clone());
+        let sync = SyncService::new(store.clone(), config.sync.clone(), limits.clone());
         let https = config.http.tls_cert.is_some();
         let gateway = Gateway::new(config.gateway.clone(), limits.clone(), https);
         bus.subscribe(gateway.hub.clone());
@@ -87,6 +88,22 @@ impl AppState {
             presence,
             gateway,
             limits,
+            store,
+            bus,
         }))
     }
+
+    /// Whether this node can serve: the store answers (within 2 s) and the
+    /// bus is connected. The cause when not.
+    pub async fn health(&self) -> Result<(), String> {
+        let answered = tokio::time::timeout(HEALTH_TIMEOUT, self.store.ping()).await;
+        match answered {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => return Err(format!("store: {error}")),
+            Err(_) => return Err("store: no answer within 2 s".into()),
+        }
+        self.bus.health().map_err(|error| format!("bus: {error}"))
+    }
 }
+
+const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);

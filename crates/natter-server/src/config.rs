@@ -16,6 +16,13 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Directory for the database and (later) media.
     pub data: PathBuf,
+    /// A PostgreSQL URL (`postgres://user@host:5432/natter`): the store of a
+    /// cluster, shared by every node. Unset: SQLite in `data`.
+    pub database: Option<String>,
+    /// A Redis URL (`redis://host:6379`): the bus and presence between
+    /// nodes. Unset: in-process (a single node).
+    pub bus: Option<String>,
+    pub cluster: ClusterConfig,
     pub http: HttpConfig,
     pub accounts: AccountsConfig,
     pub contacts: ContactsConfig,
@@ -30,6 +37,9 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data: PathBuf::from("natter-data"),
+            database: None,
+            bus: None,
+            cluster: ClusterConfig::default(),
             http: HttpConfig::default(),
             accounts: AccountsConfig::default(),
             contacts: ContactsConfig::default(),
@@ -45,6 +55,36 @@ impl Config {
     /// Parses a TOML config file's text.
     pub fn from_toml(text: &str) -> Result<Config, toml::de::Error> {
         toml::from_str(text)
+    }
+}
+
+/// Running several nodes on one PostgreSQL and one Redis.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Prefix of every Redis key and channel, so that several installations
+    /// can share one Redis. Every node of one installation uses the same.
+    pub key_prefix: String,
+    /// Seconds a node's presence lease lasts: the users of a node that died
+    /// read offline at most this long (plus one sweep, a third of it) after.
+    pub presence_lease_secs: u64,
+    /// Connections each node keeps to PostgreSQL.
+    pub database_pool_size: usize,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            key_prefix: "natter:".into(),
+            presence_lease_secs: 15,
+            database_pool_size: 16,
+        }
+    }
+}
+
+impl ClusterConfig {
+    pub fn presence_lease(&self) -> Duration {
+        Duration::from_secs(self.presence_lease_secs.max(3))
     }
 }
 

@@ -4,7 +4,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use natter_protocol::{ErrorBody, ErrorCode, ErrorReason};
-use natter_store::StoreError;
+use natter_store::{Rejection, StoreError};
 
 /// An error a client sees: a stable code and a human message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,29 +44,18 @@ impl ApiError {
     }
 }
 
-/// The message a code carries when the store refused something.
-fn default_message(code: ErrorCode) -> &'static str {
-    match code {
-        ErrorCode::UsernameTaken => "That username is taken.",
-        ErrorCode::NotFriends => "You can only message friends.",
-        ErrorCode::Blocked => "You blocked this user. Unblock them first.",
-        ErrorCode::AlreadyFriends => "You are already friends.",
-        ErrorCode::RequestNotPending => "That friend request is no longer pending.",
-        ErrorCode::GroupFull => "The group is full.",
-        ErrorCode::TooManyGroups => "Someone is already in as many groups as a user may be.",
-        ErrorCode::AlreadyMember => "Already a member.",
-        ErrorCode::OwnerMustTransfer => "Transfer ownership before leaving the group.",
-        ErrorCode::Forbidden => "Your role does not allow this.",
-        ErrorCode::NotFound => "Not found.",
-        _ => "The request was refused.",
-    }
-}
-
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
         match error {
             StoreError::NotFound => ApiError::not_found(),
-            StoreError::Rejected(code) => ApiError::new(code, default_message(code)),
+            // A domain that can meet `Taken` says what was taken; here it is
+            // only a cursor or a value the caller sent that cannot be used.
+            StoreError::Rejected(Rejection::BadCursor) => {
+                ApiError::invalid("That page cursor is not one this server gave out.")
+            }
+            StoreError::Rejected(Rejection::Taken) => {
+                ApiError::invalid("That value is already taken.")
+            }
             // The cause was logged by the store; the client learns only that it may retry.
             StoreError::Unavailable(_) => ApiError::new(
                 ErrorCode::Unavailable,

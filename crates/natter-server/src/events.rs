@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use natter_bus::{Bus, BusMessage};
+use natter_bus::{Audience, Bus, BusMessage};
 use natter_protocol::conversations::Message;
 use natter_protocol::ws::{Event, ServerFrame};
 use natter_protocol::{DeviceId, UserId};
@@ -54,7 +54,7 @@ impl Publisher {
             }
         };
         self.publish(BusMessage::Deliver {
-            users,
+            to: Audience::Users(users),
             except: origin,
             frame,
         })

@@ -15,6 +15,7 @@
 
 mod accounts;
 mod app;
+mod backends;
 mod clock;
 pub mod config;
 mod contacts;
@@ -32,9 +33,10 @@ mod text;
 use std::future::Future;
 use std::sync::Arc;
 
-use natter_bus::{InProcessBus, InProcessPresence};
-use natter_store::sqlite::SqliteOptions;
+use futures_util::FutureExt;
+use natter_bus::NodeId;
 
+pub use backends::BackendError;
 pub use config::Config;
 
 /// Why the server could not start or stopped with an error.
@@ -42,6 +44,8 @@ pub use config::Config;
 pub enum ServeError {
     #[error("cannot open the store: {0}")]
     Store(#[from] natter_store::StoreError),
+    #[error("cannot open the backends: {0}")]
+    Backends(#[from] BackendError),
     #[error("server I/O: {0}")]
     Io(#[from] std::io::Error),
     #[error(transparent)]
@@ -85,13 +89,27 @@ pub async fn run_with_faults(
         (None, None) => None,
         _ => return Err(ServeError::TlsHalfConfigured),
     };
-    let store = natter_store::open_sqlite(&config.data, SqliteOptions::default())?;
-    let app = app::AppState::build(
+    // Shared: the wait for the backends and the serving both end on it.
+    let shutdown =
+        (Box::pin(shutdown) as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>).shared();
+    let options = serve_options(&config);
+    let node = NodeId::random();
+    let address = listener.local_addr()?;
+    let mut listener = Some(listener);
+    let Some(backends) = open_backends(
         &config,
-        store.clone(),
-        Arc::new(InProcessBus::new()),
-        Arc::new(InProcessPresence::new()),
-    );
+        node,
+        &mut listener,
+        &tls,
+        &options,
+        shutdown.clone(),
+    )
+    .await?
+    else {
+        return Ok(());
+    };
+    let store = backends.store.clone();
+    let app = app::AppState::build(&config, &backends);
     app.accounts
         .rekey_names()
         .await
@@ -100,38 +118,29 @@ pub async fn run_with_faults(
         app.gateway.hub.inject_frame_loss(filter);
     }
     let router = http::router(app.clone(), tls.is_some());
-    let connections = http::admission::connection_budget(config.http.max_connections);
-    if config.gateway.max_connections > connections {
+    if config.gateway.max_connections > options.limits.total() {
         tracing::warn!(
             websockets = config.gateway.max_connections,
-            connections,
+            connections = options.limits.total(),
             "gateway.max_connections is above what this node can hold; WebSockets beyond it are refused"
         );
     }
-    let per_address = if config.limits.enabled {
-        config.http.max_connections_per_address
-    } else {
-        0
-    };
-    let options = http::serve::ServeOptions {
-        header_timeout: config.http.header_timeout(),
-        body_timeout: config.http.body_timeout(),
-        limits: http::admission::ConnectionLimits::new(
-            connections,
-            per_address,
-            config.limits.ipv6_prefix_len,
-            config.limits.trusted_proxies.clone(),
-        ),
-    };
     let gateway_app = app.clone();
-    let housekeeping = tokio::spawn(housekeeping(app.clone(), app.gateway.shutdown_signal()));
+    // A third of the lease: a dead node's users read offline within 4/3 of it.
+    let presence_sweep = config.cluster.presence_lease() / 3;
+    let housekeeping = tokio::spawn(housekeeping(
+        app.clone(),
+        app.gateway.shutdown_signal(),
+        presence_sweep,
+    ));
     tracing::info!(
-        address = %listener.local_addr()?,
-        data = %config.data.display(),
+        %address,
+        node = %node,
+        store = backends_name(&config),
         tls = tls.is_some(),
         "natter listening"
     );
-    http::serve::serve(listener, router, tls, options, shutdown, move || {
+    http::serve::serve(&mut listener, router, tls, options, shutdown, move || {
         gateway_app.gateway.begin_shutdown()
     })
     .await;
@@ -145,14 +154,100 @@ pub async fn run_with_faults(
     Ok(())
 }
 
-/// Periodic cleanup, until shutdown: rate-limit keys whose budget is full
-/// again are forgotten every minute; every hour, expired sessions are ended
-/// and old change-stream entries pruned.
-async fn housekeeping(app: app::AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+fn serve_options(config: &Config) -> http::serve::ServeOptions {
+    let connections = http::admission::connection_budget(config.http.max_connections);
+    let per_address = if config.limits.enabled {
+        config.http.max_connections_per_address
+    } else {
+        0
+    };
+    http::serve::ServeOptions {
+        header_timeout: config.http.header_timeout(),
+        body_timeout: config.http.body_timeout(),
+        limits: http::admission::ConnectionLimits::new(
+            connections,
+            per_address,
+            config.limits.ipv6_prefix_len,
+            config.limits.trusted_proxies.clone(),
+        ),
+        keep_listening: false,
+    }
+}
+
+/// What the log says the node runs on (never a URL: it may hold a password).
+fn backends_name(config: &Config) -> String {
+    let store = if config.database.is_some() {
+        "postgresql".to_owned()
+    } else {
+        format!("sqlite in {}", config.data.display())
+    };
+    let bus = if config.bus.is_some() {
+        "shared bus"
+    } else {
+        "in-process bus"
+    };
+    format!("{store}, {bus}")
+}
+
+/// Opens the backends. A shared database or bus that cannot be reached yet
+/// is tried again until it answers (each failure logged with its cause),
+/// while the listener answers `/healthz` with 503 and the cause, and every
+/// other request with 503 `unavailable`. `None` when shutdown came first.
+async fn open_backends(
+    config: &Config,
+    node: NodeId,
+    listener: &mut Option<tokio::net::TcpListener>,
+    tls: &Option<tokio_rustls::TlsAcceptor>,
+    options: &http::serve::ServeOptions,
+    shutdown: futures_util::future::Shared<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>>,
+) -> Result<Option<backends::Backends>, ServeError> {
+    let mut attempts = 0;
+    loop {
+        let error = match backends::open(config, node).await {
+            Ok(backends) => return Ok(Some(backends)),
+            Err(error) if error.retryable(config) => error,
+            Err(error) => return Err(error.into()),
+        };
+        attempts += 1;
+        let delay = backends::retry_delay(attempts);
+        tracing::error!(%error, retry_in_ms = delay.as_millis() as u64, "cannot open the backends; retrying");
+        let waiting = http::starting_router(error.to_string());
+        let retry = tokio::time::sleep(delay);
+        let mut stopped = false;
+        let stop = shutdown.clone();
+        let until = async {
+            tokio::select! {
+                () = retry => {}
+                () = stop => stopped = true,
+            }
+        };
+        let options = http::serve::ServeOptions {
+            keep_listening: true,
+            ..options.clone()
+        };
+        http::serve::serve(listener, waiting, tls.clone(), options, until, || {}).await;
+        if stopped {
+            return Ok(None);
+        }
+    }
+}
+
+/// Periodic cleanup, until shutdown: the presence of dead nodes' users is
+/// ended every `presence_sweep` (nothing to do on one node); rate-limit keys
+/// whose budget is full again are forgotten every minute; every hour,
+/// expired sessions are ended and old change-stream entries pruned.
+async fn housekeeping(
+    app: app::AppState,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    presence_sweep: std::time::Duration,
+) {
     let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
+    let mut sweeps = tokio::time::interval(presence_sweep);
+    sweeps.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut minutes: u64 = 0;
     loop {
         tokio::select! {
+            _ = sweeps.tick() => app.presence.sweep().await,
             _ = every_minute.tick() => {
                 app.limits.forget_idle();
                 if minutes.is_multiple_of(60) {

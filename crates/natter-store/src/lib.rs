@@ -1,39 +1,46 @@
-//! Natter's persistence: one trait per domain, and the backends behind them.
+//! Natter's persistence: the reads of each domain, the write transaction the
+//! domains drive, and the backends behind them.
 //!
 //! The server reaches storage only through [`AccountStore`], [`ContactStore`],
-//! [`ConversationStore`] and [`SyncStore`] (together: [`Store`]). Each method is
-//! shaped like a use case and runs as one transaction, so every rule that needs
-//! data to check (friendship, membership, roles, limits) is checked in the same
-//! transaction that writes.
+//! [`ConversationStore`] and [`SyncStore`] (reads, and the accounts' writes)
+//! and [`Transact`] (together: [`Store`]). A change of contacts or
+//! conversations is a transaction body the domain writes ([`transaction`]):
+//! it reads facts through [`WriteTx`] under the locks that keep them true,
+//! decides with the domain's own rules, and writes rows; the backend decides
+//! nothing. A body's `Ok` commits, its `Err` rolls everything back.
 //!
 //! Invariants:
 //! - a message's `seq` is assigned in the transaction that stores it: the
-//!   conversation's `last_seq + 1`, so every timeline is gap-free;
-//! - a write method returns the [`Changes`] it made (user events with their
-//!   cursors, messages with their recipients); the caller publishes them only
-//!   after the method returned, i.e. after the commit;
-//! - a user who is not a member of a conversation gets [`StoreError::NotFound`],
-//!   never a hint that the conversation exists.
+//!   conversation's `last_seq + 1`, under the conversation's lock, so every
+//!   timeline is gap-free whatever the number of nodes;
+//! - writes return what they changed ([`Changes`]: user events with their
+//!   cursors, messages with their recipients); the caller publishes it only
+//!   after the commit;
+//! - a sync cursor handed out never has an entry appear below it later;
+//! - a user who is not a member of a conversation gets [`StoreError::NotFound`]
+//!   from every read, never a hint that the conversation exists.
 //!
-//! Backends: [`sqlite::SqliteStore`] (embedded, the default). PostgreSQL will
-//! implement the same traits and pass the same contract suite (`tests/`).
+//! Backends: [`sqlite::SqliteStore`] (embedded, the default) and
+//! [`postgres::PgStore`] (several nodes on one database); both pass one
+//! contract suite (`tests/contract.rs`).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use natter_protocol::accounts::UserProfile;
-use natter_protocol::contacts::{Friend, FriendRequest, FriendRequestList};
+use natter_protocol::contacts::{Friend, FriendRequestList};
 use natter_protocol::conversations::{
-    ConversationKind, ConversationSummary, HistoryQuery, Member, Message, MessageContent,
-    MessagePage, ReadPosition, Role,
+    ConversationKind, ConversationSummary, HistoryQuery, Member, Message, MessagePage,
 };
 use natter_protocol::sync::{SyncResponse, UserEvent};
-use natter_protocol::{
-    ClientMsgId, ConversationId, DeviceId, ErrorCode, FriendRequestId, Seq, SyncCursor, Timestamp,
-    UserId,
-};
+use natter_protocol::{ConversationId, DeviceId, SyncCursor, Timestamp, UserId};
 
+mod names;
+pub mod postgres;
 pub mod sqlite;
+pub mod txn;
+
+pub use txn::{Membership, MessageRow, RequestRecord, Transact, TxFuture, WriteTx, transaction};
 
 /// Why a store call failed. Small and backend-free.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,19 +48,31 @@ pub enum StoreError {
     /// The thing does not exist, or the caller may not know that it does.
     #[error("not found")]
     NotFound,
-    /// A rule checked inside the transaction refused the change; nothing changed.
+    /// The store cannot do it as asked; nothing changed. The reason is the
+    /// store's own: the domain says what it means to the user.
     #[error("rejected: {0}")]
-    Rejected(ErrorCode),
+    Rejected(Rejection),
     /// The storage cannot serve the request now (disk full, read-only, shutting
     /// down, I/O error). Nothing was stored.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
 }
 
+/// Why the store refused a call (never a product rule: those are the domains').
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// A value that must be unique is taken (a username key).
+    #[error("a unique value is taken")]
+    Taken,
+    /// A page cursor that this store did not give out.
+    #[error("not a page cursor of this store")]
+    BadCursor,
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Which page of a list: at most `limit` items after the cursor `after` (a
-/// `next` the store gave out; `Rejected(InvalidRequest)` if it is not one).
+/// `next` the store gave out; `Rejected(BadCursor)` if it is not one).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PageRequest {
     pub limit: u32,
@@ -77,6 +96,16 @@ pub struct Changes {
 }
 
 impl Changes {
+    /// Records an entry appended to `user`'s change stream.
+    pub fn push_event(&mut self, user: UserId, event: UserEvent) {
+        self.user_events.push((user, event));
+    }
+
+    /// Records a message appended, with who it is delivered to.
+    pub fn push_message(&mut self, message: Message, audience: Arc<[UserId]>) {
+        self.messages.push((message, audience));
+    }
+
     pub fn is_empty(&self) -> bool {
         self.user_events.is_empty() && self.messages.is_empty()
     }
@@ -112,7 +141,7 @@ pub type NameKeys = Arc<dyn Fn(&str, &str) -> (String, String) + Send + Sync>;
 /// Accounts, credentials and sessions.
 #[async_trait]
 pub trait AccountStore: Send + Sync {
-    /// Creates a user. Fails with `Rejected(UsernameTaken)` when `username_key` exists.
+    /// Creates a user. Fails with `Rejected(Taken)` when `username_key` exists.
     async fn insert_user(&self, user: NewUser) -> StoreResult<UserProfile>;
     /// The user id and password hash of the account `username_key` names, if
     /// any. When accounts made before a change of the key function share a
@@ -201,15 +230,6 @@ impl FriendRecord {
     }
 }
 
-/// The result of sending a friend request.
-#[derive(Debug, Clone)]
-pub enum FriendRequestSent {
-    /// Waiting for the recipient.
-    Pending(FriendRequest),
-    /// The recipient had asked too: now friends (the record is the sender's view).
-    Friends(FriendRecord),
-}
-
 /// How two users stand to each other.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Relation {
@@ -223,37 +243,6 @@ pub struct Relation {
 /// Friend requests, friendships and blocks.
 #[async_trait]
 pub trait ContactStore: Send + Sync {
-    /// Sends a request from `from` to `to`. A pending request from `to` makes them
-    /// friends at once. If `to` blocked `from`, the request is stored but hidden
-    /// from `to`, so the sender cannot tell.
-    async fn send_friend_request(
-        &self,
-        from: UserId,
-        to: UserId,
-        greeting: String,
-        now: Timestamp,
-    ) -> StoreResult<(FriendRequestSent, Changes)>;
-    /// The recipient accepts; returns the recipient's view of the new friend.
-    async fn accept_friend_request(
-        &self,
-        user: UserId,
-        request: FriendRequestId,
-        now: Timestamp,
-    ) -> StoreResult<(FriendRecord, Changes)>;
-    /// The recipient declines.
-    async fn decline_friend_request(
-        &self,
-        user: UserId,
-        request: FriendRequestId,
-        now: Timestamp,
-    ) -> StoreResult<Changes>;
-    /// The sender withdraws.
-    async fn cancel_friend_request(
-        &self,
-        user: UserId,
-        request: FriendRequestId,
-        now: Timestamp,
-    ) -> StoreResult<Changes>;
     /// Pending requests to and from the user.
     async fn list_friend_requests(&self, user: UserId) -> StoreResult<FriendRequestList>;
     /// A page of the user's friends, by username key.
@@ -262,70 +251,10 @@ pub trait ContactStore: Send + Sync {
         user: UserId,
         page: PageRequest,
     ) -> StoreResult<Page<FriendRecord>>;
-    /// `NotFound` unless they are friends.
-    async fn update_remark(
-        &self,
-        user: UserId,
-        friend: UserId,
-        remark: Option<String>,
-        now: Timestamp,
-    ) -> StoreResult<Changes>;
-    /// Ends the friendship on both sides (the direct conversation and its history stay).
-    async fn remove_friend(
-        &self,
-        user: UserId,
-        friend: UserId,
-        now: Timestamp,
-    ) -> StoreResult<Changes>;
-    /// `user` blocks `target`. A friendship between them ends (both are told,
-    /// as for a removal: no friendship ever coexists with a block); the
-    /// blocker's pending request to the target is cancelled (both are told);
-    /// the target's pending requests to the blocker are hidden from the
-    /// blocker (whose devices see them declined) and stay pending for the
-    /// target.
-    async fn block(&self, user: UserId, target: UserId, now: Timestamp) -> StoreResult<Changes>;
-    async fn unblock(&self, user: UserId, target: UserId, now: Timestamp) -> StoreResult<Changes>;
     async fn list_blocks(&self, user: UserId) -> StoreResult<Vec<UserProfile>>;
     async fn relation(&self, a: UserId, b: UserId) -> StoreResult<Relation>;
     /// Friends of `user` that `user` has not blocked: who may see `user`'s presence.
     async fn list_presence_audience(&self, user: UserId) -> StoreResult<Vec<UserId>>;
-}
-
-/// A message to append.
-#[derive(Debug, Clone)]
-pub struct NewMessage {
-    pub conversation_id: ConversationId,
-    pub sender: UserId,
-    pub client_msg_id: ClientMsgId,
-    pub content: MessageContent,
-    pub reply_to: Option<Seq>,
-    /// Whether a direct conversation needs the two to be friends.
-    pub direct_needs_friendship: bool,
-    pub now: Timestamp,
-}
-
-/// The result of an append.
-#[derive(Debug, Clone)]
-pub struct Appended {
-    pub message: Message,
-    /// Members to deliver to.
-    pub members: Arc<[UserId]>,
-    /// The same client message id was sent before: `message` is the original and
-    /// nothing was written.
-    pub duplicate: bool,
-}
-
-/// The result of a read.
-#[derive(Debug, Clone)]
-pub struct ReadMoved {
-    pub position: ReadPosition,
-    pub kind: ConversationKind,
-    /// Who should see the receipt: the other authors of the messages newly
-    /// read (the members whose "read by" changed), or every other member when
-    /// the range read is long. Empty when nothing moved.
-    pub audience: Arc<[UserId]>,
-    /// The read-position event for the reader's other devices.
-    pub changes: Changes,
 }
 
 /// A conversation's kind and members.
@@ -335,29 +264,9 @@ pub struct MemberIds {
     pub ids: Arc<[UserId]>,
 }
 
-/// Limits the store enforces for groups.
-#[derive(Debug, Clone, Copy)]
-pub struct GroupLimits {
-    pub max_members: u32,
-    /// Most groups one user may be a member of.
-    pub max_groups_per_user: u32,
-}
-
 /// Conversations, members and timelines.
 #[async_trait]
 pub trait ConversationStore: Send + Sync {
-    /// The direct conversation of two users, created on first use. With
-    /// `needs_friendship`, `NotFriends` unless they are friends.
-    async fn open_direct(
-        &self,
-        user: UserId,
-        peer: UserId,
-        needs_friendship: bool,
-        now: Timestamp,
-    ) -> StoreResult<ConversationId>;
-    /// Appends a message and assigns it the next seq of its conversation. A repeated
-    /// `client_msg_id` from the same sender returns the original message.
-    async fn append_message(&self, message: NewMessage) -> StoreResult<Appended>;
     /// A page of history for a member.
     async fn page_messages(
         &self,
@@ -365,14 +274,6 @@ pub trait ConversationStore: Send + Sync {
         conversation: ConversationId,
         query: HistoryQuery,
     ) -> StoreResult<MessagePage>;
-    /// Moves the member's read position forward (never back, never past the end).
-    async fn mark_read(
-        &self,
-        user: UserId,
-        conversation: ConversationId,
-        seq: Seq,
-        now: Timestamp,
-    ) -> StoreResult<ReadMoved>;
     /// A page of the user's conversations, newest activity first.
     async fn list_conversations(
         &self,
@@ -404,58 +305,6 @@ pub trait ConversationStore: Send + Sync {
         user: UserId,
         conversation: ConversationId,
     ) -> StoreResult<MemberIds>;
-    /// Creates a group with the creator as owner and friends of the creator as members.
-    async fn create_group(
-        &self,
-        creator: UserId,
-        name: String,
-        members: Vec<UserId>,
-        limits: GroupLimits,
-        now: Timestamp,
-    ) -> StoreResult<(ConversationId, Changes)>;
-    /// Renames and/or sets the announcement (owner or admin).
-    async fn update_group(
-        &self,
-        actor: UserId,
-        conversation: ConversationId,
-        name: Option<String>,
-        announcement: Option<String>,
-        now: Timestamp,
-    ) -> StoreResult<Changes>;
-    /// Adds friends of the actor (any member may invite).
-    async fn invite_members(
-        &self,
-        actor: UserId,
-        conversation: ConversationId,
-        users: Vec<UserId>,
-        limits: GroupLimits,
-        now: Timestamp,
-    ) -> StoreResult<Changes>;
-    /// Kicks `target` (owner, or admin over a member), or leaves when `target == actor`.
-    async fn remove_member(
-        &self,
-        actor: UserId,
-        conversation: ConversationId,
-        target: UserId,
-        now: Timestamp,
-    ) -> StoreResult<Changes>;
-    /// Makes a member an admin or a member again (owner only).
-    async fn set_role(
-        &self,
-        actor: UserId,
-        conversation: ConversationId,
-        target: UserId,
-        role: Role,
-        now: Timestamp,
-    ) -> StoreResult<Changes>;
-    /// Hands ownership to another member; the old owner becomes an admin.
-    async fn transfer_ownership(
-        &self,
-        actor: UserId,
-        conversation: ConversationId,
-        target: UserId,
-        now: Timestamp,
-    ) -> StoreResult<Changes>;
 }
 
 /// The per-user change stream.
@@ -485,9 +334,16 @@ pub trait SyncStore: Send + Sync {
 }
 
 /// Everything the server needs from storage.
-pub trait Store: AccountStore + ContactStore + ConversationStore + SyncStore {
+#[async_trait]
+pub trait Store: AccountStore + ContactStore + ConversationStore + SyncStore + Transact {
     /// Finishes queued writes and stops accepting new ones.
     fn shutdown(&self);
+
+    /// Whether the storage answers now (for health checks); an embedded
+    /// store that opened always does.
+    async fn ping(&self) -> StoreResult<()> {
+        Ok(())
+    }
 }
 
 /// Opens the store named by a URL-like spec: a directory path for SQLite.
@@ -496,4 +352,10 @@ pub fn open_sqlite(
     options: sqlite::SqliteOptions,
 ) -> StoreResult<Arc<dyn Store>> {
     Ok(Arc::new(sqlite::SqliteStore::open(dir, options)?))
+}
+
+/// Connects to the PostgreSQL database `url` names and migrates its schema
+/// (see [`postgres::PgStore::connect`] for what it refuses, and why).
+pub async fn open_postgres(url: &str, options: postgres::PgOptions) -> StoreResult<Arc<dyn Store>> {
+    Ok(Arc::new(postgres::PgStore::connect(url, options).await?))
 }

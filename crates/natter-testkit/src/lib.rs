@@ -11,8 +11,12 @@
 //! # Ok(()) }
 //! ```
 
+mod balancer;
+pub mod cluster;
 mod process;
 mod proxy;
+mod redis;
+pub mod workload;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,8 +32,11 @@ use natter_server::Config;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use balancer::Balancer;
+pub use cluster::{ClusterOptions, TestCluster};
 pub use process::{ProcessOptions, ProcessServer};
 pub use proxy::FaultProxy;
+pub use redis::ScratchRedis;
 
 /// The password every test user gets.
 pub const PASSWORD: &str = "correct horse battery";

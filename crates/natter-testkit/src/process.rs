@@ -25,6 +25,9 @@ pub struct ProcessOptions {
     /// instance one that gives it a small file system; the server's own
     /// command line is appended.
     pub wrapper: Vec<String>,
+    /// Environment for the server (`NATTER_DATABASE`, `NATTER_BUS`, ...: see
+    /// the `natter-test-server` binary).
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for ProcessOptions {
@@ -32,6 +35,7 @@ impl Default for ProcessOptions {
         ProcessOptions {
             log: "warn".into(),
             wrapper: Vec::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -63,6 +67,15 @@ impl ProcessServer {
         format!("http://{}", self.addr)
     }
 
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Whether the process is running (it may have been killed).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }
@@ -88,7 +101,8 @@ impl ProcessServer {
         child.wait().context("wait")
     }
 
-    /// Starts the server again on the same data directory and address.
+    /// Starts the server again on the same data directory and address (it
+    /// is killed first if it still runs).
     pub fn restart(&mut self) -> anyhow::Result<()> {
         self.kill()?;
         let (child, addr) = spawn(
@@ -127,6 +141,7 @@ fn spawn(
         .arg(data)
         .arg(address)
         .env("NATTER_LOG", &options.log)
+        .envs(options.env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

@@ -4,77 +4,20 @@
 //! stored: nothing acknowledged may be lost or duplicated, and every
 //! conversation's seq must be gap-free and the same for every member.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use natter_client::{Client, ClientError, ConnectionEvent, Session};
+use natter_client::{Client, ConnectionEvent};
+use natter_protocol::ClientMsgId;
 use natter_protocol::conversations::{MessageContent, SendMessageRequest};
-use natter_protocol::{ClientMsgId, ConversationId, Seq};
+use natter_testkit::workload::{Ack, Verdict, send_all, verify};
 use natter_testkit::{ProcessServer, all_messages, befriend, register};
 use rand::Rng;
 use tokio::sync::watch;
 
 const SERVER: &str = env!("CARGO_BIN_EXE_natter-test-server");
-
-/// One acknowledged send.
-#[derive(Debug, Clone)]
-struct Ack {
-    conversation: ConversationId,
-    seq: Seq,
-    client_msg_id: String,
-}
-
-/// Sends `count` messages, each retried with the same client message id until
-/// acknowledged (the server may be down for a moment).
-async fn sender(
-    session: Session,
-    name: &'static str,
-    conversations: Vec<ConversationId>,
-    count: usize,
-    acks: Arc<Mutex<Vec<Ack>>>,
-    progress: watch::Sender<usize>,
-) -> anyhow::Result<usize> {
-    let mut retries = 0;
-    for i in 0..count {
-        let conversation = conversations[i % conversations.len()];
-        let client_msg_id = format!("{name}-{i}");
-        let request = SendMessageRequest {
-            client_msg_id: ClientMsgId(client_msg_id.clone()),
-            content: MessageContent::Text {
-                text: format!("{name} says {i}"),
-            },
-            reply_to: None,
-        };
-        let stored = loop {
-            match session.send_message(conversation, &request).await {
-                Ok(message) => break message,
-                Err(error) if retryable(&error) => {
-                    retries += 1;
-                    anyhow::ensure!(retries < 10_000, "the server never came back: {error}");
-                    // Backoff while the server restarts; there is no event to await.
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-                Err(error) => anyhow::bail!("{client_msg_id}: {error}"),
-            }
-        };
-        acks.lock().expect("lock").push(Ack {
-            conversation,
-            seq: stored.seq,
-            client_msg_id,
-        });
-        progress.send_modify(|n| *n += 1);
-    }
-    Ok(retries)
-}
-
-fn retryable(error: &ClientError) -> bool {
-    matches!(
-        error,
-        ClientError::Transport(_) | ClientError::Timeout | ClientError::Disconnected
-    ) || error.is_retryable()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_messages_survive_repeated_sigkill() -> anyhow::Result<()> {
@@ -105,7 +48,7 @@ async fn acknowledged_messages_survive_repeated_sigkill() -> anyhow::Result<()> 
     ];
     let mut senders = Vec::new();
     for (session, name, conversations) in workload {
-        senders.push(tokio::spawn(sender(
+        senders.push(tokio::spawn(send_all(
             session,
             name,
             conversations,
@@ -131,49 +74,14 @@ async fn acknowledged_messages_survive_repeated_sigkill() -> anyhow::Result<()> 
     // The check.
     let acked: Vec<Ack> = acks.lock().expect("lock").clone();
     assert_eq!(acked.len(), total);
-    let mut stored_by_conversation = HashMap::new();
-    for conversation in [direct, group] {
-        let reference = all_messages(&a, conversation).await?;
-        for member in [&b, &c] {
-            if conversation == direct && member.user().id == c.user().id {
-                continue;
-            }
-            assert_eq!(
-                all_messages(member, conversation).await?,
-                reference,
-                "every member sees the same timeline"
-            );
-        }
-        let seqs: Vec<i64> = reference.iter().map(|m| m.seq.0).collect();
-        assert_eq!(
-            seqs,
-            (1..=seqs.len() as i64).collect::<Vec<_>>(),
-            "gap-free seq in {conversation}"
-        );
-        stored_by_conversation.insert(conversation, reference);
-    }
-    let mut stored_ids = HashSet::new();
-    let mut duplicated = 0;
-    for message in stored_by_conversation.values().flatten() {
-        if let Some(id) = &message.client_msg_id
-            && !stored_ids.insert((message.conversation_id, id.0.clone()))
-        {
-            duplicated += 1;
-        }
-    }
-    let mut lost = 0;
-    for ack in &acked {
-        let found = stored_by_conversation[&ack.conversation].iter().find(|m| {
-            m.client_msg_id.as_ref().map(|c| c.0.as_str()) == Some(ack.client_msg_id.as_str())
-        });
-        match found {
-            Some(message) => assert_eq!(message.seq, ack.seq, "{} moved", ack.client_msg_id),
-            None => lost += 1,
-        }
-    }
-    let stored_sends = stored_ids.len();
-    let unexpected = stored_sends.saturating_sub(total);
-    let group_text = stored_by_conversation[&group].len() as i64 - setup_messages;
+    let conversations = [(direct, vec![&a, &b]), (group, vec![&a, &b, &c])];
+    let (verdict, stored) = verify(&conversations, &acked, total).await?;
+    let Verdict {
+        lost,
+        duplicated,
+        unexpected,
+    } = verdict;
+    let group_text = stored[&group].len() as i64 - setup_messages;
     println!(
         "R1: acknowledged messages lost: {lost} of {total} over {CRASHES} SIGKILLs; duplicated: {duplicated}; \
          unexpected: {unexpected}; client retries: {retries}; group messages: {group_text}"

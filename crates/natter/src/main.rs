@@ -31,7 +31,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the chat service (HTTP API, WebSocket, web client).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// The full-screen terminal client (log in first with `natter login`).
     Chat(client::ChatArgs),
     /// Log in (or register with --register) and save the session token.
@@ -65,6 +65,14 @@ struct ServeArgs {
     /// Data directory (SQLite database) [default: ./natter-data].
     #[arg(long, env = "NATTER_DATA")]
     data: Option<PathBuf>,
+    /// PostgreSQL URL (postgres://user@host:5432/db), the store shared by the
+    /// nodes of a cluster [default: SQLite in --data].
+    #[arg(long, env = "NATTER_DATABASE")]
+    database: Option<String>,
+    /// Redis URL (redis://host:6379), the bus and presence between nodes
+    /// [default: in-process, one node].
+    #[arg(long, env = "NATTER_BUS")]
+    bus: Option<String>,
     /// Allow 1:1 messages between people who are not friends [default: false].
     #[arg(long, env = "NATTER_OPEN_DIRECT_MESSAGES")]
     open_direct_messages: Option<bool>,
@@ -122,6 +130,12 @@ impl ServeArgs {
         }
         if let Some(v) = self.data {
             config.data = v;
+        }
+        if let Some(v) = self.database {
+            config.database = Some(v);
+        }
+        if let Some(v) = self.bus {
+            config.bus = Some(v);
         }
         if let Some(v) = self.open_direct_messages {
             config.contacts.open_direct_messages = v;
@@ -192,7 +206,7 @@ fn main() -> anyhow::Result<()> {
             .init(),
     }
     match cli.command {
-        Command::Serve(args) => serve(args.into_config()?),
+        Command::Serve(args) => serve((*args).into_config()?),
         Command::Bench(args) => bench::main(args),
         other => client::main(other),
     }

@@ -16,7 +16,7 @@ use natter_protocol::accounts::{
 use natter_protocol::contacts::{SearchUsersQuery, UserSearchPage};
 use natter_protocol::limits::{NAME_MAX_CHARS, PAGE_DEFAULT, PAGE_MAX, PASSWORD_MAX_CHARS};
 use natter_protocol::{DeviceId, ErrorCode, UserId};
-use natter_store::{AccountStore, NewUser};
+use natter_store::{AccountStore, NewUser, Rejection, StoreError};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
@@ -113,7 +113,15 @@ impl AccountService {
             password_hash,
             now: now(),
         };
-        Ok(self.store.insert_user(user).await?)
+        self.store
+            .insert_user(user)
+            .await
+            .map_err(|error| match error {
+                StoreError::Rejected(Rejection::Taken) => {
+                    ApiError::new(ErrorCode::UsernameTaken, "That username is taken.")
+                }
+                other => other.into(),
+            })
     }
 
     pub async fn login(&self, request: LoginRequest, address: IpAddr) -> ApiResult<LoginResponse> {

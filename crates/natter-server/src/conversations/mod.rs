@@ -2,44 +2,49 @@
 //! history, read positions and typing.
 
 pub mod routes;
+pub mod rules;
+mod steps;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use natter_protocol::conversations::{
     ConversationKind, ConversationList, ConversationSummary, CreateGroupRequest, HistoryQuery,
     MemberList, MessageContent, MessagePage, PageQuery, ReadPosition, Role, SendMessageRequest,
-    SendMessageResponse, UpdateGroupRequest,
+    SendMessageResponse, SystemEvent, UpdateGroupRequest,
 };
 use natter_protocol::limits::{
     ANNOUNCEMENT_MAX_CHARS, CLIENT_MSG_ID_MAX_CHARS, INVITE_MAX_USERS, TEXT_MAX_BYTES,
 };
+use natter_protocol::sync::UserChange;
 use natter_protocol::ws::Event;
 use natter_protocol::{ConversationId, ErrorCode, Seq, UserId};
-use natter_store::{ContactStore, ConversationStore, GroupLimits, NewMessage};
+use natter_store::{Changes, MessageRow, Store, transaction};
 
+use self::rules::{ConversationRefusal, GroupLimits, ReceiptAudience, Removal};
 use crate::accounts::Caller;
 use crate::clock::now;
-use crate::config::{ContactsConfig, GroupsConfig};
+use crate::config::GroupsConfig;
+use crate::contacts::ContactService;
+use crate::contacts::rules::Reach;
 use crate::error::{ApiError, ApiResult};
 use crate::events::Publisher;
 use crate::limits::RateLimits;
 use crate::text::clean_name;
 
 pub struct ConversationService {
-    store: Arc<dyn ConversationStore>,
-    contacts: Arc<dyn ContactStore>,
+    store: Arc<dyn Store>,
+    contacts: Arc<ContactService>,
     publisher: Arc<Publisher>,
-    contacts_config: ContactsConfig,
     limits: GroupLimits,
     rate_limits: Arc<RateLimits>,
 }
 
 impl ConversationService {
     pub fn new(
-        store: Arc<dyn ConversationStore>,
-        contacts: Arc<dyn ContactStore>,
+        store: Arc<dyn Store>,
+        contacts: Arc<ContactService>,
         publisher: Arc<Publisher>,
-        contacts_config: ContactsConfig,
         groups: GroupsConfig,
         rate_limits: Arc<RateLimits>,
     ) -> ConversationService {
@@ -51,7 +56,6 @@ impl ConversationService {
             store,
             contacts,
             publisher,
-            contacts_config,
             limits,
             rate_limits,
         }
@@ -94,26 +98,57 @@ impl ConversationService {
             }
         }
         self.rate_limits.message(caller.user)?;
-        let appended = self
-            .store
-            .append_message(NewMessage {
-                conversation_id: conversation,
-                sender: caller.user,
-                client_msg_id: request.client_msg_id,
-                content: request.content,
-                reply_to: request.reply_to,
-                direct_needs_friendship: !self.contacts_config.open_direct_messages,
-                now: now(),
+        let sender = caller.user;
+        let policy = self.contacts.direct_policy();
+        let at = now();
+        let (message, audience) = transaction(&*self.store, move |tx| {
+            Box::pin(async move {
+                let membership = rules::member(tx.membership(conversation, sender).await?)?;
+                if let Some(original) = tx
+                    .sent_message(conversation, sender, &request.client_msg_id)
+                    .await?
+                {
+                    return Ok((original, tx.member_ids(conversation).await?));
+                }
+                // For a direct conversation the audience is the two people: no member query.
+                let direct_audience = if membership.kind == ConversationKind::Direct {
+                    let peer = tx.direct_peer(conversation, sender).await?;
+                    if let Some(peer) = peer {
+                        match policy.reach(tx, sender, peer).await? {
+                            Reach::Open => {}
+                            Reach::YouBlocked => return Err(ConversationRefusal::YouBlocked.into()),
+                            Reach::Closed => return Err(ConversationRefusal::NotFriends.into()),
+                        }
+                    }
+                    Some(peer.map_or_else(|| vec![sender], |peer| vec![sender, peer]))
+                } else {
+                    None
+                };
+                rules::may_reply(request.reply_to, membership.last_seq)?;
+                let message = tx
+                    .insert_message(MessageRow {
+                        conversation,
+                        sender,
+                        client_msg_id: Some(request.client_msg_id),
+                        content: request.content,
+                        reply_to: request.reply_to,
+                        now: at,
+                    })
+                    .await?;
+                let audience = match direct_audience {
+                    Some(audience) => audience.into(),
+                    None => tx.member_ids(conversation).await?,
+                };
+                Ok::<_, ApiError>((message, audience))
             })
-            .await?;
+        })
+        .await?;
         // Also for a duplicate: the first attempt may have been stored by a server
         // that died before it published; clients de-duplicate by seq.
         self.publisher
-            .message(appended.message.clone(), appended.members, None)
+            .message(message.clone(), audience, None)
             .await;
-        Ok(SendMessageResponse {
-            message: appended.message,
-        })
+        Ok(SendMessageResponse { message })
     }
 
     pub async fn history(
@@ -137,28 +172,61 @@ impl ConversationService {
         conversation: ConversationId,
         seq: Seq,
     ) -> ApiResult<ReadPosition> {
-        let moved = self
-            .store
-            .mark_read(caller.user, conversation, seq, now())
-            .await?;
-        self.publisher
-            .changes(moved.changes, Some(caller.device))
-            .await;
-        let mut audience = moved.audience.to_vec();
-        // In a direct conversation, receipts pass only while the two may message.
-        if moved.kind == ConversationKind::Direct
-            && let Some(&peer) = audience.first()
-            && !self.may_message(caller.user, peer).await?
-        {
-            audience.clear();
-        }
+        let reader = caller.user;
+        let policy = self.contacts.direct_policy();
+        let at = now();
+        let (position, audience, changes) = transaction(&*self.store, move |tx| {
+            Box::pin(async move {
+                let membership = rules::member(tx.membership(conversation, reader).await?)?;
+                let (target, receipt) = rules::read_target(seq, &membership);
+                let position = ReadPosition {
+                    conversation_id: conversation,
+                    read_seq: target,
+                    unread: u32::try_from((membership.last_seq.0 - target.0).max(0))
+                        .unwrap_or(u32::MAX),
+                };
+                let mut changes = Changes::default();
+                let mut audience: Vec<UserId> = match receipt {
+                    ReceiptAudience::Nobody => {
+                        return Ok::<_, ApiError>((position, Vec::new(), changes));
+                    }
+                    ReceiptAudience::Authors => {
+                        tx.authors_between(conversation, membership.read_seq, target, reader)
+                            .await?
+                    }
+                    ReceiptAudience::Everyone => tx
+                        .member_ids(conversation)
+                        .await?
+                        .iter()
+                        .copied()
+                        .filter(|&m| m != reader)
+                        .collect(),
+                };
+                tx.set_read(conversation, reader, target).await?;
+                let change = UserChange::ReadPosition {
+                    conversation_id: conversation,
+                    read_seq: target,
+                };
+                changes.push_event(reader, tx.push_event(reader, at, change).await?);
+                // In a direct conversation, receipts pass only while the two may message.
+                if membership.kind == ConversationKind::Direct
+                    && let Some(&peer) = audience.first()
+                    && policy.reach(tx, reader, peer).await? != Reach::Open
+                {
+                    audience.clear();
+                }
+                Ok((position, audience, changes))
+            })
+        })
+        .await?;
+        self.publisher.changes(changes, Some(caller.device)).await;
         let event = Event::Read {
             conversation_id: conversation,
             user_id: caller.user,
-            read_seq: moved.position.read_seq,
+            read_seq: position.read_seq,
         };
         self.publisher.event(audience.into(), event, None).await;
-        Ok(moved.position)
+        Ok(position)
     }
 
     /// `NotFound` unless the caller is a member of the conversation.
@@ -185,7 +253,7 @@ impl ConversationService {
         // In a direct conversation typing passes only while the two may message.
         if members.kind == ConversationKind::Direct
             && let Some(&peer) = others.first()
-            && !self.may_message(caller.user, peer).await?
+            && !self.contacts.may_message(caller.user, peer).await?
         {
             others.clear();
         }
@@ -224,15 +292,24 @@ impl ConversationService {
         caller: Caller,
         peer: UserId,
     ) -> ApiResult<ConversationSummary> {
-        let id = self
-            .store
-            .open_direct(
-                caller.user,
-                peer,
-                !self.contacts_config.open_direct_messages,
-                now(),
-            )
-            .await?;
+        let user = caller.user;
+        let policy = self.contacts.direct_policy();
+        let at = now();
+        let id = transaction(&*self.store, move |tx| {
+            Box::pin(async move {
+                if user == peer {
+                    return Err(ConversationRefusal::Yourself.into());
+                }
+                if tx.profile(peer).await?.is_none() {
+                    return Err(ConversationRefusal::NotFound.into());
+                }
+                if !policy.may_open_direct(tx, user, peer).await? {
+                    return Err(ConversationRefusal::NotFriends.into());
+                }
+                Ok::<_, ApiError>(tx.direct_conversation(user, peer, at).await?)
+            })
+        })
+        .await?;
         self.get(caller, id).await
     }
 
@@ -261,21 +338,16 @@ impl ConversationService {
         let mut members = page.items;
         if kind == ConversationKind::Direct {
             for member in members.iter_mut().filter(|m| m.user.id != caller.user) {
-                if !self.may_message(caller.user, member.user.id).await? {
+                if !self
+                    .contacts
+                    .may_message(caller.user, member.user.id)
+                    .await?
+                {
                     member.read_seq = Seq(0);
                 }
             }
         }
         Ok(MemberList { members, next })
-    }
-
-    /// The one rule for direct messages and their signals (see `contacts::rules`).
-    async fn may_message(&self, user: UserId, peer: UserId) -> ApiResult<bool> {
-        let relation = self.contacts.relation(user, peer).await?;
-        Ok(crate::contacts::rules::may_message(
-            &relation,
-            self.contacts_config.open_direct_messages,
-        ))
     }
 
     pub async fn create_group(
@@ -291,10 +363,44 @@ impl ConversationService {
             ));
         }
         self.rate_limits.group_creation(caller.user)?;
-        let (id, changes) = self
-            .store
-            .create_group(caller.user, name, request.members, self.limits, now())
-            .await?;
+        let creator = caller.user;
+        let limits = self.limits;
+        let invited: Vec<UserId> = request
+            .members
+            .into_iter()
+            .filter(|&u| u != creator)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let at = now();
+        let (id, changes) = transaction(&*self.store, move |tx| {
+            Box::pin(async move {
+                rules::may_create_group(invited.len(), tx.group_count(creator).await?, limits)?;
+                let conversation = tx.insert_group(name.clone(), at).await?;
+                tx.insert_member(conversation, creator, Role::Owner, at)
+                    .await?;
+                let mut changes = Changes::default();
+                let created = SystemEvent::GroupCreated { by: creator, name };
+                steps::system_message(tx, &mut changes, conversation, creator, created, None, at)
+                    .await?;
+                let joined = UserChange::ConversationJoined {
+                    conversation_id: conversation,
+                };
+                changes.push_event(creator, tx.push_event(creator, at, joined).await?);
+                steps::add_members(
+                    tx,
+                    &mut changes,
+                    creator,
+                    conversation,
+                    &invited,
+                    limits,
+                    at,
+                )
+                .await?;
+                Ok::<_, ApiError>((conversation, changes))
+            })
+        })
+        .await?;
         self.publisher.changes(changes, None).await;
         self.get(caller, id).await
     }
@@ -325,10 +431,30 @@ impl ConversationService {
             return Err(ApiError::invalid("Give a `name` or an `announcement`."));
         }
         self.rate_limits.group_change(caller.user)?;
-        let changes = self
-            .store
-            .update_group(caller.user, conversation, name, announcement, now())
-            .await?;
+        let actor = caller.user;
+        let at = now();
+        let changes = transaction(&*self.store, move |tx| {
+            Box::pin(async move {
+                let membership = rules::group_member(tx.membership(conversation, actor).await?)?;
+                rules::may_edit_group(&membership)?;
+                let mut changes = Changes::default();
+                if let Some(name) = name {
+                    tx.set_group_name(conversation, name.clone()).await?;
+                    let event = SystemEvent::Renamed { by: actor, name };
+                    steps::system_message(tx, &mut changes, conversation, actor, event, None, at)
+                        .await?;
+                }
+                if let Some(text) = announcement {
+                    let stored = Some(text.clone()).filter(|t| !t.is_empty());
+                    tx.set_announcement(conversation, stored).await?;
+                    let event = SystemEvent::AnnouncementSet { by: actor, text };
+                    steps::system_message(tx, &mut changes, conversation, actor, event, None, at)
+                        .await?;
+                }
+                Ok::<_, ApiError>(changes)
+            })
+        })
+        .await?;
         self.publisher.changes(changes, None).await;
         Ok(())
     }
@@ -343,10 +469,26 @@ impl ConversationService {
             return Err(ApiError::invalid("Invite 1 to 500 users at once."));
         }
         self.rate_limits.group_change(caller.user)?;
-        let changes = self
-            .store
-            .invite_members(caller.user, conversation, users, self.limits, now())
-            .await?;
+        let actor = caller.user;
+        let limits = self.limits;
+        let at = now();
+        let changes = transaction(&*self.store, move |tx| {
+            Box::pin(async move {
+                let membership = rules::group_member(tx.membership(conversation, actor).await?)?;
+                let mut fresh = Vec::new();
+                for user in users.into_iter().collect::<BTreeSet<_>>() {
+                    if tx.role(conversation, user).await?.is_none() {
+                        fresh.push(user);
+                    }
+                }
+                rules::may_invite(membership.member_count, fresh.len(), limits)?;
+                let mut changes = Changes::default();
+                steps::add_members(tx, &mut changes, actor, conversation, &fresh, limits, at)
+                    .await?;
+                Ok::<_, ApiError>(changes)
+            })
+        })
+        .await?;
         self.publisher.changes(changes, None).await;
         self.members(caller, conversation, PageQuery::default())
             .await
@@ -360,10 +502,45 @@ impl ConversationService {
         target: UserId,
     ) -> ApiResult<()> {
         self.rate_limits.group_change(caller.user)?;
-        let changes = self
-            .store
-            .remove_member(caller.user, conversation, target, now())
-            .await?;
+        let actor = caller.user;
+        let at = now();
+        let changes = transaction(&*self.store, move |tx| {
+            Box::pin(async move {
+                let membership = rules::group_member(tx.membership(conversation, actor).await?)?;
+                let target_role = tx.role(conversation, target).await?;
+                let removal = rules::may_remove(actor, &membership, target, target_role)?;
+                tx.delete_member(conversation, target).await?;
+                let (event, removed_by) = match removal {
+                    Removal::Leave => (SystemEvent::MemberLeft { user: actor }, None),
+                    Removal::Kick => (
+                        SystemEvent::MemberRemoved {
+                            by: actor,
+                            user: target,
+                        },
+                        Some(actor),
+                    ),
+                };
+                let mut changes = Changes::default();
+                // The one who left or was removed learns it in the timeline too.
+                steps::system_message(
+                    tx,
+                    &mut changes,
+                    conversation,
+                    actor,
+                    event,
+                    Some(target),
+                    at,
+                )
+                .await?;
+                let left = UserChange::ConversationLeft {
+                    conversation_id: conversation,
+                    removed_by,
+                };
+                changes.push_event(target, tx.push_event(target, at, left).await?);
+                Ok::<_, ApiError>(changes)
+            })
+        })
+        .await?;
         self.publisher.changes(changes, None).await;
         Ok(())
     }
@@ -376,10 +553,26 @@ impl ConversationService {
         role: Role,
     ) -> ApiResult<()> {
         self.rate_limits.group_change(caller.user)?;
-        let changes = self
-            .store
-            .set_role(caller.user, conversation, target, role, now())
-            .await?;
+        let actor = caller.user;
+        let at = now();
+        let changes = transaction(&*self.store, move |tx| {
+            Box::pin(async move {
+                let membership = rules::group_member(tx.membership(conversation, actor).await?)?;
+                let target_role = tx.role(conversation, target).await?;
+                rules::may_set_role(actor, &membership, target, target_role, role)?;
+                tx.set_member_role(conversation, target, role).await?;
+                let mut changes = Changes::default();
+                let event = SystemEvent::RoleChanged {
+                    by: actor,
+                    user: target,
+                    role,
+                };
+                steps::system_message(tx, &mut changes, conversation, actor, event, None, at)
+                    .await?;
+                Ok::<_, ApiError>(changes)
+            })
+        })
+        .await?;
         self.publisher.changes(changes, None).await;
         Ok(())
     }
@@ -391,10 +584,27 @@ impl ConversationService {
         target: UserId,
     ) -> ApiResult<()> {
         self.rate_limits.group_change(caller.user)?;
-        let changes = self
-            .store
-            .transfer_ownership(caller.user, conversation, target, now())
-            .await?;
+        let actor = caller.user;
+        let at = now();
+        let changes = transaction(&*self.store, move |tx| {
+            Box::pin(async move {
+                let membership = rules::group_member(tx.membership(conversation, actor).await?)?;
+                let target_role = tx.role(conversation, target).await?;
+                rules::may_transfer(actor, &membership, target, target_role)?;
+                tx.set_member_role(conversation, target, Role::Owner)
+                    .await?;
+                tx.set_member_role(conversation, actor, Role::Admin).await?;
+                let mut changes = Changes::default();
+                let event = SystemEvent::OwnershipTransferred {
+                    from: actor,
+                    to: target,
+                };
+                steps::system_message(tx, &mut changes, conversation, actor, event, None, at)
+                    .await?;
+                Ok::<_, ApiError>(changes)
+            })
+        })
+        .await?;
         self.publisher.changes(changes, None).await;
         Ok(())
     }

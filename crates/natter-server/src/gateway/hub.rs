@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::ws::Utf8Bytes;
-use natter_bus::{BusHandler, BusMessage};
+use natter_bus::{Audience, BusHandler, BusMessage};
 use natter_protocol::ws::close;
 use natter_protocol::{DeviceId, UserId};
 use tokio::sync::mpsc;
@@ -133,8 +133,15 @@ impl Hub {
         }
     }
 
-    fn deliver(&self, users: &[UserId], except: Option<DeviceId>, frame: &Utf8Bytes) {
-        for &user in users {
+    fn deliver(&self, to: &Audience, except: Option<DeviceId>, frame: &Utf8Bytes) {
+        // A device target is a user target narrowed to one of their devices.
+        let (users, devices): (&[UserId], &[(UserId, DeviceId)]) = match to {
+            Audience::Users(users) => (users, &[]),
+            Audience::Devices(devices) => (&[], devices),
+        };
+        let targets = (users.iter().map(|&user| (user, None)))
+            .chain(devices.iter().map(|&(user, device)| (user, Some(device))));
+        for (user, only) in targets {
             let Ok(mut shard) = self.shard(user).lock() else {
                 continue;
             };
@@ -142,7 +149,7 @@ impl Hub {
                 continue;
             };
             list.retain(|conn| {
-                if Some(conn.device) == except {
+                if Some(conn.device) == except || only.is_some_and(|d| d != conn.device) {
                     return true;
                 }
                 if let Some(lose) = self.drop_live_frame.get()
@@ -185,6 +192,19 @@ impl Hub {
         }
     }
 
+    /// Lets go of every connection on this node; their sessions close with
+    /// "going away".
+    fn drop_all(&self) {
+        for shard in &self.shards {
+            if let Ok(mut shard) = shard.lock() {
+                for conn in shard.values().flatten() {
+                    conn.close_code.store(close::GOING_AWAY, Ordering::Relaxed);
+                }
+                shard.clear();
+            }
+        }
+    }
+
     fn disconnect(&self, user: UserId, devices: &[DeviceId]) {
         if let Ok(mut shard) = self.shard(user).lock()
             && let Some(list) = shard.get_mut(&user)
@@ -206,15 +226,19 @@ impl Hub {
 impl BusHandler for Hub {
     fn handle(&self, message: &BusMessage) {
         match message {
-            BusMessage::Deliver {
-                users,
-                except,
-                frame,
-            } => match Utf8Bytes::try_from(frame.clone()) {
-                Ok(text) => self.deliver(users, *except, &text),
+            BusMessage::Deliver { to, except, frame } => match Utf8Bytes::try_from(frame.clone()) {
+                Ok(text) => self.deliver(to, *except, &text),
                 Err(_) => tracing::error!("dropping a non-UTF-8 frame from the bus"),
             },
             BusMessage::Disconnect { user, devices } => self.disconnect(*user, devices),
         }
+    }
+
+    /// Bus messages may have been lost, and the protocol has no "resync" event:
+    /// closing every local socket with the code the hub already uses for "going
+    /// away" makes each client reconnect and sync, which finds what was lost.
+    fn interrupted(&self) {
+        tracing::warn!("bus subscription was interrupted; closing local connections to resync");
+        self.drop_all();
     }
 }

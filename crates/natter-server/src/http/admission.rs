@@ -41,7 +41,11 @@ pub struct Admitted {
     _address: Option<AddressPlace>,
 }
 
+/// Cheap to clone: clones share the same counts.
+#[derive(Clone)]
 pub struct ConnectionLimits {
+    /// Places in all, as configured (the semaphore holds what is free).
+    size: usize,
     total: Arc<Semaphore>,
     per_address: Arc<PerAddress>,
 }
@@ -89,6 +93,7 @@ impl ConnectionLimits {
         exempt: Vec<IpAddr>,
     ) -> ConnectionLimits {
         ConnectionLimits {
+            size: total.max(1),
             total: Arc::new(Semaphore::new(total.max(1))),
             per_address: Arc::new(PerAddress {
                 max: per_address,
@@ -97,6 +102,11 @@ impl ConnectionLimits {
                 open: Mutex::new(HashMap::new()),
             }),
         }
+    }
+
+    /// How many connections the node may hold in all.
+    pub fn total(&self) -> usize {
+        self.size
     }
 
     /// Takes a place for a connection from `peer`, or says why there is none.

@@ -9,7 +9,8 @@ mod web;
 
 use axum::extract::DefaultBodyLimit;
 use axum::extract::Request;
-use axum::http::{HeaderValue, header};
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -118,8 +119,47 @@ async fn refuse_declared_oversize(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok", "protocol": natter_protocol::PROTOCOL_VERSION }))
+/// Live and able to serve: the store answers and, in a cluster, the bus is
+/// connected. 503 with the cause otherwise.
+async fn healthz(State(app): State<AppState>) -> Response {
+    match app.health().await {
+        Ok(()) => Json(serde_json::json!({
+            "status": "ok",
+            "protocol": natter_protocol::PROTOCOL_VERSION,
+        }))
+        .into_response(),
+        Err(cause) => unhealthy(&cause),
+    }
+}
+
+fn unhealthy(cause: &str) -> Response {
+    let body = Json(serde_json::json!({
+        "status": "unavailable",
+        "cause": cause,
+        "protocol": natter_protocol::PROTOCOL_VERSION,
+    }));
+    (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+}
+
+/// What a node serves while its backends cannot be opened yet: `/healthz`
+/// says why, everything else is unavailable.
+pub fn starting_router(cause: String) -> Router {
+    let cause = std::sync::Arc::new(cause);
+    let health = {
+        let cause = cause.clone();
+        move || {
+            let cause = cause.clone();
+            async move { unhealthy(&cause) }
+        }
+    };
+    Router::new()
+        .route("/healthz", get(health))
+        .fallback(|| async {
+            ApiError::new(
+                ErrorCode::Unavailable,
+                "The server is starting and cannot reach its storage yet. Try again soon.",
+            )
+        })
 }
 
 async fn no_route() -> ApiError {

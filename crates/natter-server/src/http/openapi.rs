@@ -151,10 +151,18 @@ fn build() -> Value {
     paths.insert(
         "/healthz".into(),
         json!({ "get": {
-            "summary": "Liveness: the process answers.",
-            "responses": { "200": { "description": "Alive", "content": { "application/json": {
-                "schema": { "type": "object", "properties": {
-                    "status": { "type": "string" }, "protocol": { "type": "integer" } } } } } } }
+            "summary": "Health: the process answers, its store answers and (in a cluster) its bus is connected.",
+            "responses": {
+                "200": { "description": "Healthy", "content": { "application/json": {
+                    "schema": { "type": "object", "properties": {
+                        "status": { "type": "string", "enum": ["ok"] },
+                        "protocol": { "type": "integer" } } } } } },
+                "503": { "description": "Up, but cannot serve: the cause says why (a database or bus that cannot be reached)", "content": { "application/json": {
+                    "schema": { "type": "object", "properties": {
+                        "status": { "type": "string", "enum": ["unavailable"] },
+                        "cause": { "type": "string" },
+                        "protocol": { "type": "integer" } } } } } }
+            }
         } }),
     );
     paths.insert(

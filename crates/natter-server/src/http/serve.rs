@@ -78,19 +78,24 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
 }
 
 /// How the accept loop treats clients.
+#[derive(Clone)]
 pub struct ServeOptions {
     /// Time to send a request's headers; also how long a keep-alive may idle.
     pub header_timeout: Duration,
     /// Time to send a request's whole body once its headers are in.
     pub body_timeout: Duration,
     pub limits: ConnectionLimits,
+    /// Leave the listener open when done (see [`serve`]).
+    pub keep_listening: bool,
 }
 
 /// Serves `router` on `listener` until `shutdown` completes; then stops
 /// accepting, runs `on_shutdown` (which closes the WebSockets) and waits up to
-/// [`DRAIN_TIMEOUT`] for requests in flight.
+/// [`DRAIN_TIMEOUT`] for requests in flight. The listener is closed before
+/// the drain (new connections are refused at once) unless `keep_listening`,
+/// which serves a while on a listener that is served again afterwards.
 pub async fn serve(
-    listener: TcpListener,
+    listener: &mut Option<TcpListener>,
     router: Router,
     tls: Option<TlsAcceptor>,
     options: ServeOptions,
@@ -105,9 +110,12 @@ pub async fn serve(
     let (drain, draining) = tokio::sync::watch::channel(());
     let (connections, connection_open) = tokio::sync::watch::channel(());
     let mut shutdown = std::pin::pin!(shutdown);
+    let Some(accepting) = listener.as_ref() else {
+        return;
+    };
     loop {
         let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
+            accepted = accepting.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
                     // The admission cap keeps this rare; wait for descriptors to free up.
@@ -152,7 +160,9 @@ pub async fn serve(
             }
         });
     }
-    drop(listener);
+    if !options.keep_listening {
+        listener.take();
+    }
     drop(connection_open);
     on_shutdown();
     drain.send_replace(());

@@ -58,6 +58,32 @@ impl PresenceService {
         }
     }
 
+    /// Ends the presence of users whose last connection was on a node that
+    /// died (its lease lapsed), and tells their friends. Any node may call
+    /// it; each such user is reported to one node only.
+    pub async fn sweep(&self) {
+        let gone = match self.presence.sweep_expired().await {
+            Ok(gone) => gone,
+            Err(error) => {
+                tracing::warn!(%error, "cannot sweep the presence of dead nodes");
+                return;
+            }
+        };
+        if !gone.is_empty() {
+            tracing::info!(
+                users = gone.len(),
+                "users of a node that died are offline now"
+            );
+        }
+        for user in gone {
+            let at = now();
+            if let Err(error) = self.accounts.update_last_seen(user, at).await {
+                tracing::warn!(%error, "cannot record last seen");
+            }
+            self.announce(user, false, Some(at)).await;
+        }
+    }
+
     /// Which of `users` are online; all offline when presence is unavailable.
     pub async fn online(&self, users: &[UserId]) -> Vec<bool> {
         self.presence.online(users).await.unwrap_or_else(|error| {

@@ -5,6 +5,7 @@
 mod access;
 mod accounts;
 mod authz;
+mod backends;
 mod boundaries;
 mod consistency;
 mod contacts;

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use natter_protocol::accounts::UserProfile;
 use natter_protocol::sync::UserChange;
-use natter_protocol::{DeviceId, ErrorCode, Timestamp, UserId};
+use natter_protocol::{DeviceId, Timestamp, UserId};
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::rows::{
@@ -33,7 +33,7 @@ impl AccountStore for SqliteStore {
                 .and_then(|mut stmt| stmt.query_row([&user.username_key], |_| Ok(())).optional())
                 .map_err(db_error)?;
             if taken.is_some() {
-                return Err(StoreError::Rejected(ErrorCode::UsernameTaken));
+                return Err(StoreError::Rejected(crate::Rejection::Taken));
             }
             let id: i64 = conn
                 .prepare_cached(

@@ -13,15 +13,18 @@ mod conversations;
 mod migrations;
 mod rows;
 mod sync;
+mod txn;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle;
 
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
+use crate::txn::{Transact, TxBody, TxOutcome};
 use crate::{Store, StoreError, StoreResult};
 
 /// Tuning of the SQLite backend.
@@ -47,7 +50,10 @@ impl Default for SqliteOptions {
 
 /// A job for the writer thread: runs inside a savepoint, is answered after the commit.
 trait WriteJob: Send {
-    fn run(self: Box<Self>, conn: &Connection) -> Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+    fn run(
+        self: Box<Self>,
+        conn: &mut Connection,
+    ) -> Box<dyn FnOnce(Result<(), StoreError>) + Send>;
     fn fail(self: Box<Self>, error: StoreError);
 }
 
@@ -61,9 +67,12 @@ where
     F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
     R: Send + 'static,
 {
-    fn run(self: Box<Self>, conn: &Connection) -> Box<dyn FnOnce(Result<(), StoreError>) + Send> {
+    fn run(
+        self: Box<Self>,
+        conn: &mut Connection,
+    ) -> Box<dyn FnOnce(Result<(), StoreError>) + Send> {
         let Job { work, reply } = *self;
-        let result = in_savepoint(conn, work);
+        let result = in_savepoint(conn, |conn| work(conn), Result::is_ok);
         Box::new(move |commit: Result<(), StoreError>| {
             let outcome = match (result, commit) {
                 (Err(error), _) => Err(error),
@@ -80,22 +89,76 @@ where
     }
 }
 
+/// A domain's transaction body (see [`crate::txn`]): its own savepoint,
+/// rolled back when the body refuses.
+struct TxJob {
+    body: TxBody,
+    reply: oneshot::Sender<StoreResult<TxOutcome>>,
+}
+
+impl WriteJob for TxJob {
+    fn run(
+        self: Box<Self>,
+        conn: &mut Connection,
+    ) -> Box<dyn FnOnce(Result<(), StoreError>) + Send> {
+        let TxJob { body, reply } = *self;
+        // A body that refused (`Ok(Err(_))`) rolls back what it wrote.
+        let result = in_savepoint(
+            conn,
+            |conn| run_body(conn, body),
+            |result| matches!(result, Ok(Ok(_))),
+        );
+        Box::new(move |commit: Result<(), StoreError>| {
+            let outcome = match (result, commit) {
+                (Err(error), _) | (Ok(_), Err(error)) => Err(error),
+                (Ok(outcome), Ok(())) => Ok(outcome),
+            };
+            let _ = reply.send(outcome);
+        })
+    }
+
+    fn fail(self: Box<Self>, error: StoreError) {
+        let _ = self.reply.send(Err(error));
+    }
+}
+
+/// Runs a body to its end. Every `WriteTx` call of this backend completes at
+/// once, so a body that is not finished after one poll awaited something
+/// else: it is refused (rolled back) rather than left to stall the writer.
+fn run_body(conn: &mut Connection, body: TxBody) -> StoreResult<TxOutcome> {
+    let mut tx = txn::SqliteTx { conn };
+    let mut future = body(&mut tx);
+    let mut context = Context::from_waker(Waker::noop());
+    match future.as_mut().poll(&mut context) {
+        Poll::Ready(outcome) => Ok(outcome),
+        Poll::Pending => {
+            tracing::error!("a transaction body awaited something other than its transaction");
+            Err(StoreError::Unavailable(
+                "a transaction body awaited something other than its transaction".into(),
+            ))
+        }
+    }
+}
+
+/// Runs `work` in a savepoint, rolled back unless `keep` says otherwise of
+/// its result.
 fn in_savepoint<R>(
-    conn: &Connection,
-    work: impl FnOnce(&Connection) -> StoreResult<R>,
+    conn: &mut Connection,
+    work: impl FnOnce(&mut Connection) -> StoreResult<R>,
+    keep: impl FnOnce(&StoreResult<R>) -> bool,
 ) -> StoreResult<R> {
     // Prepared once and cached: these run twice per write job.
-    let run = |sql: &str| {
+    let run = |conn: &Connection, sql: &str| {
         conn.prepare_cached(sql)
             .and_then(|mut stmt| stmt.execute([]))
             .map_err(db_error)
     };
-    run("SAVEPOINT job")?;
+    run(conn, "SAVEPOINT job")?;
     let result = work(conn);
-    if result.is_err() {
-        run("ROLLBACK TO job")?;
+    if !keep(&result) {
+        run(conn, "ROLLBACK TO job")?;
     }
-    run("RELEASE job")?;
+    run(conn, "RELEASE job")?;
     result
 }
 
@@ -231,22 +294,24 @@ impl SqliteStore {
         &self.durability
     }
 
+    fn writer_sender(&self) -> StoreResult<mpsc::Sender<Box<dyn WriteJob>>> {
+        // A short critical section without awaits: std Mutex is right here.
+        let guard = self
+            .writer
+            .lock()
+            .map_err(|_| StoreError::Unavailable("writer poisoned".into()))?;
+        guard
+            .clone()
+            .ok_or_else(|| StoreError::Unavailable("shutting down".into()))
+    }
+
     /// Runs `work` in the next group commit and returns its result once committed.
     pub(crate) async fn write<R, F>(&self, work: F) -> StoreResult<R>
     where
         F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
         R: Send + 'static,
     {
-        let sender = {
-            // A short critical section without awaits: std Mutex is right here.
-            let guard = self
-                .writer
-                .lock()
-                .map_err(|_| StoreError::Unavailable("writer poisoned".into()))?;
-            guard
-                .clone()
-                .ok_or_else(|| StoreError::Unavailable("shutting down".into()))?
-        };
+        let sender = self.writer_sender()?;
         let (reply, answer) = oneshot::channel();
         sender
             .send(Box::new(Job { work, reply }))
@@ -290,6 +355,21 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| StoreError::Unavailable(format!("reader task: {e}")))?
+    }
+}
+
+#[async_trait::async_trait]
+impl Transact for SqliteStore {
+    async fn transact(&self, body: TxBody) -> StoreResult<TxOutcome> {
+        let sender = self.writer_sender()?;
+        let (reply, answer) = oneshot::channel();
+        sender
+            .send(Box::new(TxJob { body, reply }))
+            .await
+            .map_err(|_| StoreError::Unavailable("writer stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("writer stopped".into()))?
     }
 }
 
@@ -378,7 +458,7 @@ fn open_reader(path: &PathBuf) -> StoreResult<Connection> {
 }
 
 fn write_loop(
-    conn: Connection,
+    mut conn: Connection,
     mut jobs: mpsc::Receiver<Box<dyn WriteJob>>,
     max_batch: usize,
     stats: &WriterStats,
@@ -403,7 +483,7 @@ fn write_loop(
         let mut jobs = batch.drain(..);
         let mut aborted = None;
         for job in jobs.by_ref() {
-            completions.push(job.run(&conn));
+            completions.push(job.run(&mut conn));
             // SQLite rolls the whole transaction back by itself on some errors
             // (disk full, I/O). Later savepoints would then commit on their own,
             // one by one: stop, and fail the whole batch instead.

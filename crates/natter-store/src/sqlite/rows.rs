@@ -3,12 +3,13 @@
 use std::sync::Arc;
 
 use natter_protocol::accounts::UserProfile;
-use natter_protocol::conversations::{Message, MessageContent, Role, SystemEvent};
+use natter_protocol::conversations::{Message, MessageContent, Role};
 use natter_protocol::sync::{UserChange, UserEvent};
 use natter_protocol::{ClientMsgId, ConversationId, Seq, SyncCursor, Timestamp, UserId};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::db_error;
+pub(super) use crate::names::{parse_role, role_name};
 use crate::{Changes, StoreError, StoreResult};
 
 pub(super) const PROFILE_COLUMNS: &str = "u.id, u.username, u.display_name, u.created_at";
@@ -64,6 +65,18 @@ pub(super) fn push_event(
     at: Timestamp,
     change: UserChange,
 ) -> StoreResult<()> {
+    let event = append_event(conn, user, at, change)?;
+    changes.user_events.push((user, event));
+    Ok(())
+}
+
+/// Appends an entry to a user's change stream; the entry with its cursor.
+pub(super) fn append_event(
+    conn: &Connection,
+    user: UserId,
+    at: Timestamp,
+    change: UserChange,
+) -> StoreResult<UserEvent> {
     let cursor = tick(conn)?;
     let json = to_json(&change)?;
     conn.prepare_cached(
@@ -71,15 +84,11 @@ pub(super) fn push_event(
     )
     .and_then(|mut stmt| stmt.execute(params![cursor, user.0, at.0, json]))
     .map_err(db_error)?;
-    changes.user_events.push((
-        user,
-        UserEvent {
-            cursor: SyncCursor(cursor),
-            at,
-            change,
-        },
-    ));
-    Ok(())
+    Ok(UserEvent {
+        cursor: SyncCursor(cursor),
+        at,
+        change,
+    })
 }
 
 pub(super) fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
@@ -90,22 +99,6 @@ pub(super) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> rusqlite:
     serde_json::from_str(text).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
     })
-}
-
-pub(super) fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Owner => "owner",
-        Role::Admin => "admin",
-        Role::Member => "member",
-    }
-}
-
-pub(super) fn parse_role(name: &str) -> Role {
-    match name {
-        "owner" => Role::Owner,
-        "admin" => Role::Admin,
-        _ => Role::Member,
-    }
 }
 
 pub(super) fn member_role(
@@ -249,34 +242,6 @@ pub(super) fn insert_message(
     })
 }
 
-/// Records a group change in the group's timeline, delivered to `audience`
-/// (the members after the change, plus anyone who just left).
-pub(super) fn system_message(
-    conn: &Connection,
-    changes: &mut Changes,
-    conversation: ConversationId,
-    actor: UserId,
-    event: SystemEvent,
-    extra_audience: Option<UserId>,
-    now: Timestamp,
-) -> StoreResult<()> {
-    let message = insert_message(
-        conn,
-        conversation,
-        actor,
-        None,
-        MessageContent::System { event },
-        None,
-        now,
-    )?;
-    let mut audience = member_ids(conn, conversation)?.to_vec();
-    if let Some(extra) = extra_audience.filter(|u| !audience.contains(u)) {
-        audience.push(extra);
-    }
-    changes.messages.push((message, audience.into()));
-    Ok(())
-}
-
 pub(super) fn add_member(
     conn: &Connection,
     conversation: ConversationId,
@@ -342,9 +307,7 @@ pub(super) fn parse_cursor(cursor: &str, n: usize) -> StoreResult<Vec<i64>> {
     let parts: Option<Vec<i64>> = cursor.split(':').map(|p| p.parse().ok()).collect();
     match parts {
         Some(parts) if parts.len() == n => Ok(parts),
-        _ => Err(StoreError::Rejected(
-            natter_protocol::ErrorCode::InvalidRequest,
-        )),
+        _ => Err(StoreError::Rejected(crate::Rejection::BadCursor)),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::Ordering;
 
-use natter_protocol::{ErrorCode, Timestamp};
+use natter_protocol::Timestamp;
 
 use super::{SqliteOptions, SqliteStore};
 use crate::{AccountStore, NewUser, StoreError};
@@ -45,7 +45,7 @@ async fn a_failing_job_rolls_back_alone_in_a_shared_batch() {
     for task in tasks {
         match task.await.expect("joins") {
             Ok(_) => ok += 1,
-            Err(error) => assert_eq!(error, StoreError::Rejected(ErrorCode::UsernameTaken)),
+            Err(error) => assert_eq!(error, StoreError::Rejected(crate::Rejection::Taken)),
         }
     }
     assert_eq!(ok, 63);
@@ -110,7 +110,7 @@ async fn the_database_runs_in_wal_mode_with_full_sync() {
 /// when the database is opened, and both sides' change streams say so.
 #[tokio::test]
 async fn friendships_that_outlived_a_block_end_at_the_upgrade() {
-    use crate::{ContactStore, FriendRequestSent, Store, SyncStore};
+    use crate::{ContactStore, Store, StoreError, SyncStore, transaction};
     use natter_protocol::SyncCursor;
     use natter_protocol::sync::UserChange;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -118,17 +118,16 @@ async fn friendships_that_outlived_a_block_end_at_the_upgrade() {
         let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("opens");
         let alice = store.insert_user(new_user("alice")).await.expect("user").id;
         let bob = store.insert_user(new_user("bob")).await.expect("user").id;
-        let (sent, _) = store
-            .send_friend_request(alice, bob, String::new(), Timestamp(2))
-            .await
-            .expect("request");
-        let FriendRequestSent::Pending(request) = sent else {
-            panic!("pending")
-        };
-        store
-            .accept_friend_request(bob, request.id, Timestamp(3))
-            .await
-            .expect("friends");
+        transaction(&store, move |tx| {
+            Box::pin(async move {
+                let conversation = tx.direct_conversation(alice, bob, Timestamp(2)).await?;
+                tx.insert_friendship(alice, bob, conversation, Timestamp(2))
+                    .await?;
+                Ok::<_, StoreError>(())
+            })
+        })
+        .await
+        .expect("friends");
         let cursor = store
             .sync(alice, SyncCursor(1), false, 1000, 1000)
             .await
@@ -184,21 +183,29 @@ async fn friendships_that_outlived_a_block_end_at_the_upgrade() {
 /// reset over (which would never end).
 #[tokio::test]
 async fn a_reset_in_pages_goes_on_below_the_pruning_horizon() {
-    use crate::{ConversationStore, GroupLimits, SyncStore};
+    use crate::{StoreError, SyncStore, transaction};
     use natter_protocol::SyncCursor;
+    use natter_protocol::conversations::Role;
+    use natter_protocol::sync::UserChange;
     let dir = tempfile::tempdir().expect("tempdir");
     let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("opens");
     let user = store.insert_user(new_user("old")).await.expect("user").id;
-    let limits = GroupLimits {
-        max_members: 10,
-        max_groups_per_user: 100,
-    };
     let mut groups = Vec::new();
     for i in 0..5 {
-        let (id, _) = store
-            .create_group(user, format!("g{i}"), Vec::new(), limits, Timestamp(10))
-            .await
-            .expect("group");
+        let id = transaction(&store, move |tx| {
+            Box::pin(async move {
+                let group = tx.insert_group(format!("g{i}"), Timestamp(10)).await?;
+                tx.insert_member(group, user, Role::Owner, Timestamp(10))
+                    .await?;
+                let joined = UserChange::ConversationJoined {
+                    conversation_id: group,
+                };
+                tx.push_event(user, Timestamp(10), joined).await?;
+                Ok::<_, StoreError>(group)
+            })
+        })
+        .await
+        .expect("group");
         groups.push(id);
     }
     // Everything so far is older than what is kept: the horizon is now.

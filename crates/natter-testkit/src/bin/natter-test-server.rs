@@ -1,6 +1,10 @@
 //! A Natter server as its own process, for tests that kill it (SIGKILL,
 //! SIGTERM). Usage: `natter-test-server DATA_DIR [ADDRESS]`. Prints
 //! `LISTENING <address>` once it accepts connections; stops on SIGTERM or Ctrl-C.
+//!
+//! A node of a cluster takes its backends from the environment:
+//! `NATTER_DATABASE` (a PostgreSQL URL), `NATTER_BUS` (a Redis URL),
+//! `NATTER_KEY_PREFIX` and `NATTER_PRESENCE_LEASE_SECS`.
 
 use anyhow::Context;
 
@@ -17,6 +21,17 @@ fn main() -> anyhow::Result<()> {
     config.listen = address.parse().context("address")?;
     // Crash tests hammer one server from one address.
     config.limits.enabled = false;
+    config.database = std::env::var("NATTER_DATABASE").ok();
+    config.bus = std::env::var("NATTER_BUS").ok();
+    if let Ok(prefix) = std::env::var("NATTER_KEY_PREFIX") {
+        config.cluster.key_prefix = prefix;
+    }
+    if let Some(secs) = std::env::var("NATTER_PRESENCE_LEASE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        config.cluster.presence_lease_secs = secs;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
