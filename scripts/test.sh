@@ -41,6 +41,11 @@ if [ "$(id -u)" = "0" ]; then
 fi
 cargo test --workspace
 
+echo "== the server's suite again, every server on PostgreSQL"
+# The same tests through the same doors, so that both stores keep one set of
+# rules (the storage contract and the crash test run on both already).
+NATTER_TEST_BACKEND=postgresql cargo test -p natter-server --test it
+
 echo "== advisories (RustSec, offline)"
 scripts/audit.sh
 

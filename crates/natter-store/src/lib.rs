@@ -35,6 +35,7 @@ use natter_protocol::conversations::{
 use natter_protocol::sync::{SyncResponse, UserEvent};
 use natter_protocol::{ConversationId, DeviceId, SyncCursor, Timestamp, UserId};
 
+pub mod migrate;
 mod names;
 pub mod postgres;
 pub mod sqlite;

@@ -10,6 +10,11 @@
 //! alice.send_text(conversation, "hi").await?;
 //! # Ok(()) }
 //! ```
+//!
+//! With `NATTER_TEST_BACKEND=postgresql`, every [`TestServer`] runs on a
+//! scratch PostgreSQL database of its own instead of SQLite, so that one
+//! suite pins the behaviour of both stores (`scripts/test.sh` runs the
+//! server's suite both ways).
 
 mod balancer;
 pub mod cluster;
@@ -45,6 +50,9 @@ pub const PASSWORD: &str = "correct horse battery";
 pub struct TestServer {
     addr: SocketAddr,
     data: Arc<tempfile::TempDir>,
+    /// The store when the tests run on PostgreSQL; kept for restarts and
+    /// dropped (with its database) after the server.
+    database: Option<Arc<natter_store::postgres::ScratchDatabase>>,
     config: Config,
     faults: natter_server::Faults,
     running: Option<Running>,
@@ -80,6 +88,16 @@ impl TestServer {
         // Tests register many users from one address and send in bursts; the
         // rate-limit tests turn the limits back on.
         config.limits.enabled = false;
+        let database = match postgresql_requested()? {
+            false => None,
+            true => {
+                let database = natter_store::postgres::ScratchDatabase::create_for_tests()
+                    .await?
+                    .context("NATTER_TEST_BACKEND=postgresql, but PostgreSQL is not reachable")?;
+                config.database = Some(database.url().to_owned());
+                Some(Arc::new(database))
+            }
+        };
         adjust(&mut config);
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -88,6 +106,7 @@ impl TestServer {
         let mut server = TestServer {
             addr,
             data,
+            database,
             config,
             faults,
             running: None,
@@ -142,6 +161,11 @@ impl TestServer {
         format!("ws://{}/api/v1/ws", self.addr)
     }
 
+    /// Whether this server's store is PostgreSQL (see the crate doc).
+    pub fn on_postgresql(&self) -> bool {
+        self.database.is_some()
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.data.path().to_path_buf()
     }
@@ -163,6 +187,17 @@ impl TestServer {
     /// Makes two users friends; returns their direct conversation.
     pub async fn befriend(&self, a: &Session, b: &Session) -> anyhow::Result<ConversationId> {
         befriend(a, b).await
+    }
+}
+
+/// Whether `NATTER_TEST_BACKEND` asks for PostgreSQL (`postgresql`), not the
+/// default SQLite (unset or `sqlite`): tests of what only SQLite has (its
+/// files) skip on PostgreSQL.
+pub fn postgresql_requested() -> anyhow::Result<bool> {
+    match std::env::var("NATTER_TEST_BACKEND").as_deref() {
+        Err(_) | Ok("") | Ok("sqlite") => Ok(false),
+        Ok("postgresql") | Ok("postgres") => Ok(true),
+        Ok(other) => anyhow::bail!("NATTER_TEST_BACKEND={other}: use sqlite or postgresql"),
     }
 }
 

@@ -13,7 +13,7 @@ use natter_client::{Client, ConnectionEvent};
 use natter_protocol::ClientMsgId;
 use natter_protocol::conversations::{MessageContent, SendMessageRequest};
 use natter_testkit::workload::{Ack, Verdict, send_all, verify};
-use natter_testkit::{ProcessServer, all_messages, befriend, register};
+use natter_testkit::{ProcessOptions, ProcessServer, all_messages, befriend, register};
 use rand::Rng;
 use tokio::sync::watch;
 
@@ -21,10 +21,28 @@ const SERVER: &str = env!("CARGO_BIN_EXE_natter-test-server");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_messages_survive_repeated_sigkill() -> anyhow::Result<()> {
+    survive_sigkills(ProcessOptions::default(), "SQLite").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_messages_survive_repeated_sigkill_on_postgresql() -> anyhow::Result<()> {
+    let Some(database) = natter_store::postgres::ScratchDatabase::create_for_tests().await? else {
+        return Ok(());
+    };
+    let options = ProcessOptions {
+        env: vec![("NATTER_DATABASE".into(), database.url().into())],
+        ..ProcessOptions::default()
+    };
+    survive_sigkills(options, "PostgreSQL").await
+}
+
+/// Kills the server six times at random moments while three people send,
+/// restarting it on the same store each time; then the R1 verdict.
+async fn survive_sigkills(options: ProcessOptions, store: &str) -> anyhow::Result<()> {
     const CRASHES: usize = 6;
     const PER_SENDER: usize = 200;
     let dir = tempfile::tempdir()?;
-    let mut server = ProcessServer::start(Path::new(SERVER), dir.path())?;
+    let mut server = ProcessServer::start_with(Path::new(SERVER), dir.path(), options)?;
     let client = Client::new(&server.url())?;
     let (a, b, c) = (
         register(&client, "a").await?,
@@ -83,7 +101,7 @@ async fn acknowledged_messages_survive_repeated_sigkill() -> anyhow::Result<()> 
     } = verdict;
     let group_text = stored[&group].len() as i64 - setup_messages;
     println!(
-        "R1: acknowledged messages lost: {lost} of {total} over {CRASHES} SIGKILLs; duplicated: {duplicated}; \
+        "R1 ({store}): acknowledged messages lost: {lost} of {total} over {CRASHES} SIGKILLs; duplicated: {duplicated}; \
          unexpected: {unexpected}; client retries: {retries}; group messages: {group_text}"
     );
     assert_eq!((lost, duplicated, unexpected), (0, 0, 0));

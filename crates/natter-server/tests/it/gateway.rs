@@ -284,6 +284,12 @@ async fn an_outbox_is_bounded_in_bytes_too() -> anyhow::Result<()> {
 async fn flood_a_reader_that_never_reads(
     configure: impl FnOnce(&mut natter_server::Config),
 ) -> anyhow::Result<()> {
+    if natter_testkit::postgresql_requested()? {
+        eprintln!(
+            "SQLite only: the outbox does not depend on the store, and on a loaded machine this flood through PostgreSQL is slow enough for the 10 s write timeout to end the connection before its outbox overflows"
+        );
+        return Ok(());
+    }
     let server = TestServer::start_with(configure).await?;
     let sender = server.user("sender").await?;
     let slow = server.user("slow").await?;

@@ -55,6 +55,12 @@ async fn look_alikes_of_a_taken_name_are_taken() -> anyhow::Result<()> {
 #[tokio::test]
 async fn accounts_registered_under_the_old_keys_keep_working_and_block_new_look_alikes()
 -> anyhow::Result<()> {
+    if natter_testkit::postgresql_requested()? {
+        eprintln!(
+            "SQLite only: it writes the old keys into a SQLite store before the server starts (the PostgreSQL rekey has its own test in natter-store)"
+        );
+        return Ok(());
+    }
     use natter_store::{AccountStore, NewUser, Store, sqlite::SqliteStore};
     use unicode_normalization::UnicodeNormalization;
     let data = tempfile::tempdir()?;

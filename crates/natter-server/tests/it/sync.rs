@@ -195,7 +195,11 @@ async fn the_change_stream_carries_friend_requests_in_bounded_pages() -> anyhow:
     // The SDK follows the pages itself.
     let whole = bob.sync(delta.cursor).await?;
     assert_eq!(whole.events.len(), 6);
-    assert_eq!(whole.cursor, second.cursor);
+    // Cursors are opaque: on PostgreSQL one moves with every commit of the
+    // database, so only what follows it is compared.
+    assert!(whole.cursor >= second.cursor);
+    let after = bob.sync(whole.cursor).await?;
+    assert!(!after.reset && after.events.is_empty(), "{after:?}");
     assert_eq!(bob.friend_requests().await?.incoming.len(), 7);
     Ok(())
 }

@@ -128,6 +128,7 @@ mod contacts;
 mod conversations;
 pub mod cursor;
 mod encoding;
+pub(crate) mod import;
 mod migrations;
 mod rows;
 pub mod scratch;

@@ -10,6 +10,7 @@
 mod accounts;
 mod contacts;
 mod conversations;
+pub(crate) mod export;
 mod migrations;
 mod rows;
 mod sync;
