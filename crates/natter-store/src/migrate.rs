@@ -82,17 +82,22 @@ pub const TABLES: [&str; 9] = [
     "settings",
 ];
 
+/// What `progress` is called with while transaction ids are advanced.
+pub const ADVANCING_TRANSACTION_IDS: &str = "transaction ids";
+
 /// The tables with identity ids, whose sequences must continue after the
 /// copied ids.
 pub(crate) const IDENTITY_TABLES: [&str; 4] =
     ["users", "sessions", "friend_requests", "conversations"];
 
 /// Rows per page, and the bytes of text a page may hold (messages are up to
-/// 16 KiB each): at most two pages are in memory at once.
+/// 16 KiB each). At most three pages are in memory at once: one being read,
+/// one waiting, one being written.
 pub(crate) const PAGE_ROWS: usize = 4000;
 pub(crate) const PAGE_BYTES: usize = 4 << 20;
 
-/// Why a move was refused or failed. Refusals change nothing on either side.
+/// Why a move was refused or failed. A refusal leaves the data of both sides
+/// as it was; a failure after the copy began empties the target again.
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
     #[error(
@@ -353,8 +358,8 @@ impl Batch {
 /// Copies the SQLite installation in `data_dir` (the server stopped) into
 /// the empty PostgreSQL database `database_url` names, and verifies the
 /// row counts of every table. `progress` is told each table's rows copied
-/// so far, after every page (and `"transaction ids"` with the count
-/// advanced, when any are).
+/// so far, after every page (and [`ADVANCING_TRANSACTION_IDS`] with the
+/// count advanced, when any are).
 ///
 /// Refuses, changing nothing: a directory without `natter.db`, a SQLite
 /// database that something holds open (a running server) or whose schema
@@ -377,35 +382,39 @@ pub async fn sqlite_to_postgres(
     .await
     .map_err(|e| StoreError::Unavailable(format!("the SQLite reader stopped: {e}")))??;
 
-    let target = PgTarget::connect(database_url).await?;
+    let mut target = PgTarget::connect(database_url).await?;
     target.check_empty().await?;
     // From here on the move writes: a failure empties what it wrote.
-    match copy(source, &facts, &target, &mut progress).await {
+    let outcome = copy(source, &facts, &mut target, &mut progress).await;
+    let outcome = match outcome {
         Ok(report) => Ok(report),
         Err(error) => {
             if let Err(discard) = target.discard().await {
                 tracing::error!(error = %discard, "could not empty the target after a failed move");
-                return Err(MigrateError::Store(StoreError::Unavailable(format!(
+                Err(MigrateError::Store(StoreError::Unavailable(format!(
                     "{error}; emptying the target failed too ({discard}): drop the database \
                      and create it again before another move"
-                ))));
+                ))))
+            } else {
+                Err(error)
             }
-            Err(error)
         }
-    }
+    };
+    target.close().await;
+    outcome
 }
 
 async fn copy(
     source: SqliteSource,
     facts: &SourceFacts,
-    target: &PgTarget,
+    target: &mut PgTarget,
     progress: &mut impl FnMut(&str, u64),
 ) -> Result<MigrationReport, MigrateError> {
     target.begin().await?;
     // Every cursor SQLite handed out is at or below its clock.
     let horizon = facts.clock.saturating_add(1);
     let advanced = target
-        .advance_transaction_ids_past(horizon, |n| progress("transaction ids", n))
+        .advance_transaction_ids_past(horizon, |n| progress(ADVANCING_TRANSACTION_IDS, n))
         .await?;
 
     // One page ahead: the reader fills the next while the writer copies one.
@@ -472,3 +481,6 @@ async fn copy(
         transaction_ids_advanced: advanced,
     })
 }
+
+#[cfg(test)]
+mod tests;

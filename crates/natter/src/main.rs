@@ -1,12 +1,14 @@
 //! The `natter` binary: `natter serve` runs the chat service; `natter chat`
 //! is the terminal client; `login`, `send`, `history`, `friends`, `tail`,
 //! `logout` and `download` are the scriptable client commands; `natter bench`
-//! is the load generator.
+//! is the load generator; `natter admin` holds the operator's commands on an
+//! installation's data (`migrate-to-postgres`).
 //!
 //! Client commands exit with the codes of [`natter_tui::exit`]: 0 success,
 //! 1 other failure, 2 usage, 3 not logged in / session revoked, 4 not found,
 //! 5 server unreachable, 6 refused by the server.
 
+mod admin;
 mod bench;
 mod client;
 
@@ -25,7 +27,7 @@ use natter_server::Config;
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: TopCommand,
 }
 
 #[derive(Subcommand)]
@@ -50,6 +52,16 @@ enum Command {
     Download(client::DownloadArgs),
     /// Load generator: drive a running server through the real protocol.
     Bench(bench::BenchArgs),
+}
+
+/// Every command: the ones above, and the operator's. `natter admin` stays
+/// out of [`Command`], which the client commands' dispatch matches whole.
+#[derive(Subcommand)]
+enum TopCommand {
+    #[command(flatten)]
+    Run(Command),
+    /// Operator commands on an installation's data (the server stopped).
+    Admin(admin::AdminArgs),
 }
 
 /// Every setting can come from a flag, an environment variable or the config
@@ -195,7 +207,7 @@ fn main() -> anyhow::Result<()> {
         filter
     };
     match cli.command {
-        Command::Serve(_) => tracing_subscriber::fmt()
+        TopCommand::Run(Command::Serve(_)) => tracing_subscriber::fmt()
             .with_env_filter(filter("info"))
             .init(),
         // The client commands keep stdout for their output and log only
@@ -206,9 +218,10 @@ fn main() -> anyhow::Result<()> {
             .init(),
     }
     match cli.command {
-        Command::Serve(args) => serve((*args).into_config()?),
-        Command::Bench(args) => bench::main(args),
-        other => client::main(other),
+        TopCommand::Run(Command::Serve(args)) => serve((*args).into_config()?),
+        TopCommand::Run(Command::Bench(args)) => bench::main(args),
+        TopCommand::Run(other) => client::main(other),
+        TopCommand::Admin(args) => admin::main(args),
     }
 }
 

@@ -17,7 +17,8 @@ use crate::{Store, StoreError, StoreResult};
 /// The advisory lock a node takes to migrate the schema when it connects
 /// (`MIGRATION_LOCK` in `migrations.rs`): held by the move for its whole
 /// run, so that a node started meanwhile waits instead of serving half an
-/// installation. A test below pins that the two agree.
+/// installation. A test of the move (`migrate/tests.rs`: a node started
+/// during a move waits) fails if the two drift apart.
 const SCHEMA_LOCK: i64 = 0x6e61_7474_6572_6d31;
 
 /// The `settings` row that marks a move not finished yet.
@@ -120,7 +121,7 @@ impl PgTarget {
                 target: self.target().to_owned(),
             });
         }
-        let counts = count_tables(&*self.work).await?;
+        let counts = count_tables(&self.work).await?;
         let rows: u64 = counts
             .iter()
             .zip(TABLES)

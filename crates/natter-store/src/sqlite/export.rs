@@ -1,7 +1,7 @@
 //! Reading a whole SQLite installation, for the move to PostgreSQL
 //! ([`crate::migrate`]): the checks before it, and every table in pages.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, Row};
 
@@ -328,7 +328,7 @@ fn latest_schema_version() -> Result<i64, MigrateError> {
         .map_err(db_error)?)
 }
 
-fn unavailable(path: &PathBuf, error: rusqlite::Error) -> MigrateError {
+fn unavailable(path: &Path, error: rusqlite::Error) -> MigrateError {
     tracing::error!(path = %path.display(), %error, "cannot open the SQLite database");
     MigrateError::Store(StoreError::Unavailable(format!(
         "cannot open {}: {error}",

@@ -1,9 +1,11 @@
 //! The `natter` binary's client commands against a real (in-process)
 //! server: scripts log in, send, tail and read history; failures have
-//! meaningful exit codes. Plus one end-to-end run of `natter chat` in tmux.
+//! meaningful exit codes. Plus one end-to-end run of `natter chat` in tmux,
+//! and the move of an installation from SQLite to PostgreSQL.
 
 mod cli;
 mod logs;
+mod migrate;
 mod tmux;
 
 use std::path::Path;
