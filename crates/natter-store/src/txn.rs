@@ -51,6 +51,8 @@ pub struct Membership {
     pub member_count: u32,
     /// The user's read position.
     pub read_seq: Seq,
+    /// The other member of a direct conversation (`None` for a group).
+    pub peer: Option<UserId>,
 }
 
 /// A message to store with the conversation's next seq.
@@ -149,12 +151,6 @@ pub trait WriteTx: Send {
         user: UserId,
     ) -> StoreResult<Option<Role>>;
     async fn member_ids(&mut self, conversation: ConversationId) -> StoreResult<Arc<[UserId]>>;
-    /// The other member of a direct conversation.
-    async fn direct_peer(
-        &mut self,
-        conversation: ConversationId,
-        user: UserId,
-    ) -> StoreResult<Option<UserId>>;
     /// How many groups the user is a member of.
     async fn group_count(&mut self, user: UserId) -> StoreResult<u32>;
     /// The message `sender` sent before with this client message id.

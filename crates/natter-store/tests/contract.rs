@@ -350,23 +350,29 @@ async fn memberships_roles_counts_and_relations_are_read_as_written() {
             user(&store, "b").await,
             user(&store, "c").await,
         );
-        friends(&store, a, b).await;
+        let direct = friends(&store, a, b).await;
         let group = group(&store, a, &[b]).await;
         send(&store, group, b, "hi").await.expect("append");
-        let (membership, role_of_c, groups_of_a, relation) = write(&store, move |tx| {
-            Box::pin(async move {
-                tx.insert_block(c, a, Timestamp(5)).await?;
-                Ok((
-                    tx.membership(group, b).await?,
-                    tx.role(group, c).await?,
-                    tx.group_count(a).await?,
-                    tx.relation(a, c).await?,
-                ))
+        let (membership, direct_membership, role_of_c, groups_of_a, relation) =
+            write(&store, move |tx| {
+                Box::pin(async move {
+                    tx.insert_block(c, a, Timestamp(5)).await?;
+                    Ok((
+                        tx.membership(group, b).await?,
+                        tx.membership(direct, a).await?,
+                        tx.role(group, c).await?,
+                        tx.group_count(a).await?,
+                        tx.relation(a, c).await?,
+                    ))
+                })
             })
-        })
-        .await
-        .expect("reads");
+            .await
+            .expect("reads");
+        let direct_membership = direct_membership.expect("a is in the direct conversation");
+        assert_eq!(direct_membership.kind, ConversationKind::Direct);
+        assert_eq!(direct_membership.peer, Some(b));
         let membership = membership.expect("b is a member");
+        assert_eq!(membership.peer, None);
         assert_eq!(membership.kind, ConversationKind::Group);
         assert_eq!(membership.role, Role::Member);
         assert_eq!(membership.member_count, 2);

@@ -112,7 +112,7 @@ impl ConversationService {
                 }
                 // For a direct conversation the audience is the two people: no member query.
                 let direct_audience = if membership.kind == ConversationKind::Direct {
-                    let peer = tx.direct_peer(conversation, sender).await?;
+                    let peer = membership.peer;
                     if let Some(peer) = peer {
                         match policy.reach(tx, sender, peer).await? {
                             Reach::Open => {}

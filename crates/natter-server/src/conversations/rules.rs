@@ -239,6 +239,7 @@ mod tests {
             last_seq: Seq(10),
             member_count,
             read_seq: Seq(4),
+            peer: None,
         }
     }
 

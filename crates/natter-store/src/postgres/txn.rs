@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use deadpool_postgres::Transaction;
 use natter_protocol::accounts::UserProfile;
 use natter_protocol::contacts::FriendRequestStatus;
-use natter_protocol::conversations::{Message, Role};
+use natter_protocol::conversations::{ConversationKind, Message, Role};
 use natter_protocol::sync::{UserChange, UserEvent};
 use natter_protocol::{ClientMsgId, ConversationId, FriendRequestId, Seq, Timestamp, UserId};
 use tokio_postgres::Row;
@@ -403,12 +403,26 @@ impl WriteTx for PgTx<'_> {
         else {
             return Ok(None);
         };
+        let kind = kind_name(col(&head, 0)?);
+        let peer = match kind {
+            ConversationKind::Direct => self
+                .query_opt(
+                    "SELECT user_id FROM members WHERE conversation_id = $1 AND user_id <> $2 \
+                     ORDER BY user_id LIMIT 1",
+                    &[&conversation.0, &user.0],
+                )
+                .await?
+                .map(|row| col(&row, 0).map(UserId))
+                .transpose()?,
+            ConversationKind::Group => None,
+        };
         Ok(Some(Membership {
-            kind: kind_name(col(&head, 0)?),
+            kind,
             role: parse_role(col(&member, 0)?),
             last_seq: Seq(col(&head, 1)?),
             member_count: count(col(&head, 2)?)?,
             read_seq: Seq(col(&member, 1)?),
+            peer,
         }))
     }
 
@@ -437,21 +451,6 @@ impl WriteTx for PgTx<'_> {
             .map(|row| col(row, 0).map(UserId))
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(ids.into())
-    }
-
-    async fn direct_peer(
-        &mut self,
-        conversation: ConversationId,
-        user: UserId,
-    ) -> StoreResult<Option<UserId>> {
-        self.query_opt(
-            "SELECT user_id FROM members WHERE conversation_id = $1 AND user_id <> $2 \
-             ORDER BY user_id LIMIT 1",
-            &[&conversation.0, &user.0],
-        )
-        .await?
-        .map(|row| col(&row, 0).map(UserId))
-        .transpose()
     }
 
     async fn group_count(&mut self, user: UserId) -> StoreResult<u32> {

@@ -15,8 +15,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::db_error;
 use super::rows::{
-    MESSAGE_COLUMNS, add_member, all_rows, are_friends, delete_member, find_profile, has_blocked,
-    insert_message, member_ids, member_role, message_at, parse_role, profile_at, role_name, tick,
+    MESSAGE_COLUMNS, add_member, all_rows, delete_member, find_profile, insert_message, member_ids,
+    member_role, message_at, parse_role, profile_at, role_name, tick,
 };
 use crate::names::{kind_name, parse_status, status_name};
 use crate::txn::{Membership, MessageRow, RequestRecord, WriteTx};
@@ -75,11 +75,25 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     async fn relation(&mut self, a: UserId, b: UserId) -> StoreResult<Relation> {
-        Ok(Relation {
-            friends: are_friends(self.conn, a, b)?,
-            a_blocked_b: has_blocked(self.conn, a, b)?,
-            b_blocked_a: has_blocked(self.conn, b, a)?,
-        })
+        // One statement: it runs for every direct message.
+        self.conn
+            .prepare_cached(
+                "SELECT \
+                   (SELECT count(*) FROM friendships \
+                    WHERE (user_id = ?1 AND friend_id = ?2) OR (user_id = ?2 AND friend_id = ?1)) = 2, \
+                   EXISTS (SELECT 1 FROM blocks WHERE user_id = ?1 AND blocked_id = ?2), \
+                   EXISTS (SELECT 1 FROM blocks WHERE user_id = ?2 AND blocked_id = ?1)",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row([a.0, b.0], |row| {
+                    Ok(Relation {
+                        friends: row.get(0)?,
+                        a_blocked_b: row.get(1)?,
+                        b_blocked_a: row.get(2)?,
+                    })
+                })
+            })
+            .map_err(db_error)
     }
 
     async fn friend_request(&mut self, id: FriendRequestId) -> StoreResult<Option<RequestRecord>> {
@@ -251,7 +265,9 @@ impl WriteTx for SqliteTx<'_> {
     ) -> StoreResult<Option<Membership>> {
         self.conn
             .prepare_cached(
-                "SELECT c.kind, m.role, c.last_seq, c.member_count, m.read_seq \
+                "SELECT c.kind, m.role, c.last_seq, c.member_count, m.read_seq, \
+                   CASE WHEN c.kind = 'direct' THEN (SELECT o.user_id FROM members o \
+                     WHERE o.conversation_id = c.id AND o.user_id != m.user_id LIMIT 1) END \
                  FROM members m JOIN conversations c ON c.id = m.conversation_id \
                  WHERE m.conversation_id = ?1 AND m.user_id = ?2",
             )
@@ -263,6 +279,7 @@ impl WriteTx for SqliteTx<'_> {
                         last_seq: Seq(row.get(2)?),
                         member_count: row.get(3)?,
                         read_seq: Seq(row.get(4)?),
+                        peer: row.get::<_, Option<i64>>(5)?.map(UserId),
                     })
                 })
                 .optional()
@@ -280,23 +297,6 @@ impl WriteTx for SqliteTx<'_> {
 
     async fn member_ids(&mut self, conversation: ConversationId) -> StoreResult<Arc<[UserId]>> {
         member_ids(self.conn, conversation)
-    }
-
-    async fn direct_peer(
-        &mut self,
-        conversation: ConversationId,
-        user: UserId,
-    ) -> StoreResult<Option<UserId>> {
-        self.conn
-            .prepare_cached(
-                "SELECT user_id FROM members WHERE conversation_id = ?1 AND user_id != ?2 LIMIT 1",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_row([conversation.0, user.0], |row| row.get(0))
-                    .optional()
-            })
-            .map(|peer| peer.map(UserId))
-            .map_err(db_error)
     }
 
     async fn group_count(&mut self, user: UserId) -> StoreResult<u32> {
