@@ -76,7 +76,12 @@ impl AppState {
             config.groups.clone(),
             limits.clone(),
         );
-        let sync = SyncService::new(store.clone(), config.sync.clone(), limits.clone());
+        let sync = SyncService::new(
+            store.clone(),
+            presence.clone(),
+            config.sync.clone(),
+            limits.clone(),
+        );
         let https = config.http.tls_cert.is_some();
         let gateway = Gateway::new(config.gateway.clone(), limits.clone(), https);
         bus.subscribe(gateway.hub.clone());

@@ -39,6 +39,7 @@ pub mod migrate;
 mod names;
 pub mod postgres;
 pub mod sqlite;
+mod stored;
 pub mod txn;
 
 pub use txn::{Membership, MessageRow, RequestRecord, Transact, TxFuture, WriteTx, transaction};

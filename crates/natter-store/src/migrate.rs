@@ -310,8 +310,8 @@ pub(crate) struct MovedMessage {
     pub sender_id: i64,
     pub client_msg_id: Option<String>,
     pub sent_at: i64,
-    /// SQLite's JSON of a `MessageContent`, decoded and encoded again on
-    /// the PostgreSQL side.
+    /// SQLite's JSON of a `StoredContent` (`crate::stored`), decoded and
+    /// encoded again on the PostgreSQL side.
     pub content_json: String,
     pub reply_to: Option<i64>,
     pub edited_at: Option<i64>,

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use natter_protocol::SyncCursor;
-use natter_protocol::sync::{self as api, SyncQuery, SyncResponse};
+use natter_protocol::sync::{self as api, SyncQuery, SyncResponse, UserChange};
+use natter_protocol::{SyncCursor, UserId};
 use natter_store::SyncStore;
 
 use crate::accounts::Caller;
@@ -17,9 +17,11 @@ use crate::config::SyncConfig;
 use crate::error::ApiResult;
 use crate::http::extract::Query;
 use crate::limits::RateLimits;
+use crate::presence::PresenceService;
 
 pub struct SyncService {
     store: Arc<dyn SyncStore>,
+    presence: Arc<PresenceService>,
     config: SyncConfig,
     limits: Arc<RateLimits>,
 }
@@ -27,11 +29,13 @@ pub struct SyncService {
 impl SyncService {
     pub fn new(
         store: Arc<dyn SyncStore>,
+        presence: Arc<PresenceService>,
         config: SyncConfig,
         limits: Arc<RateLimits>,
     ) -> SyncService {
         SyncService {
             store,
+            presence,
             config,
             limits,
         }
@@ -45,7 +49,7 @@ impl SyncService {
     ) -> ApiResult<SyncResponse> {
         // A sync of many conversations is one of the heaviest reads there is.
         self.limits.sync(caller.user)?;
-        Ok(self
+        let mut answer = self
             .store
             .sync(
                 caller.user,
@@ -54,7 +58,32 @@ impl SyncService {
                 self.config.max_events.max(1),
                 self.config.max_conversations.max(1),
             )
-            .await?)
+            .await?;
+        self.fill_presence(&mut answer).await;
+        Ok(answer)
+    }
+
+    /// Presence is not stored with a `friend_added` entry (it would be stale
+    /// the moment it was written): each answer says whether the friend is
+    /// online now, as the friend list does.
+    async fn fill_presence(&self, answer: &mut SyncResponse) {
+        let ids: Vec<UserId> = answer
+            .events
+            .iter()
+            .filter_map(|event| match &event.change {
+                UserChange::FriendAdded { friend } => Some(friend.user.id),
+                _ => None,
+            })
+            .collect();
+        if ids.is_empty() {
+            return;
+        }
+        let mut online = self.presence.online(&ids).await.into_iter();
+        for event in &mut answer.events {
+            if let UserChange::FriendAdded { friend } = &mut event.change {
+                friend.online = online.next().unwrap_or(false);
+            }
+        }
     }
 
     /// Forgets change-stream entries older than `sync.keep_events_days`.

@@ -488,3 +488,43 @@ async fn lost_live_events_are_noticed_by_seq_and_filled_from_history() -> anyhow
     eprintln!("O2: {MESSAGES} messages, {lost} live events lost and filled from history");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_friend_added_entry_says_whether_the_friend_is_online_when_it_is_read()
+-> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    let alice_live = alice.connect().await?;
+    let bob_live = bob.connect().await?;
+    let third = server.login(&alice.user().username, "third device").await?;
+    let before = third.sync(SyncCursor(0)).await?.cursor;
+    server.befriend(&alice, &bob).await?;
+
+    let online_of_bob = |answer: &natter_protocol::sync::SyncResponse| {
+        answer.events.iter().find_map(|event| match &event.change {
+            UserChange::FriendAdded { friend } if friend.user.id == bob.user().id => {
+                Some(friend.online)
+            }
+            _ => None,
+        })
+    };
+    let while_connected = third.sync(before).await?;
+    assert_eq!(
+        online_of_bob(&while_connected),
+        Some(true),
+        "bob is connected"
+    );
+
+    bob_live.close().await;
+    crate::wait_for(&alice_live, |event| match event {
+        Event::Presence {
+            user_id, online, ..
+        } if *user_id == bob.user().id && !*online => Some(()),
+        _ => None,
+    })
+    .await;
+    let after_leaving = third.sync(before).await?;
+    assert_eq!(online_of_bob(&after_leaving), Some(false), "bob left");
+    Ok(())
+}

@@ -1,42 +1,45 @@
 //! How change-stream entries and message contents are stored: a kind number
 //! and bytes.
 //!
-//! For now the bytes are the JSON of the protocol type; the kind column lets
-//! the store move to its own per-kind form later without guessing what a row
-//! holds. Kind numbers are stored: never reuse or renumber one.
+//! The bytes are the JSON of the store's own types ([`crate::stored`],
+//! storage encoding version 1), the same JSON SQLite keeps in its text
+//! columns; the kind column says what a row holds without decoding it.
+//! Kind numbers are stored: never reuse or renumber one.
 
 use natter_protocol::conversations::MessageContent;
 use natter_protocol::sync::UserChange;
 
+use crate::stored::{StoredChange, StoredContent};
 use crate::{StoreError, StoreResult};
 
-fn change_kind(change: &UserChange) -> i16 {
+fn change_kind(change: &StoredChange) -> i16 {
     // Exhaustive on purpose: a new kind of change must be given a number here.
     match change {
-        UserChange::FriendRequestReceived { .. } => 1,
-        UserChange::FriendRequestUpdated { .. } => 2,
-        UserChange::FriendAdded { .. } => 3,
-        UserChange::FriendRemoved { .. } => 4,
-        UserChange::FriendUpdated { .. } => 5,
-        UserChange::BlockChanged { .. } => 6,
-        UserChange::ConversationJoined { .. } => 7,
-        UserChange::ConversationLeft { .. } => 8,
-        UserChange::ReadPosition { .. } => 9,
-        UserChange::ProfileUpdated { .. } => 10,
+        StoredChange::FriendRequestReceived { .. } => 1,
+        StoredChange::FriendRequestUpdated { .. } => 2,
+        StoredChange::FriendAdded { .. } => 3,
+        StoredChange::FriendRemoved { .. } => 4,
+        StoredChange::FriendUpdated { .. } => 5,
+        StoredChange::BlockChanged { .. } => 6,
+        StoredChange::ConversationJoined { .. } => 7,
+        StoredChange::ConversationLeft { .. } => 8,
+        StoredChange::ReadPosition { .. } => 9,
+        StoredChange::ProfileUpdated { .. } => 10,
     }
 }
 
 /// The kind and stored bytes of a change.
 pub(super) fn encode_change(change: &UserChange) -> StoreResult<(i16, Vec<u8>)> {
-    let bytes = serde_json::to_vec(change)
+    let stored = StoredChange::from(change);
+    let bytes = serde_json::to_vec(&stored)
         .map_err(|e| StoreError::Unavailable(format!("encode change: {e}")))?;
-    Ok((change_kind(change), bytes))
+    Ok((change_kind(&stored), bytes))
 }
 
 /// The change a stored row holds; `Unavailable` if the row is not one
 /// [`encode_change`] wrote (a corrupt or foreign row must not reach clients).
 pub(super) fn decode_change(kind: i16, bytes: &[u8]) -> StoreResult<UserChange> {
-    let change: UserChange = serde_json::from_slice(bytes).map_err(|e| {
+    let change: StoredChange = serde_json::from_slice(bytes).map_err(|e| {
         tracing::error!(kind, error = %e, "undecodable change-stream entry");
         StoreError::Unavailable(format!("decode change of kind {kind}: {e}"))
     })?;
@@ -47,25 +50,31 @@ pub(super) fn decode_change(kind: i16, bytes: &[u8]) -> StoreResult<UserChange> 
             change_kind(&change)
         )));
     }
-    Ok(change)
+    Ok(change.into())
 }
 
-fn content_kind(content: &MessageContent) -> i16 {
+fn content_kind(content: &StoredContent) -> i16 {
     // Exhaustive on purpose, as for changes.
     match content {
-        MessageContent::Text { .. } => 1,
-        MessageContent::Image { .. } => 2,
-        MessageContent::Voice { .. } => 3,
-        MessageContent::Video { .. } => 4,
-        MessageContent::File { .. } => 5,
-        MessageContent::Sticker { .. } => 6,
-        MessageContent::System { .. } => 7,
-        MessageContent::Encrypted { .. } => 8,
+        StoredContent::Text { .. } => 1,
+        StoredContent::Image { .. } => 2,
+        StoredContent::Voice { .. } => 3,
+        StoredContent::Video { .. } => 4,
+        StoredContent::File { .. } => 5,
+        StoredContent::Sticker { .. } => 6,
+        StoredContent::System { .. } => 7,
+        StoredContent::Encrypted { .. } => 8,
     }
 }
 
 /// The kind and stored bytes of a message's content.
 pub(super) fn encode_content(content: &MessageContent) -> StoreResult<(i16, Vec<u8>)> {
+    encode_stored_content(&StoredContent::from(content))
+}
+
+/// [`encode_content`] of a content already in its stored form (the move from
+/// SQLite, which reads the same form).
+pub(super) fn encode_stored_content(content: &StoredContent) -> StoreResult<(i16, Vec<u8>)> {
     let bytes = serde_json::to_vec(content)
         .map_err(|e| StoreError::Unavailable(format!("encode message content: {e}")))?;
     Ok((content_kind(content), bytes))
@@ -74,7 +83,7 @@ pub(super) fn encode_content(content: &MessageContent) -> StoreResult<(i16, Vec<
 /// The content a stored message holds; `Unavailable` if the row is not one
 /// [`encode_content`] wrote.
 pub(super) fn decode_content(kind: i16, bytes: &[u8]) -> StoreResult<MessageContent> {
-    let content: MessageContent = serde_json::from_slice(bytes).map_err(|e| {
+    let content: StoredContent = serde_json::from_slice(bytes).map_err(|e| {
         tracing::error!(kind, error = %e, "undecodable message content");
         StoreError::Unavailable(format!("decode message content of kind {kind}: {e}"))
     })?;
@@ -85,7 +94,7 @@ pub(super) fn decode_content(kind: i16, bytes: &[u8]) -> StoreResult<MessageCont
             content_kind(&content)
         )));
     }
-    Ok(content)
+    Ok(content.into())
 }
 
 #[cfg(test)]

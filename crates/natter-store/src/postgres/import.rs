@@ -4,14 +4,14 @@
 use std::pin::pin;
 
 use deadpool_postgres::{GenericClient, Object};
-use natter_protocol::conversations::MessageContent;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
 use super::cursor::TxCursors;
-use super::encoding::encode_content;
+use super::encoding::encode_stored_content;
 use super::{PgOptions, PgStore, db_error};
 use crate::migrate::{Batch, IDENTITY_TABLES, MigrateError, SourceFacts, TABLES};
+use crate::stored::StoredContent;
 use crate::{Store, StoreError, StoreResult};
 
 /// The advisory lock a node takes to migrate the schema when it connects
@@ -358,7 +358,9 @@ impl PgTarget {
                 let contents = rows
                     .iter()
                     .map(|m| {
-                        let content: MessageContent = serde_json::from_str(&m.content_json)
+                        // Both backends keep the same stored form: decoded to
+                        // check it, never through the wire types.
+                        let content: StoredContent = serde_json::from_str(&m.content_json)
                             .map_err(|e| {
                                 tracing::error!(
                                     conversation = m.conversation_id,
@@ -372,7 +374,7 @@ impl PgTarget {
                                     m.seq, m.conversation_id
                                 ))
                             })?;
-                        encode_content(&content)
+                        encode_stored_content(&content)
                     })
                     .collect::<StoreResult<Vec<_>>>()?;
                 copy_in(

@@ -10,6 +10,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::db_error;
 pub(super) use crate::names::{parse_role, role_name};
+use crate::stored::{StoredChange, StoredContent, StoredForm};
 use crate::{Changes, StoreError, StoreResult};
 
 pub(super) const PROFILE_COLUMNS: &str = "u.id, u.username, u.display_name, u.created_at";
@@ -78,7 +79,7 @@ pub(super) fn append_event(
     change: UserChange,
 ) -> StoreResult<UserEvent> {
     let cursor = tick(conn)?;
-    let json = to_json(&change)?;
+    let json = to_json(&StoredChange::from(&change))?;
     conn.prepare_cached(
         "INSERT INTO user_events (cursor, user_id, at, change) VALUES (?1, ?2, ?3, ?4)",
     )
@@ -91,11 +92,11 @@ pub(super) fn append_event(
     })
 }
 
-pub(super) fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
+pub(super) fn to_json<T: StoredForm>(value: &T) -> StoreResult<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Unavailable(format!("encode: {e}")))
 }
 
-pub(super) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> rusqlite::Result<T> {
+pub(super) fn from_json<T: StoredForm>(text: &str) -> rusqlite::Result<T> {
     serde_json::from_str(text).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
     })
@@ -159,7 +160,7 @@ pub(super) fn message_at(row: &Row<'_>) -> rusqlite::Result<Message> {
         sender_id: UserId(row.get(2)?),
         client_msg_id: row.get::<_, Option<String>>(3)?.map(ClientMsgId),
         sent_at: Timestamp(row.get(4)?),
-        content: from_json(&content)?,
+        content: from_json::<StoredContent>(&content)?.into(),
         reply_to: row.get::<_, Option<i64>>(6)?.map(Seq),
         edited_at: row.get::<_, Option<i64>>(7)?.map(Timestamp),
         recalled_at: row.get::<_, Option<i64>>(8)?.map(Timestamp),
@@ -206,7 +207,7 @@ pub(super) fn insert_message(
         .optional()
         .map_err(db_error)?
         .ok_or(StoreError::NotFound)?;
-    let json = to_json(&content)?;
+    let json = to_json(&StoredContent::from(&content))?;
     conn.prepare_cached(
         "INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, sent_at, content, reply_to) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

@@ -7,6 +7,7 @@ use natter_protocol::{SyncCursor, Timestamp, UserId};
 use super::conversations::changed_after;
 use super::rows::{all_rows, from_json};
 use super::{SqliteStore, db_error};
+use crate::stored::StoredChange;
 use crate::{StoreResult, SyncStore};
 
 #[async_trait]
@@ -54,7 +55,7 @@ impl SyncStore for SqliteStore {
                         Ok(UserEvent {
                             cursor: SyncCursor(row.get(0)?),
                             at: Timestamp(row.get(1)?),
-                            change: from_json(&change)?,
+                            change: from_json::<StoredChange>(&change)?.into(),
                         })
                     },
                 )?
