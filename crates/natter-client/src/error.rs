@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use natter_protocol::ws::close;
-use natter_protocol::{ErrorBody, ErrorCode};
+use natter_protocol::{ErrorBody, ErrorCode, ErrorReason};
 
 /// The SDK's result type.
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
@@ -26,6 +26,9 @@ pub enum ClientError {
         message: String,
         /// For `rate_limited`: how long to wait before retrying.
         retry_after_ms: Option<u64>,
+        /// Which rule refused, where the code covers several (e.g. why a
+        /// password is too weak), so that an app can explain it in its own words.
+        reason: Option<ErrorReason>,
     },
     /// The base URL given to [`crate::Client::new`] is not an `http://` or
     /// `https://` URL.
@@ -75,6 +78,14 @@ impl ClientError {
         }
     }
 
+    /// Which rule refused, for [`ClientError::Api`] where the server said.
+    pub fn reason(&self) -> Option<ErrorReason> {
+        match self {
+            ClientError::Api { reason, .. } => *reason,
+            _ => None,
+        }
+    }
+
     /// How long the server asked us to wait before retrying, if it said.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
@@ -109,6 +120,7 @@ impl ClientError {
             code: body.code,
             message: body.message,
             retry_after_ms: body.retry_after_ms,
+            reason: body.reason,
         }
     }
 
@@ -142,6 +154,7 @@ impl ClientError {
             code,
             message,
             retry_after_ms: None,
+            reason: None,
         }
     }
 
@@ -191,6 +204,7 @@ mod tests {
                 code: ErrorCode::RateLimited,
                 message: "slow down".into(),
                 retry_after_ms: Some(1500),
+                reason: None,
             },
         );
         check(
@@ -201,6 +215,7 @@ mod tests {
                 code: ErrorCode::UsernameTaken,
                 message: "taken".into(),
                 retry_after_ms: None,
+                reason: None,
             },
         );
     }
@@ -215,6 +230,7 @@ mod tests {
                 code: ErrorCode::Unavailable,
                 message: "<html>Bad Gateway</html>".into(),
                 retry_after_ms: None,
+                reason: None,
             },
         );
         check(
@@ -225,6 +241,7 @@ mod tests {
                 code: ErrorCode::NoRoute,
                 message: "HTTP 404 without an error body".into(),
                 retry_after_ms: None,
+                reason: None,
             },
         );
         // An unknown code (a newer server) is not an ErrorBody we can read.

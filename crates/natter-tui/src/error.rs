@@ -124,6 +124,7 @@ mod tests {
             code,
             message: "m".into(),
             retry_after_ms: None,
+            reason: None,
         };
         check(api(ErrorCode::Unauthorized), exit::AUTH);
         check(api(ErrorCode::InvalidCredentials), exit::AUTH);

@@ -274,6 +274,7 @@ impl Driver {
                 code,
                 message,
                 retry_after_ms,
+                reason,
                 ..
             } => {
                 let status = code.http_status();
@@ -284,6 +285,7 @@ impl Driver {
                         code,
                         message,
                         retry_after_ms,
+                        reason,
                     }),
                 );
             }

@@ -137,6 +137,7 @@ async fn await_auth_ok(ws: &mut WsStream) -> Result<(), OpenError> {
                 code,
                 message,
                 retry_after_ms,
+                reason,
                 ..
             }) => {
                 let refusal = ClientError::Api {
@@ -144,6 +145,7 @@ async fn await_auth_ok(ws: &mut WsStream) -> Result<(), OpenError> {
                     code,
                     message,
                     retry_after_ms,
+                    reason,
                 };
                 return Err(rejected(ws, refusal).await);
             }
@@ -232,6 +234,7 @@ mod tests {
             code: ErrorCode::Unauthorized,
             message: "bad token".into(),
             retry_after_ms: None,
+            reason: None,
         };
         assert_eq!(
             closed_during_auth((4001, String::new()), Some(refusal.clone())),

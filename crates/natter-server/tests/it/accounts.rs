@@ -339,9 +339,14 @@ async fn weak_passwords_are_refused_saying_which_rule_they_break() -> anyhow::Re
         assert_eq!(body["code"], "weak_password", "{password}: {body}");
         assert_eq!(body["reason"], reason, "{password}: {body}");
     }
-    // The same rules hold for a new password.
+    // The same rules hold for a new password, and the SDK hands the reason
+    // on, so that an app can explain it.
     let user = server.user("changer").await?;
     let refused = user.change_password(PASSWORD, "Summer2026").await;
+    assert_eq!(
+        refused.as_ref().err().and_then(|e| e.reason()),
+        Some(natter_protocol::ErrorReason::CommonPassword)
+    );
     assert_code(refused, ErrorCode::WeakPassword);
     user.change_password(PASSWORD, "a much better passphrase")
         .await?;

@@ -108,6 +108,7 @@ impl Catchup for Fake {
                 code: ErrorCode::TooFarBehind,
                 message: "too old".into(),
                 retry_after_ms: None,
+                reason: None,
             });
         }
         let events: Vec<UserEvent> = self
