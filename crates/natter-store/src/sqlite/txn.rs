@@ -78,9 +78,10 @@ impl WriteTx for SqliteTx<'_> {
         // One statement: it runs for every direct message.
         self.conn
             .prepare_cached(
+                // Two primary-key seeks, not an OR over the table.
                 "SELECT \
-                   (SELECT count(*) FROM friendships \
-                    WHERE (user_id = ?1 AND friend_id = ?2) OR (user_id = ?2 AND friend_id = ?1)) = 2, \
+                   EXISTS (SELECT 1 FROM friendships WHERE user_id = ?1 AND friend_id = ?2) \
+                     AND EXISTS (SELECT 1 FROM friendships WHERE user_id = ?2 AND friend_id = ?1), \
                    EXISTS (SELECT 1 FROM blocks WHERE user_id = ?1 AND blocked_id = ?2), \
                    EXISTS (SELECT 1 FROM blocks WHERE user_id = ?2 AND blocked_id = ?1)",
             )
