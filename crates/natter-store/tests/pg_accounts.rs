@@ -475,9 +475,23 @@ async fn a_display_name_change_appends_an_event_and_moves_direct_conversations()
     // What a sync will read: the committed entry, below the horizon.
     let pool = db.pool(1);
     let mut reader = pool.get().await.expect("connection");
-    let tx = begin_read(&mut reader).await.expect("read");
-    let horizon = read_horizon(&tx).await.expect("horizon");
-    assert!(event.cursor.0 < horizon);
+    // Transaction ids are the whole PostgreSQL cluster's: a transaction of
+    // another test, begun before ours committed, holds the horizon back until
+    // it ends. Wait for that (bounded), as a sync does.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (tx, horizon) = loop {
+        let tx = begin_read(&mut reader).await.expect("read");
+        let horizon = read_horizon(&tx).await.expect("horizon");
+        if event.cursor.0 < horizon {
+            break (tx, horizon);
+        }
+        tx.commit().await.expect("ends");
+        assert!(
+            Instant::now() < deadline,
+            "the horizon never passed the entry"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
     let read = user_events_after(&tx, erin, SyncCursor(0), horizon, 100)
         .await
         .expect("events");
