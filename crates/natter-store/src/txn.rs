@@ -67,6 +67,29 @@ pub struct MessageRow {
     pub now: Timestamp,
 }
 
+/// One message of a batch of sends: who sends into which conversation, and
+/// the client's id for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendKey {
+    pub conversation: ConversationId,
+    pub sender: UserId,
+    pub client_msg_id: ClientMsgId,
+}
+
+/// What a send's rules read, for one [`SendKey`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SendFacts {
+    /// The sender's membership (`None`: not a member, or no such
+    /// conversation); the conversation's row is locked.
+    pub membership: Option<Membership>,
+    /// The message the sender stored before under this client id.
+    pub original: Option<Message>,
+    /// How the sender and the other member of a direct conversation stand
+    /// (`None` for a group, a non-member, or a direct conversation with
+    /// oneself); the pair is locked.
+    pub relation: Option<Relation>,
+}
+
 /// Facts read and rows written inside one write transaction.
 #[async_trait]
 pub trait WriteTx: Send {
@@ -163,6 +186,55 @@ pub trait WriteTx: Send {
     /// Stores a message with the next seq, moves the conversation's activity
     /// time and sync version, and the sender's read position to it.
     async fn insert_message(&mut self, message: MessageRow) -> StoreResult<Message>;
+    /// The facts of a batch of sends, one entry per key in the keys' order:
+    /// what [`WriteTx::membership`], [`WriteTx::sent_message`] and (for a
+    /// direct conversation) [`WriteTx::relation`] answer, with the same
+    /// locks, taken conversations first (lowest id first), then users. A
+    /// backend may read them all in a few statements.
+    async fn send_facts(&mut self, keys: &[SendKey]) -> StoreResult<Vec<SendFacts>> {
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        order.sort_by_key(|&i| keys[i].conversation.0);
+        let mut memberships = vec![None; keys.len()];
+        for &i in &order {
+            memberships[i] = self
+                .membership(keys[i].conversation, keys[i].sender)
+                .await?;
+        }
+        let mut facts = Vec::with_capacity(keys.len());
+        for (key, membership) in keys.iter().zip(memberships) {
+            let (original, relation) = match membership {
+                None => (None, None),
+                Some(membership) => {
+                    let original = self
+                        .sent_message(key.conversation, key.sender, &key.client_msg_id)
+                        .await?;
+                    let relation = match membership.peer {
+                        Some(peer) if membership.kind == ConversationKind::Direct => {
+                            Some(self.relation(key.sender, peer).await?)
+                        }
+                        _ => None,
+                    };
+                    (original, relation)
+                }
+            };
+            facts.push(SendFacts {
+                membership,
+                original,
+                relation,
+            });
+        }
+        Ok(facts)
+    }
+    /// Stores messages in their order, each with its conversation's next seq
+    /// (as [`WriteTx::insert_message`] does for one); several may be for one
+    /// conversation. A backend may write them all in one statement.
+    async fn insert_messages(&mut self, rows: Vec<MessageRow>) -> StoreResult<Vec<Message>> {
+        let mut stored = Vec::with_capacity(rows.len());
+        for row in rows {
+            stored.push(self.insert_message(row).await?);
+        }
+        Ok(stored)
+    }
     /// Distinct senders of `(after, upto]` who are still members, but `except`.
     async fn authors_between(
         &mut self,

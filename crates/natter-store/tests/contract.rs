@@ -27,7 +27,9 @@ use natter_protocol::sync::{UserChange, UserEvent};
 use natter_protocol::{ClientMsgId, ConversationId, Seq, SyncCursor, Timestamp, UserId};
 use natter_store::postgres::{PgOptions, PgStore};
 use natter_store::sqlite::{SqliteOptions, SqliteStore};
-use natter_store::{MessageRow, NewUser, Store, StoreError, TxFuture, WriteTx, transaction};
+use natter_store::{
+    MessageRow, NewUser, SendFacts, SendKey, Store, StoreError, TxFuture, WriteTx, transaction,
+};
 use pg::PgTestDb;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -382,6 +384,186 @@ async fn memberships_roles_counts_and_relations_are_read_as_written() {
         assert_eq!(role_of_c, None);
         assert_eq!(groups_of_a, 1);
         assert!(!relation.friends && !relation.a_blocked_b && relation.b_blocked_a);
+    }
+}
+
+/// A batch of sends reads what one send at a time would read, and stores
+/// its messages with consecutive seqs per conversation, in the batch's order.
+#[tokio::test]
+async fn a_batch_of_sends_reads_the_facts_of_each_and_numbers_its_messages_in_order() {
+    for backend in backends().await {
+        let name = backend.name;
+        let store = backend.store;
+        let (a, b, c) = (
+            user(&store, "a").await,
+            user(&store, "b").await,
+            user(&store, "c").await,
+        );
+        let direct = friends(&store, a, b).await;
+        let group = group(&store, a, &[b]).await;
+        let (earlier, _) = send(&store, group, b, "x").await.expect("send");
+        let key = |conversation, sender, id: &str| SendKey {
+            conversation,
+            sender,
+            client_msg_id: ClientMsgId(id.into()),
+        };
+        let keys = vec![
+            key(group, b, "x"),
+            key(direct, a, "n1"),
+            key(group, c, "y"),
+            key(direct, b, "n2"),
+            key(group, a, "z"),
+            key(ConversationId(999_999), a, "w"),
+        ];
+        let batch_keys = keys.clone();
+        let (batch, one_by_one) = write(&store, move |tx| {
+            Box::pin(async move {
+                tx.insert_block(b, a, Timestamp(5)).await?;
+                let batch = tx.send_facts(&batch_keys).await?;
+                let mut one_by_one = Vec::new();
+                for key in &batch_keys {
+                    let membership = tx.membership(key.conversation, key.sender).await?;
+                    let original = match membership {
+                        Some(_) => {
+                            tx.sent_message(key.conversation, key.sender, &key.client_msg_id)
+                                .await?
+                        }
+                        None => None,
+                    };
+                    let relation = match membership.and_then(|m| m.peer) {
+                        Some(peer) => Some(tx.relation(key.sender, peer).await?),
+                        None => None,
+                    };
+                    one_by_one.push(SendFacts {
+                        membership,
+                        original,
+                        relation,
+                    });
+                }
+                Ok((batch, one_by_one))
+            })
+        })
+        .await
+        .expect("reads");
+        assert_eq!(batch, one_by_one, "{name}");
+        assert_eq!(batch[0].original.as_ref(), Some(&earlier), "{name}");
+        assert!(
+            batch[1].membership.is_some_and(|m| m.peer == Some(b)),
+            "{name}"
+        );
+        assert_eq!(
+            batch[1]
+                .relation
+                .map(|r| (r.friends, r.a_blocked_b, r.b_blocked_a)),
+            Some((true, false, true)),
+            "{name}: the block written earlier in the transaction counts"
+        );
+        assert_eq!(batch[2].membership, None, "{name}: c is not in the group");
+        assert_eq!(batch[4].relation, None, "{name}: no pair in a group");
+        assert_eq!(batch[5].membership, None, "{name}: no such conversation");
+
+        let row = |conversation, sender, text: &str| MessageRow {
+            conversation,
+            sender,
+            client_msg_id: Some(ClientMsgId(text.into())),
+            content: MessageContent::Text { text: text.into() },
+            reply_to: None,
+            now: Timestamp(30),
+        };
+        let rows = vec![
+            row(direct, a, "d1"),
+            row(group, b, "g2"),
+            row(direct, b, "d2"),
+            row(group, a, "g3"),
+            row(direct, a, "d3"),
+        ];
+        let stored = write(&store, move |tx| {
+            Box::pin(async move { tx.insert_messages(rows).await })
+        })
+        .await
+        .expect("stores");
+        let seqs: Vec<(ConversationId, i64)> = stored
+            .iter()
+            .map(|m| (m.conversation_id, m.seq.0))
+            .collect();
+        assert_eq!(
+            seqs,
+            [
+                (direct, 1),
+                (group, 2),
+                (direct, 2),
+                (group, 3),
+                (direct, 3)
+            ],
+            "{name}"
+        );
+        let page = store
+            .page_messages(a, direct, from_start(10))
+            .await
+            .expect("page");
+        let texts: Vec<_> = page
+            .messages
+            .iter()
+            .map(|m| (m.seq.0, m.sender_id, m.content.clone()))
+            .collect();
+        let text = |t: &str| MessageContent::Text { text: t.into() };
+        assert_eq!(
+            texts,
+            [(1, a, text("d1")), (2, b, text("d2")), (3, a, text("d3"))],
+            "{name}"
+        );
+        let (a_reads, b_reads) = write(&store, move |tx| {
+            Box::pin(async move {
+                Ok((
+                    tx.membership(direct, a)
+                        .await?
+                        .map(|m| (m.read_seq, m.last_seq)),
+                    tx.membership(group, b)
+                        .await?
+                        .map(|m| (m.read_seq, m.last_seq)),
+                ))
+            })
+        })
+        .await
+        .expect("reads");
+        assert_eq!(
+            a_reads,
+            Some((Seq(3), Seq(3))),
+            "{name}: a read what a sent"
+        );
+        assert_eq!(b_reads, Some((Seq(2), Seq(3))), "{name}");
+        let summary = store.get_conversation(a, group).await.expect("summary");
+        assert_eq!(summary.last_seq, Seq(3), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn member_counts_move_only_with_member_rows() {
+    for backend in backends().await {
+        let store = backend.store;
+        let (a, b, c) = (
+            user(&store, "a").await,
+            user(&store, "b").await,
+            user(&store, "c").await,
+        );
+        let group = group(&store, a, &[b]).await;
+        let (before, after_outsider, after_member) = write(&store, move |tx| {
+            Box::pin(async move {
+                let before = tx.membership(group, a).await?.map(|m| m.member_count);
+                // c was never a member: nothing to remove, nothing to count.
+                tx.delete_member(group, c).await?;
+                let after_outsider = tx.membership(group, a).await?.map(|m| m.member_count);
+                tx.delete_member(group, b).await?;
+                tx.delete_member(group, b).await?;
+                let after_member = tx.membership(group, a).await?.map(|m| m.member_count);
+                Ok((before, after_outsider, after_member))
+            })
+        })
+        .await
+        .expect("writes");
+        assert_eq!(before, Some(2), "{}", backend.name);
+        assert_eq!(after_outsider, Some(2), "{}", backend.name);
+        assert_eq!(after_member, Some(1), "{}", backend.name);
     }
 }
 

@@ -59,7 +59,13 @@ impl DirectPolicy {
         b: UserId,
     ) -> natter_store::StoreResult<Reach> {
         let relation = tx.relation(a, b).await?;
-        Ok(rules::reach(&relation, self.open_direct_messages))
+        Ok(self.reach_of(&relation))
+    }
+
+    /// How `a` can reach `b`, from their relation read (and locked) by the
+    /// transaction (see [`rules::reach`]).
+    pub fn reach_of(self, relation: &natter_store::Relation) -> Reach {
+        rules::reach(relation, self.open_direct_messages)
     }
 
     /// Whether `a` may open a direct conversation with `b` (see

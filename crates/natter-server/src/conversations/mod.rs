@@ -3,6 +3,7 @@
 
 pub mod routes;
 pub mod rules;
+mod sending;
 mod steps;
 
 use std::collections::BTreeSet;
@@ -19,9 +20,10 @@ use natter_protocol::limits::{
 use natter_protocol::sync::UserChange;
 use natter_protocol::ws::Event;
 use natter_protocol::{ConversationId, ErrorCode, Seq, UserId};
-use natter_store::{Changes, MessageRow, Store, transaction};
+use natter_store::{Changes, Store, transaction};
 
 use self::rules::{ConversationRefusal, GroupLimits, ReceiptAudience, Removal};
+use self::sending::{NewSend, SendLanes};
 use crate::accounts::Caller;
 use crate::clock::now;
 use crate::config::GroupsConfig;
@@ -38,6 +40,7 @@ pub struct ConversationService {
     publisher: Arc<Publisher>,
     limits: GroupLimits,
     rate_limits: Arc<RateLimits>,
+    sending: SendLanes,
 }
 
 impl ConversationService {
@@ -52,12 +55,14 @@ impl ConversationService {
             max_members: groups.max_members.max(2),
             max_groups_per_user: groups.max_groups_per_user.max(1),
         };
+        let sending = SendLanes::new(store.clone(), publisher.clone(), contacts.direct_policy());
         ConversationService {
             store,
             contacts,
             publisher,
             limits,
             rate_limits,
+            sending,
         }
     }
 
@@ -98,56 +103,15 @@ impl ConversationService {
             }
         }
         self.rate_limits.message(caller.user)?;
-        let sender = caller.user;
-        let policy = self.contacts.direct_policy();
-        let at = now();
-        let (message, audience) = transaction(&*self.store, move |tx| {
-            Box::pin(async move {
-                let membership = rules::member(tx.membership(conversation, sender).await?)?;
-                if let Some(original) = tx
-                    .sent_message(conversation, sender, &request.client_msg_id)
-                    .await?
-                {
-                    return Ok((original, tx.member_ids(conversation).await?));
-                }
-                // For a direct conversation the audience is the two people: no member query.
-                let direct_audience = if membership.kind == ConversationKind::Direct {
-                    let peer = membership.peer;
-                    if let Some(peer) = peer {
-                        match policy.reach(tx, sender, peer).await? {
-                            Reach::Open => {}
-                            Reach::YouBlocked => return Err(ConversationRefusal::YouBlocked.into()),
-                            Reach::Closed => return Err(ConversationRefusal::NotFriends.into()),
-                        }
-                    }
-                    Some(peer.map_or_else(|| vec![sender], |peer| vec![sender, peer]))
-                } else {
-                    None
-                };
-                rules::may_reply(request.reply_to, membership.last_seq)?;
-                let message = tx
-                    .insert_message(MessageRow {
-                        conversation,
-                        sender,
-                        client_msg_id: Some(request.client_msg_id),
-                        content: request.content,
-                        reply_to: request.reply_to,
-                        now: at,
-                    })
-                    .await?;
-                let audience = match direct_audience {
-                    Some(audience) => audience.into(),
-                    None => tx.member_ids(conversation).await?,
-                };
-                Ok::<_, ApiError>((message, audience))
+        let message = self
+            .sending
+            .send(NewSend {
+                sender: caller.user,
+                conversation,
+                request,
+                at: now(),
             })
-        })
-        .await?;
-        // Also for a duplicate: the first attempt may have been stored by a server
-        // that died before it published; clients de-duplicate by seq.
-        self.publisher
-            .message(message.clone(), audience, None)
-            .await;
+            .await?;
         Ok(SendMessageResponse { message })
     }
 

@@ -1,10 +1,11 @@
 //! The conversation rules: pure functions over the facts a transaction read
 //! (memberships, roles, counts, limits).
 
-use natter_protocol::conversations::{ConversationKind, Role};
+use natter_protocol::conversations::{ConversationKind, Message, Role};
 use natter_protocol::{ErrorCode, Seq, UserId};
 use natter_store::Membership;
 
+use crate::contacts::rules::Reach;
 use crate::error::ApiError;
 
 /// Why a conversation change was refused.
@@ -84,6 +85,32 @@ pub fn may_reply(reply_to: Option<Seq>, last_seq: Seq) -> Result<(), Conversatio
         Some(seq) if seq.0 < 1 || seq.0 > last_seq.0 => Err(ConversationRefusal::NoSuchReply),
         _ => Ok(()),
     }
+}
+
+/// What one send does, from the facts its transaction read: `Ok(Some)` is
+/// the message stored before under the same client id (a resend, answered
+/// with the original), `Ok(None)` a new message to store. `reach` is how the
+/// sender can reach the other member of a direct conversation (`None` in a
+/// group); `last_seq` is the conversation's last seq, counting the messages
+/// stored before this one in the same transaction.
+pub fn may_send(
+    membership: Option<Membership>,
+    original: Option<Message>,
+    reach: Option<Reach>,
+    reply_to: Option<Seq>,
+    last_seq: Seq,
+) -> Result<Option<Message>, ConversationRefusal> {
+    member(membership)?;
+    if let Some(original) = original {
+        return Ok(Some(original));
+    }
+    match reach {
+        None | Some(Reach::Open) => {}
+        Some(Reach::YouBlocked) => return Err(ConversationRefusal::YouBlocked),
+        Some(Reach::Closed) => return Err(ConversationRefusal::NotFriends),
+    }
+    may_reply(reply_to, last_seq)?;
+    Ok(None)
 }
 
 /// Renaming a group or setting its announcement: an owner or an admin.
@@ -247,6 +274,63 @@ mod tests {
         max_members: 3,
         max_groups_per_user: 2,
     };
+
+    #[test]
+    fn a_send_is_a_resend_before_anything_else_a_member_may_be_refused_for() {
+        use natter_protocol::conversations::MessageContent;
+        use natter_protocol::{ConversationId, Timestamp};
+        let direct = membership(ConversationKind::Direct, Role::Member, 2);
+        let original = Message {
+            conversation_id: ConversationId(1),
+            seq: Seq(3),
+            sender_id: UserId(1),
+            client_msg_id: None,
+            sent_at: Timestamp(1),
+            content: MessageContent::Text { text: "hi".into() },
+            reply_to: None,
+            edited_at: None,
+            recalled_at: None,
+            expires_at: None,
+        };
+        let last = Seq(10);
+        assert_eq!(
+            may_send(None, Some(original.clone()), None, None, last),
+            Err(ConversationRefusal::NotFound),
+            "a non-member learns nothing, not even of their own earlier message"
+        );
+        // Blocked since: the message stored before is still the answer.
+        assert_eq!(
+            may_send(
+                Some(direct),
+                Some(original.clone()),
+                Some(Reach::Closed),
+                None,
+                last
+            ),
+            Ok(Some(original))
+        );
+        assert_eq!(
+            may_send(Some(direct), None, Some(Reach::Closed), None, last),
+            Err(ConversationRefusal::NotFriends)
+        );
+        assert_eq!(
+            may_send(Some(direct), None, Some(Reach::YouBlocked), None, last),
+            Err(ConversationRefusal::YouBlocked)
+        );
+        assert_eq!(
+            may_send(Some(direct), None, Some(Reach::Open), Some(Seq(10)), last),
+            Ok(None)
+        );
+        assert_eq!(
+            may_send(Some(direct), None, Some(Reach::Open), Some(Seq(11)), last),
+            Err(ConversationRefusal::NoSuchReply)
+        );
+        let group = membership(ConversationKind::Group, Role::Member, 3);
+        assert_eq!(
+            may_send(Some(group), None, None, Some(Seq(1)), last),
+            Ok(None)
+        );
+    }
 
     #[test]
     fn non_members_and_direct_conversations_see_no_group() {

@@ -392,3 +392,118 @@ async fn typing_frames_are_throttled_per_connection() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// A burst of sends from many sockets at once (on PostgreSQL they share
+/// transactions): every send is stored once with a gap-free seq, a retry in
+/// the same burst gets the original, a refused send takes nothing of the
+/// others with it, and a member online hears every message once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_sends_is_stored_gap_free_and_a_refused_send_takes_nothing_with_it()
+-> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    let erin = server.user("erin").await?;
+    let carol = server.user("carol").await?;
+    let direct = server.befriend(&alice, &bob).await?;
+    server.befriend(&alice, &erin).await?;
+    let group = alice
+        .create_group("burst", &[bob.user().id, erin.user().id])
+        .await?
+        .id;
+    let listener = erin.connect().await?;
+    let mut sockets = Vec::new();
+    for (session, device) in [(&alice, "a"), (&bob, "b")] {
+        for n in 0..4 {
+            let login = server
+                .login(&session.user().username, &format!("{device}{n}"))
+                .await?;
+            sockets.push(std::sync::Arc::new(login.connect().await?));
+        }
+    }
+    let outsider = std::sync::Arc::new(carol.connect().await?);
+
+    const SENDS: usize = 80;
+    let mut tasks = Vec::new();
+    for i in 0..SENDS {
+        let socket = sockets[i % sockets.len()].clone();
+        // Every 8th send repeats the id its socket used 8 sends earlier.
+        let id = if i >= 8 && i % 8 == 3 {
+            format!("burst-{}", i - 8)
+        } else {
+            format!("burst-{i}")
+        };
+        let into = if i % 10 == 9 { direct } else { group };
+        tasks.push(tokio::spawn(async move {
+            let answer = socket.send(into, text(&id, &id)).await;
+            (i, id, into, answer)
+        }));
+        if i % 16 == 0 {
+            let outsider = outsider.clone();
+            tasks.push(tokio::spawn(async move {
+                let answer = outsider
+                    .send(group, text(&format!("intruder-{i}"), "let me in"))
+                    .await;
+                (usize::MAX, String::new(), group, answer)
+            }));
+        }
+    }
+    let mut seq_of_id = std::collections::HashMap::new();
+    let mut refused = 0;
+    for task in tasks {
+        let (i, id, into, answer) = task.await?;
+        if i == usize::MAX {
+            assert_code(answer, ErrorCode::NotFound);
+            refused += 1;
+            continue;
+        }
+        let message = answer?;
+        assert_eq!(message.conversation_id, into);
+        let seq = *seq_of_id.entry((into, id.clone())).or_insert(message.seq);
+        assert_eq!(seq, message.seq, "a retry of {id} got the original");
+    }
+    assert_eq!(refused, SENDS.div_ceil(16));
+
+    let mut wanted = 0;
+    for conversation in [group, direct] {
+        let distinct = seq_of_id.keys().filter(|(c, _)| *c == conversation).count();
+        let page = HistoryQuery {
+            limit: Some(100),
+            ..HistoryQuery::default()
+        };
+        let history = alice.history(conversation, &page).await?.messages;
+        // Gap-free (a group starts with the system messages of its creation).
+        let seqs: Vec<i64> = history.iter().map(|m| m.seq.0).collect();
+        let expected: Vec<i64> = (1..=i64::try_from(history.len())?).collect();
+        assert_eq!(seqs, expected, "no gap");
+        let burst: Vec<Seq> = history
+            .iter()
+            .filter(|m| {
+                m.client_msg_id
+                    .as_ref()
+                    .is_some_and(|id| id.0.starts_with("burst-"))
+            })
+            .map(|m| m.seq)
+            .collect();
+        assert_eq!(burst.len(), distinct, "one message per distinct id");
+        assert!(
+            history.iter().all(|m| m.sender_id != carol.user().id),
+            "nothing of the outsider's was stored"
+        );
+        if conversation == group {
+            wanted = distinct;
+        }
+    }
+    // Erin hears every group message (retries may be heard twice).
+    let mut heard = std::collections::BTreeSet::new();
+    while heard.len() < wanted {
+        let seq = wait_for(&listener, |event| match event {
+            Event::Message { message } if message.conversation_id == group => Some(message.seq),
+            _ => None,
+        })
+        .await;
+        heard.insert(seq.0);
+    }
+    assert_eq!(heard.len(), wanted);
+    Ok(())
+}

@@ -29,6 +29,10 @@
 //!   answered `None` at once, without the lock;
 //! - `insert_message` takes `last_seq + 1` in the `UPDATE` of that row, in
 //!   the body's transaction: seqs are gap-free and no sequence is involved;
+//! - a batch of sends (`send_facts`, `insert_messages`, in `txn/sends.rs`)
+//!   takes the same locks for all its sends at once: its conversations in one
+//!   statement, lowest id first, then the users of its direct pairs in one
+//!   statement, and moves each conversation's `last_seq` by its count;
 //! - `direct_conversation` is decided by the unique `direct_key`: an
 //!   `INSERT ... ON CONFLICT DO NOTHING` waits for a racing node's
 //!   uncommitted row and then finds it; only the inserting transaction adds
@@ -339,6 +343,12 @@ impl Store for PgStore {
         let client = self.client().await?;
         client.simple_query("SELECT 1").await.map_err(db_error)?;
         Ok(())
+    }
+
+    /// Half the pool: batches of sends keep that many connections busy and
+    /// leave the rest to everything else.
+    fn write_lanes(&self) -> usize {
+        (self.pool.status().max_size / 2).max(1)
     }
 }
 

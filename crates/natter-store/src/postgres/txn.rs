@@ -15,6 +15,8 @@
 //! of foreign-key checks, so inserting a session, a member or a friendship
 //! that refers to a locked row neither waits nor can deadlock against it.
 
+mod sends;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -35,7 +37,7 @@ use super::rows::{
     relation_of, request_at, role_name, status_name,
 };
 use super::{db_error, describe, execute, query, query_opt};
-use crate::txn::{Membership, MessageRow, RequestRecord, TxOutcome, WriteTx};
+use crate::txn::{Membership, MessageRow, RequestRecord, SendFacts, SendKey, TxOutcome, WriteTx};
 use crate::{FriendRecord, Relation, StoreError, StoreResult};
 
 /// One body's transaction.
@@ -535,6 +537,14 @@ impl WriteTx for PgTx<'_> {
             recalled_at: None,
             expires_at: None,
         })
+    }
+
+    async fn send_facts(&mut self, keys: &[SendKey]) -> StoreResult<Vec<SendFacts>> {
+        self.batch_send_facts(keys).await
+    }
+
+    async fn insert_messages(&mut self, rows: Vec<MessageRow>) -> StoreResult<Vec<Message>> {
+        self.batch_insert_messages(rows).await
     }
 
     async fn authors_between(

@@ -268,9 +268,15 @@ pub(super) fn delete_member(
     conversation: ConversationId,
     user: UserId,
 ) -> StoreResult<()> {
-    conn.prepare_cached("DELETE FROM members WHERE conversation_id = ?1 AND user_id = ?2")
+    let removed = conn
+        .prepare_cached("DELETE FROM members WHERE conversation_id = ?1 AND user_id = ?2")
         .and_then(|mut stmt| stmt.execute([conversation.0, user.0]))
         .map_err(db_error)?;
+    // The count moves only with a row, as on PostgreSQL: removing someone
+    // who is not a member changes nothing.
+    if removed == 0 {
+        return Ok(());
+    }
     conn.prepare_cached("UPDATE conversations SET member_count = member_count - 1 WHERE id = ?1")
         .and_then(|mut stmt| stmt.execute([conversation.0]))
         .map_err(db_error)?;
