@@ -22,6 +22,9 @@
 //! accounts so that its own per-account login budget (10 a minute) is not
 //! what it measures; keep it at one request a second or slower (the address
 //! budget of 127.0.0.1 is 60 a minute).
+//!
+//! Given several nodes of a cluster, the probe and the attack use only the
+//! first; the server CPU is summed over every server pid given.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -45,7 +48,7 @@ use crate::error::BenchError;
 use crate::report::{self, Latency, Machine};
 use crate::setup;
 use crate::stats::{self, Sample};
-use crate::wire::Target;
+use crate::wire::{Cluster, Target};
 
 /// The probe never uses more accounts than this.
 const MAX_PROBE_ACCOUNTS: usize = 8;
@@ -558,7 +561,14 @@ async fn message_round_trip(
     }
 }
 
-pub async fn run(target: &Target, params: &AttackParams) -> Result<AttackReport, BenchError> {
+/// Runs the attack against the cluster's first node.
+pub async fn run(
+    cluster: impl Into<Cluster>,
+    params: &AttackParams,
+) -> Result<AttackReport, BenchError> {
+    let cluster: Cluster = cluster.into();
+    let target = cluster.first();
+    let pids = cluster.pids_with(params.server_pid);
     if params.rounds == 0 || params.probes == 0 {
         return Err(BenchError::Params(
             "--rounds and --probes must be at least 1".into(),
@@ -636,7 +646,7 @@ pub async fn run(target: &Target, params: &AttackParams) -> Result<AttackReport,
 
     for round in 1..=params.rounds {
         for attacked in [false, true] {
-            let server_before = report::maybe_sample(params.server_pid);
+            let server_before = report::sample_all(&pids);
             let bench_before = stats::sample(std::process::id()).ok();
             let started = Instant::now();
             let attack = if attacked {
@@ -703,7 +713,7 @@ pub async fn run(target: &Target, params: &AttackParams) -> Result<AttackReport,
                 attacked_secs += started.elapsed().as_secs_f64();
             }
 
-            let server_after = report::maybe_sample(params.server_pid);
+            let server_after = report::sample_all(&pids);
             let bench_after = stats::sample(std::process::id()).ok();
             let server_cpu = match (&server_before, &server_after) {
                 (Some(b), Some(a)) => Some(stats::cpu_percent(b, a)),

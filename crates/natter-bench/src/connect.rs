@@ -6,6 +6,11 @@
 //! executable re-invoked with the hidden `bench worker` subcommand, which
 //! reads a [`WorkerJob`] line on stdin, opens its share, prints a
 //! [`WorkerReady`] line on stdout, and holds the sockets until stdin closes.
+//!
+//! Against several nodes of one cluster, socket number i (counted over all
+//! processes) goes to node i mod n ([`Cluster::node`]); every worker gets
+//! the whole list of nodes in its job. Users are created over HTTP on the
+//! first node.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,7 +26,7 @@ use crate::error::BenchError;
 use crate::report::{self, Machine};
 use crate::setup;
 use crate::stats;
-use crate::wire::{self, Sources, Target};
+use crate::wire::{self, Cluster, Sources};
 
 /// Sockets a process keeps free for everything else (stdio, the HTTP pool, ...).
 const FD_MARGIN: u64 = 256;
@@ -52,9 +57,14 @@ pub struct ConnectParams {
 /// What a worker is asked to do (one JSON line on its stdin).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkerJob {
-    pub url: String,
+    /// Every node of the cluster (`http://127.0.0.1:port`), in order.
+    pub urls: Vec<String>,
     pub tokens: Vec<String>,
     pub connections: usize,
+    /// The run-wide number of this worker's first socket, so the sockets of
+    /// all processes together go round-robin over the nodes.
+    #[serde(default)]
+    pub first_socket: usize,
     pub first_ip: u8,
     pub source_ips: u8,
     pub concurrency: usize,
@@ -74,6 +84,8 @@ pub struct WorkerReady {
 pub struct ConnectReport {
     pub scenario: &'static str,
     pub machine: Machine,
+    /// Server nodes the sockets were spread over, round-robin.
+    pub nodes: usize,
     pub requested: usize,
     pub opened: usize,
     pub failed: usize,
@@ -82,17 +94,20 @@ pub struct ConnectReport {
     pub source_ips: u8,
     pub seconds_to_open: f64,
     pub connects_per_sec: f64,
+    /// Summed over every server pid given.
     pub server_rss_before_mib: Option<f64>,
     pub server_rss_held_mib: Option<f64>,
-    /// (RSS while holding − RSS before) / sockets opened.
+    /// (RSS while holding − RSS before) / sockets opened, over all pids.
     pub server_kib_per_connection: Option<f64>,
+    /// How many server processes the RSS figures add up (0: none given).
+    pub server_processes: usize,
 }
 
 impl ConnectReport {
     pub fn table(&self) -> String {
         let opt = |v: Option<f64>, unit: &str| v.map_or("-".into(), |v| format!("{v:.1} {unit}"));
         report::table(
-            "natter bench connect",
+            &format!("natter bench connect {}", report::against(self.nodes)),
             &[
                 (
                     "machine",
@@ -101,7 +116,14 @@ impl ConnectReport {
                         self.machine.cores, self.machine.memory_gib
                     ),
                 ),
-                ("sockets requested", self.requested.to_string()),
+                (
+                    "sockets requested",
+                    if self.nodes > 1 {
+                        format!("{} (round-robin over {} nodes)", self.requested, self.nodes)
+                    } else {
+                        self.requested.to_string()
+                    },
+                ),
                 ("sockets opened", self.opened.to_string()),
                 (
                     "failed",
@@ -118,6 +140,14 @@ impl ConnectReport {
                 ("source addresses", format!("127.0.0.1-{}", self.source_ips)),
                 ("time to open all", format!("{:.2} s", self.seconds_to_open)),
                 ("connect rate", format!("{:.0} /s", self.connects_per_sec)),
+                (
+                    "server processes",
+                    match self.server_processes {
+                        0 => "- (no --server-pid)".into(),
+                        1 => "1".into(),
+                        n => format!("{n} (RSS figures are sums)"),
+                    },
+                ),
                 ("server RSS before", opt(self.server_rss_before_mib, "MiB")),
                 ("server RSS holding", opt(self.server_rss_held_mib, "MiB")),
                 (
@@ -129,12 +159,15 @@ impl ConnectReport {
     }
 }
 
-/// Opens `count` sockets with the tokens round-robin; holds them in tasks
-/// that keep reading (so WebSocket pings are answered) until `stop` flips.
+/// Opens `count` sockets with the tokens round-robin, socket `i` to the
+/// node of run-wide socket `first_socket + i`; holds them in tasks that keep
+/// reading (so WebSocket pings are answered) until `stop` flips.
+#[allow(clippy::too_many_arguments)]
 async fn open_and_hold(
-    target: &Target,
+    cluster: &Cluster,
     tokens: &[String],
     count: usize,
+    first_socket: usize,
     sources: &Sources,
     concurrency: usize,
     progress: &indicatif::ProgressBar,
@@ -147,6 +180,7 @@ async fn open_and_hold(
     futures_util::stream::iter(0..count)
         .for_each_concurrent(concurrency.max(1), |i| {
             let token = &tokens[i % tokens.len().max(1)];
+            let target = cluster.node(first_socket.wrapping_add(i));
             let source = sources.next();
             let mut stop = stop.clone();
             let failed = &failed;
@@ -197,13 +231,19 @@ pub async fn worker_main() -> Result<(), BenchError> {
         .ok_or_else(|| BenchError::Worker("no job on stdin".into()))?;
     let job: WorkerJob =
         serde_json::from_str(&line).map_err(|e| BenchError::Worker(e.to_string()))?;
-    let target = Target::parse(&job.url)?;
+    let cluster = Cluster::parse(&job.urls)?;
+    if job.tokens.is_empty() && job.connections > 0 {
+        return Err(BenchError::Worker(
+            "a job with sockets but no tokens".into(),
+        ));
+    }
     let sources = Sources::new(job.first_ip, job.source_ips);
     let (stop_tx, stop) = watch::channel(false);
     let ready = open_and_hold(
-        &target,
+        &cluster,
         &job.tokens,
         job.connections,
+        job.first_socket,
         &sources,
         job.concurrency,
         &indicatif::ProgressBar::hidden(),
@@ -234,14 +274,33 @@ pub fn workers_needed(connections: usize) -> usize {
     connections.div_ceil(per_process).max(1)
 }
 
+/// Each worker's (first run-wide socket number, sockets): `connections`
+/// split as evenly as it goes, the numbers contiguous from 0.
+pub fn worker_shares(connections: usize, workers: usize) -> Vec<(usize, usize)> {
+    let workers = workers.max(1);
+    let mut first = 0;
+    (0..workers)
+        .map(|w| {
+            let share = connections / workers + usize::from(w < connections % workers);
+            let this = (first, share);
+            first += share;
+            this
+        })
+        .collect()
+}
+
 /// Runs the connect scenario.
-pub async fn run(target: &Target, params: &ConnectParams) -> Result<ConnectReport, BenchError> {
+pub async fn run(
+    cluster: impl Into<Cluster>,
+    params: &ConnectParams,
+) -> Result<ConnectReport, BenchError> {
+    let cluster: Cluster = cluster.into();
     if params.connections == 0 {
         return Err(BenchError::Params(
             "--connections must be at least 1".into(),
         ));
     }
-    let client = natter_client::Client::new(&target.http)?;
+    let client = natter_client::Client::new(&cluster.first().http)?;
     let prefix = setup::run_prefix();
     let users = params.users.clamp(1, params.connections);
     let bar = report::progress(users as u64, "creating users", params.quiet);
@@ -253,7 +312,8 @@ pub async fn run(target: &Target, params: &ConnectParams) -> Result<ConnectRepor
     } else {
         params.workers
     };
-    let before = report::maybe_sample(params.server_pid);
+    let pids = cluster.pids_with(params.server_pid);
+    let before = report::sample_all(&pids);
     bar.set_length(params.connections as u64);
     bar.set_position(0);
     bar.set_message("opening sockets");
@@ -265,9 +325,10 @@ pub async fn run(target: &Target, params: &ConnectParams) -> Result<ConnectRepor
         let sources = Sources::new(1, params.source_ips);
         ready.push(
             open_and_hold(
-                target,
+                &cluster,
                 &tokens,
                 params.connections,
+                0,
                 &sources,
                 params.concurrency,
                 &bar,
@@ -281,13 +342,16 @@ pub async fn run(target: &Target, params: &ConnectParams) -> Result<ConnectRepor
             None => std::env::current_exe().map_err(|e| BenchError::Worker(e.to_string()))?,
         };
         let per_ip = params.source_ips.max(1);
-        for w in 0..workers {
-            let share =
-                params.connections / workers + usize::from(w < params.connections % workers);
+        let urls = cluster.urls();
+        for (w, (first_socket, share)) in worker_shares(params.connections, workers)
+            .into_iter()
+            .enumerate()
+        {
             let job = WorkerJob {
-                url: target.http.clone(),
+                urls: urls.clone(),
                 tokens: tokens.clone(),
                 connections: share,
+                first_socket,
                 first_ip: 1u8.saturating_add((w as u8).saturating_mul(per_ip)),
                 source_ips: per_ip,
                 concurrency: params.concurrency,
@@ -331,7 +395,7 @@ pub async fn run(target: &Target, params: &ConnectParams) -> Result<ConnectRepor
     let seconds = started.elapsed().as_secs_f64();
     bar.set_message("holding");
     tokio::time::sleep(params.hold).await;
-    let held = report::maybe_sample(params.server_pid);
+    let held = report::sample_all(&pids);
     stop_tx.send_replace(true);
     for (mut child, stdin, _) in children {
         drop(stdin);
@@ -353,6 +417,7 @@ pub async fn run(target: &Target, params: &ConnectParams) -> Result<ConnectRepor
     Ok(ConnectReport {
         scenario: "connect",
         machine: Machine::here(),
+        nodes: cluster.len(),
         requested: params.connections,
         opened,
         failed,
@@ -364,5 +429,79 @@ pub async fn run(target: &Target, params: &ConnectParams) -> Result<ConnectRepor
         server_rss_before_mib: before.map(|s| mib(s.rss)),
         server_rss_held_mib: held.map(|s| mib(s.rss)),
         server_kib_per_connection: per_conn,
+        server_processes: pids.len(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_shares_number_every_socket_once() {
+        assert_eq!(worker_shares(10, 3), [(0, 4), (4, 3), (7, 3)]);
+        assert_eq!(worker_shares(2, 4), [(0, 1), (1, 1), (2, 0), (2, 0)]);
+        assert_eq!(worker_shares(5, 0), [(0, 5)]);
+    }
+
+    #[test]
+    fn workers_spread_their_sockets_over_the_whole_cluster() -> Result<(), BenchError> {
+        let cluster = Cluster::parse(&[
+            "http://127.0.0.1:9000",
+            "http://127.0.0.1:9001",
+            "http://127.0.0.1:9002",
+        ])?;
+        let mut per_node = [0usize; 3];
+        for (first_socket, share) in worker_shares(100, 7) {
+            let job = WorkerJob {
+                urls: cluster.urls(),
+                tokens: vec!["t".into()],
+                connections: share,
+                first_socket,
+                first_ip: 1,
+                source_ips: 1,
+                concurrency: 1,
+            };
+            // What the worker reads back from its stdin line.
+            let line =
+                serde_json::to_string(&job).map_err(|e| BenchError::Worker(e.to_string()))?;
+            let job: WorkerJob =
+                serde_json::from_str(&line).map_err(|e| BenchError::Worker(e.to_string()))?;
+            let theirs = Cluster::parse(&job.urls)?;
+            assert_eq!(theirs.len(), 3);
+            for i in 0..job.connections {
+                per_node[theirs.node_index(job.first_socket + i)] += 1;
+            }
+        }
+        assert_eq!(per_node, [34, 33, 33]);
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sockets_spread_over_a_node_list() -> anyhow::Result<()> {
+        let server = natter_testkit::TestServer::start().await?;
+        let cluster = Cluster::parse(&[server.url(), server.url()])?
+            .with_pids([std::process::id(), std::process::id()]);
+        let report = run(
+            &cluster,
+            &ConnectParams {
+                connections: 6,
+                users: 2,
+                hold: Duration::ZERO,
+                server_pid: None,
+                source_ips: 2,
+                workers: 1,
+                worker_exe: None,
+                concurrency: 4,
+                quiet: true,
+            },
+        )
+        .await?;
+        let table = report.table();
+        assert_eq!(report.opened, 6, "{table}");
+        assert_eq!(report.nodes, 2, "{table}");
+        assert_eq!(report.server_processes, 1, "{table}");
+        assert!(table.contains("against 2 nodes"), "{table}");
+        Ok(())
+    }
 }

@@ -2,6 +2,10 @@
 //! rate R into their direct conversation for D seconds. Reports messages
 //! acknowledged (durably stored) and delivered per second, and latency from
 //! send to acknowledgement and from send to delivery on the peer's socket.
+//!
+//! Against several nodes of one cluster, the two users of every pair are on
+//! different nodes ([`Cluster::pair_node`]), so every message crosses the
+//! bus between nodes. Setup goes over HTTP to the first node.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -15,7 +19,7 @@ use crate::driver::{self, Counters, Job};
 use crate::error::BenchError;
 use crate::report::{self, Latency, Machine, ServerUsage};
 use crate::setup;
-use crate::wire::{self, Sources, Target, Ws};
+use crate::wire::{self, Cluster, Sources, Ws};
 
 /// How long to wait for deliveries after the last send.
 const DRAIN: Duration = Duration::from_secs(10);
@@ -62,6 +66,8 @@ pub struct DirectRun {
 pub struct DirectReport {
     pub scenario: &'static str,
     pub machine: Machine,
+    /// Server nodes the sockets were spread over.
+    pub nodes: usize,
     pub users: usize,
     pub runs: Vec<DirectRun>,
 }
@@ -69,9 +75,15 @@ pub struct DirectReport {
 impl DirectReport {
     pub fn table(&self) -> String {
         let mut out = format!(
-            "natter bench direct: {} online users in {} pairs ({} cores, {:.1} GiB)\n",
+            "natter bench direct: {} online users in {} pairs {}{} ({} cores, {:.1} GiB)\n",
             self.users,
             self.users / 2,
+            report::against(self.nodes),
+            if self.nodes > 1 {
+                ", each pair split across two"
+            } else {
+                ""
+            },
             self.machine.cores,
             self.machine.memory_gib
         );
@@ -116,12 +128,26 @@ impl DirectReport {
             ));
         }
         out.push_str("latencies in ms; acked = durably stored and acknowledged to the sender\n");
+        if let Some(n) = self
+            .runs
+            .iter()
+            .find_map(|r| r.server.as_ref().map(|s| s.nodes))
+            .filter(|n| *n > 1)
+        {
+            out.push_str(&format!(
+                "srvCPU and srvMiB are sums over {n} server processes\n"
+            ));
+        }
         out
     }
 }
 
 /// Runs every rate over the same users and sockets.
-pub async fn run(target: &Target, params: &DirectParams) -> Result<DirectReport, BenchError> {
+pub async fn run(
+    cluster: impl Into<Cluster>,
+    params: &DirectParams,
+) -> Result<DirectReport, BenchError> {
+    let cluster: Cluster = cluster.into();
     let users = params.users / 2 * 2;
     if users < 2 {
         return Err(BenchError::Params("--users must be at least 2".into()));
@@ -129,7 +155,7 @@ pub async fn run(target: &Target, params: &DirectParams) -> Result<DirectReport,
     if params.rates.iter().any(|r| !(r.is_finite() && *r > 0.0)) || params.rates.is_empty() {
         return Err(BenchError::Params("rates must be positive".into()));
     }
-    let client = natter_client::Client::new(&target.http)?;
+    let client = natter_client::Client::new(&cluster.first().http)?;
     let prefix = setup::run_prefix();
     let bar = report::progress(users as u64, "creating users", params.quiet);
     let sessions = setup::users(&client, &prefix, users, &bar).await?;
@@ -144,10 +170,10 @@ pub async fn run(target: &Target, params: &DirectParams) -> Result<DirectReport,
     bar.set_position(0);
     let sources = Sources::new(1, params.source_ips);
     let mut sockets: Vec<Ws> = Vec::with_capacity(users);
-    for session in &sessions {
+    for (i, session) in sessions.iter().enumerate() {
         sockets.push(
             wire::open(
-                target,
+                cluster.pair_node(i),
                 sources.next(),
                 session.token(),
                 Duration::from_secs(30),
@@ -156,17 +182,11 @@ pub async fn run(target: &Target, params: &DirectParams) -> Result<DirectReport,
         );
         bar.inc(1);
     }
+    let pids = cluster.pids_with(params.server_pid);
     let mut runs = Vec::new();
     for &rate in &params.rates {
-        let (back, run) = run_rate(
-            sockets,
-            &conversations,
-            rate,
-            params.duration,
-            params.server_pid,
-            &bar,
-        )
-        .await;
+        let (back, run) =
+            run_rate(sockets, &conversations, rate, params.duration, &pids, &bar).await;
         sockets = back;
         runs.push(run);
     }
@@ -174,6 +194,7 @@ pub async fn run(target: &Target, params: &DirectParams) -> Result<DirectReport,
     Ok(DirectReport {
         scenario: "direct",
         machine: Machine::here(),
+        nodes: cluster.len(),
         users,
         runs,
     })
@@ -184,14 +205,14 @@ async fn run_rate(
     conversations: &[ConversationId],
     rate: f64,
     duration: Duration,
-    server_pid: Option<u32>,
+    server_pids: &[u32],
     bar: &indicatif::ProgressBar,
 ) -> (Vec<Ws>, DirectRun) {
     let users = sockets.len();
     let counters = Arc::new(Counters::default());
     let (stop_tx, stop) = watch::channel(false);
     let epoch = Instant::now();
-    let server_before = report::maybe_sample(server_pid);
+    let server_before = report::sample_all(server_pids);
     let bench_before = report::maybe_sample(Some(std::process::id()));
     let mut tasks = Vec::with_capacity(users);
     for (i, ws) in sockets.into_iter().enumerate() {
@@ -231,7 +252,7 @@ async fn run_rate(
             break;
         }
     }
-    let server_after = report::maybe_sample(server_pid);
+    let server_after = report::sample_all(server_pids);
     let bench_after = report::maybe_sample(Some(std::process::id()));
     stop_tx.send_replace(true);
     let mut back = Vec::with_capacity(users);
@@ -267,14 +288,49 @@ async fn run_rate(
             / secs(counters.last_delivery_us.load(Ordering::Relaxed)),
         ack_latency: Latency::from_histogram(&ack),
         delivery_latency: Latency::from_histogram(&delivery),
-        server: match (&server_before, &server_after) {
-            (Some(b), Some(a)) => Some(ServerUsage::between(b, a)),
-            _ => None,
-        },
+        server: ServerUsage::from_samples(&server_before, &server_after, server_pids),
         bench_cpu_percent: match (&bench_before, &bench_after) {
             (Some(b), Some(a)) => Some(crate::stats::cpu_percent(b, a)),
             _ => None,
         },
     };
     (back, run)
+}
+
+#[cfg(test)]
+mod tests {
+    use natter_testkit::TestServer;
+
+    use super::*;
+
+    /// One in-process server listed twice stands in for two nodes: the
+    /// split-pair path runs end to end and the report counts both.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_two_node_list_runs_and_is_reported() -> anyhow::Result<()> {
+        let server = TestServer::start().await?;
+        let cluster =
+            Cluster::parse(&[server.url(), server.url()])?.with_pids([std::process::id()]);
+        let report = run(
+            &cluster,
+            &DirectParams {
+                users: 4,
+                rates: vec![5.0],
+                duration: Duration::from_secs(1),
+                server_pid: None,
+                source_ips: 2,
+                quiet: true,
+            },
+        )
+        .await?;
+        let table = report.table();
+        assert_eq!(report.nodes, 2, "{table}");
+        assert!(table.contains("against 2 nodes"), "{table}");
+        let run = &report.runs[0];
+        assert!(run.acked > 0, "{table}");
+        assert_eq!(run.delivered, run.acked, "{table}");
+        assert_eq!(run.server.as_ref().map(|s| s.nodes), Some(1), "{table}");
+        let json = serde_json::to_value(&report)?;
+        assert_eq!(json["nodes"], 2);
+        Ok(())
+    }
 }

@@ -1,6 +1,10 @@
 //! `natter bench group`: one group of G online members; some of them send
 //! at a set rate. Reports deliveries per second and the time for a message
 //! to reach every other member (p50/p99), measured on the members' sockets.
+//!
+//! Against several nodes of one cluster, the members' sockets are spread
+//! over the nodes round-robin ([`Cluster::node`]); setup goes over HTTP to
+//! the first node.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -15,7 +19,7 @@ use crate::driver::{self, Counters, Delivery, Job};
 use crate::error::BenchError;
 use crate::report::{self, Latency, Machine, ServerUsage};
 use crate::setup;
-use crate::wire::{self, Sources, Target};
+use crate::wire::{self, Cluster, Sources};
 
 const DRAIN: Duration = Duration::from_secs(10);
 /// Sends decided just before the end are counted a moment later.
@@ -39,6 +43,8 @@ pub struct GroupParams {
 pub struct GroupReport {
     pub scenario: &'static str,
     pub machine: Machine,
+    /// Server nodes the members' sockets were spread over.
+    pub nodes: usize,
     pub members: usize,
     pub senders: usize,
     pub rate_per_sender: f64,
@@ -63,7 +69,7 @@ pub struct GroupReport {
 impl GroupReport {
     pub fn table(&self) -> String {
         report::table(
-            "natter bench group",
+            &format!("natter bench group {}", report::against(self.nodes)),
             &[
                 (
                     "machine",
@@ -72,7 +78,14 @@ impl GroupReport {
                         self.machine.cores, self.machine.memory_gib
                     ),
                 ),
-                ("members online", self.members.to_string()),
+                (
+                    "members online",
+                    if self.nodes > 1 {
+                        format!("{} (round-robin over {} nodes)", self.members, self.nodes)
+                    } else {
+                        self.members.to_string()
+                    },
+                ),
                 (
                     "senders × rate",
                     format!(
@@ -94,9 +107,7 @@ impl GroupReport {
                 ("send→all members", self.time_to_all.row()),
                 (
                     "server",
-                    self.server.as_ref().map_or("-".into(), |s| {
-                        format!("CPU {:.0}%  RSS {:.0} MiB", s.cpu_percent, s.rss_mib)
-                    }),
+                    self.server.as_ref().map_or("-".into(), ServerUsage::row),
                 ),
             ],
         )
@@ -127,7 +138,11 @@ impl Fanout {
 }
 
 /// Runs the group scenario.
-pub async fn run(target: &Target, params: &GroupParams) -> Result<GroupReport, BenchError> {
+pub async fn run(
+    cluster: impl Into<Cluster>,
+    params: &GroupParams,
+) -> Result<GroupReport, BenchError> {
+    let cluster: Cluster = cluster.into();
     if params.members < 2 || params.senders == 0 || params.senders > params.members {
         return Err(BenchError::Params(
             "need at least 2 members and 1..=members senders".into(),
@@ -136,7 +151,7 @@ pub async fn run(target: &Target, params: &GroupParams) -> Result<GroupReport, B
     if !(params.rate.is_finite() && params.rate > 0.0) {
         return Err(BenchError::Params("the rate must be positive".into()));
     }
-    let client = natter_client::Client::new(&target.http)?;
+    let client = natter_client::Client::new(&cluster.first().http)?;
     let prefix = setup::run_prefix();
     let bar = report::progress(params.members as u64, "creating users", params.quiet);
     let sessions = setup::users(&client, &prefix, params.members, &bar).await?;
@@ -154,10 +169,10 @@ pub async fn run(target: &Target, params: &GroupParams) -> Result<GroupReport, B
     bar.set_position(0);
     let sources = Sources::new(1, params.source_ips);
     let mut sockets = Vec::with_capacity(params.members);
-    for session in &sessions {
+    for (i, session) in sessions.iter().enumerate() {
         sockets.push(
             wire::open(
-                target,
+                cluster.node(i),
                 sources.next(),
                 session.token(),
                 Duration::from_secs(30),
@@ -175,7 +190,8 @@ pub async fn run(target: &Target, params: &GroupParams) -> Result<GroupReport, B
     let counters = Arc::new(Counters::default());
     let (stop_tx, stop) = watch::channel(false);
     let epoch = Instant::now();
-    let server_before = report::maybe_sample(params.server_pid);
+    let pids = cluster.pids_with(params.server_pid);
+    let server_before = report::sample_all(&pids);
     let mut tasks = Vec::new();
     for (i, ws) in sockets.into_iter().enumerate() {
         let sending = i < params.senders;
@@ -221,7 +237,7 @@ pub async fn run(target: &Target, params: &GroupParams) -> Result<GroupReport, B
             break;
         }
     }
-    let server_after = report::maybe_sample(params.server_pid);
+    let server_after = report::sample_all(&pids);
     stop_tx.send_replace(true);
     let mut stats = Vec::new();
     let mut closed = 0;
@@ -241,6 +257,7 @@ pub async fn run(target: &Target, params: &GroupParams) -> Result<GroupReport, B
     Ok(GroupReport {
         scenario: "group",
         machine: Machine::here(),
+        nodes: cluster.len(),
         members: params.members,
         senders: params.senders,
         rate_per_sender: params.rate,
@@ -260,9 +277,39 @@ pub async fn run(target: &Target, params: &GroupParams) -> Result<GroupReport, B
             stats.iter().map(|s| &s.delivery),
         )),
         time_to_all: Latency::from_histogram(&fanout.complete),
-        server: match (&server_before, &server_after) {
-            (Some(b), Some(a)) => Some(ServerUsage::between(b, a)),
-            _ => None,
-        },
+        server: ServerUsage::from_samples(&server_before, &server_after, &pids),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use natter_testkit::TestServer;
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn members_spread_over_a_node_list() -> anyhow::Result<()> {
+        let server = TestServer::start().await?;
+        let cluster = Cluster::parse(&[server.url(), server.url(), server.url()])?;
+        let report = run(
+            &cluster,
+            &GroupParams {
+                members: 5,
+                senders: 2,
+                rate: 5.0,
+                duration: Duration::from_secs(1),
+                server_pid: Some(std::process::id()),
+                source_ips: 2,
+                quiet: true,
+            },
+        )
+        .await?;
+        let table = report.table();
+        assert_eq!(report.nodes, 3, "{table}");
+        assert!(table.contains("against 3 nodes"), "{table}");
+        assert!(report.messages_acked > 0, "{table}");
+        assert_eq!(report.incomplete_messages, 0, "{table}");
+        assert!(report.server.is_some(), "{table}");
+        Ok(())
+    }
 }

@@ -20,7 +20,14 @@
 //!
 //! Sockets bind to several loopback source addresses (127.0.0.x) so the
 //! ephemeral port range of one address is never the limit. Traffic goes only
-//! to the URL given, which must be a loopback address.
+//! to the URLs given, which must be loopback addresses.
+//!
+//! Several URLs are several nodes of one cluster ([`wire::Cluster`]), sharing
+//! one database: setup over HTTP goes to the first; [`connect`] and [`group`]
+//! spread their sockets round-robin over the nodes; [`direct`] puts the two
+//! users of every pair on different nodes, so each message crosses the bus;
+//! [`history`], [`login`] and [`attack`] use only the first node. Server CPU
+//! and memory, given several pids, are sums over them.
 
 pub mod attack;
 pub mod connect;

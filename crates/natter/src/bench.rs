@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
-use natter_bench::wire::Target;
+use natter_bench::wire::Cluster;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -14,12 +14,29 @@ pub struct BenchArgs {
 /// Options every scenario takes.
 #[derive(Args, Debug, Clone)]
 struct Common {
-    /// The server to load (an IPv4 loopback address only).
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    server: String,
-    /// The server's pid, to report its CPU and memory (from /proc).
-    #[arg(long)]
-    server_pid: Option<u32>,
+    /// A server node to load (an IPv4 loopback address only). Repeat it, or
+    /// give a comma-separated list, for several nodes of one cluster:
+    /// `connect` and `group` spread their sockets round-robin over them,
+    /// `direct` puts the two users of each pair on different nodes; setup,
+    /// `history`, `login` and `attack` use only the first.
+    #[arg(
+        long = "server",
+        value_name = "URL",
+        value_delimiter = ',',
+        num_args = 1,
+        default_value = "http://127.0.0.1:8080"
+    )]
+    servers: Vec<String>,
+    /// A server process's pid, to report its CPU and memory (from /proc).
+    /// Repeat it (or give a comma-separated list) for several nodes: the
+    /// figures are summed over all of them.
+    #[arg(
+        long = "server-pid",
+        value_name = "PID",
+        value_delimiter = ',',
+        num_args = 1
+    )]
+    server_pids: Vec<u32>,
     /// Loopback source addresses to spread sockets over (127.0.0.1..N).
     #[arg(long, default_value_t = 16)]
     source_ips: u8,
@@ -33,7 +50,7 @@ struct Common {
 
 #[derive(Subcommand, Debug)]
 enum Scenario {
-    /// Open N authenticated WebSockets and hold them.
+    /// Open N authenticated WebSockets and hold them (round-robin over the --server nodes).
     Connect {
         #[command(flatten)]
         common: Common,
@@ -52,7 +69,8 @@ enum Scenario {
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
     },
-    /// Online users in friend pairs, each sending at a rate.
+    /// Online users in friend pairs, each sending at a rate (with several
+    /// --server nodes, each pair's two users are on different nodes).
     Direct {
         #[command(flatten)]
         common: Common,
@@ -65,7 +83,8 @@ enum Scenario {
         #[arg(long, default_value_t = 10)]
         duration: u64,
     },
-    /// One group with every member online; some members send.
+    /// One group with every member online; some members send (members
+    /// round-robin over the --server nodes).
     Group {
         #[command(flatten)]
         common: Common,
@@ -79,7 +98,7 @@ enum Scenario {
         #[arg(long, default_value_t = 10)]
         duration: u64,
     },
-    /// Fill a conversation, then read it in pages.
+    /// Fill a conversation, then read it in pages (first --server only).
     History {
         #[command(flatten)]
         common: Common,
@@ -92,7 +111,8 @@ enum Scenario {
         #[arg(long, default_value_t = 32)]
         fill_sockets: usize,
     },
-    /// Failed logins: wrong password vs unknown username (run with rate limits off).
+    /// Failed logins: wrong password vs unknown username (run with rate limits off;
+    /// first --server only).
     Login {
         #[command(flatten)]
         common: Common,
@@ -100,7 +120,8 @@ enum Scenario {
         #[arg(long, default_value_t = 200)]
         attempts: u64,
     },
-    /// A probe user's latency in quiet phases and under attack (run with rate limits on).
+    /// A probe user's latency in quiet phases and under attack (run with rate limits on;
+    /// first --server only, CPU summed over every --server-pid).
     Attack {
         #[command(flatten)]
         common: Common,
@@ -138,6 +159,13 @@ enum AttackKindArg {
     SlowBodies,
 }
 
+impl Common {
+    /// Every --server, parsed (loopback only), with every --server-pid.
+    fn cluster(&self) -> anyhow::Result<Cluster> {
+        Ok(Cluster::parse(&self.servers)?.with_pids(self.server_pids.iter().copied()))
+    }
+}
+
 impl From<AttackKindArg> for natter_bench::attack::AttackKind {
     fn from(kind: AttackKindArg) -> Self {
         match kind {
@@ -171,14 +199,15 @@ pub fn main(args: BenchArgs) -> anyhow::Result<()> {
                 workers,
                 concurrency,
             } => {
-                let target = Target::parse(&common.server)?;
+                let cluster = common.cluster()?;
                 let report = natter_bench::connect::run(
-                    &target,
+                    &cluster,
                     &natter_bench::connect::ConnectParams {
                         connections,
                         users,
                         hold: Duration::from_secs(hold),
-                        server_pid: common.server_pid,
+                        // The --server-pid list travels in the cluster.
+                        server_pid: None,
                         source_ips: common.source_ips,
                         workers,
                         worker_exe: None,
@@ -195,14 +224,15 @@ pub fn main(args: BenchArgs) -> anyhow::Result<()> {
                 rate,
                 duration,
             } => {
-                let target = Target::parse(&common.server)?;
+                let cluster = common.cluster()?;
                 let report = natter_bench::direct::run(
-                    &target,
+                    &cluster,
                     &natter_bench::direct::DirectParams {
                         users,
                         rates: rate,
                         duration: Duration::from_secs(duration),
-                        server_pid: common.server_pid,
+                        // The --server-pid list travels in the cluster.
+                        server_pid: None,
                         source_ips: common.source_ips,
                         quiet: common.quiet,
                     },
@@ -217,15 +247,16 @@ pub fn main(args: BenchArgs) -> anyhow::Result<()> {
                 rate,
                 duration,
             } => {
-                let target = Target::parse(&common.server)?;
+                let cluster = common.cluster()?;
                 let report = natter_bench::group::run(
-                    &target,
+                    &cluster,
                     &natter_bench::group::GroupParams {
                         members,
                         senders,
                         rate,
                         duration: Duration::from_secs(duration),
-                        server_pid: common.server_pid,
+                        // The --server-pid list travels in the cluster.
+                        server_pid: None,
                         source_ips: common.source_ips,
                         quiet: common.quiet,
                     },
@@ -240,9 +271,9 @@ pub fn main(args: BenchArgs) -> anyhow::Result<()> {
                 page_size,
                 fill_sockets,
             } => {
-                let target = Target::parse(&common.server)?;
+                let cluster = common.cluster()?;
                 let report = natter_bench::history::run(
-                    &target,
+                    cluster.first(),
                     &natter_bench::history::HistoryParams {
                         messages,
                         pages,
@@ -256,9 +287,9 @@ pub fn main(args: BenchArgs) -> anyhow::Result<()> {
                 print(common.json, &report, report.table())?;
             }
             Scenario::Login { common, attempts } => {
-                let target = Target::parse(&common.server)?;
+                let cluster = common.cluster()?;
                 let params = natter_bench::login::LoginParams { attempts };
-                let report = natter_bench::login::run(&target, &params).await?;
+                let report = natter_bench::login::run(cluster.first(), &params).await?;
                 print(common.json, &report, report.table())?;
             }
             Scenario::Attack {
@@ -270,7 +301,7 @@ pub fn main(args: BenchArgs) -> anyhow::Result<()> {
                 per_address,
                 phase_secs,
             } => {
-                let target = Target::parse(&common.server)?;
+                let cluster = common.cluster()?;
                 let kind = natter_bench::attack::AttackKind::from(kind);
                 let params = natter_bench::attack::AttackParams {
                     kind,
@@ -279,13 +310,80 @@ pub fn main(args: BenchArgs) -> anyhow::Result<()> {
                     addresses: addresses.unwrap_or(kind.default_addresses()),
                     per_address: per_address.unwrap_or(kind.default_per_address()),
                     phase: Duration::from_secs(phase_secs),
-                    server_pid: common.server_pid,
+                    // The --server-pid list travels in the cluster.
+                    server_pid: None,
                     quiet: common.quiet,
                 };
-                let report = natter_bench::attack::run(&target, &params).await?;
+                let report = natter_bench::attack::run(&cluster, &params).await?;
                 print(common.json, &report, report.table())?;
             }
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser, Debug)]
+    struct Cli {
+        #[command(subcommand)]
+        command: Top,
+    }
+
+    #[derive(Subcommand, Debug)]
+    enum Top {
+        Bench(BenchArgs),
+    }
+
+    fn common(args: &[&str]) -> anyhow::Result<Common> {
+        let cli = Cli::try_parse_from(args)?;
+        let Top::Bench(bench) = cli.command;
+        match bench.scenario {
+            Scenario::Direct { common, .. }
+            | Scenario::Connect { common, .. }
+            | Scenario::Group { common, .. } => Ok(common),
+            other => anyhow::bail!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn servers_and_pids_may_be_repeated_or_listed() -> anyhow::Result<()> {
+        let c = common(&[
+            "natter",
+            "bench",
+            "direct",
+            "--server",
+            "http://127.0.0.1:8080",
+            "--server",
+            "http://127.0.0.1:8081,http://127.0.0.1:8082",
+            "--server-pid",
+            "10",
+            "--server-pid",
+            "11,12",
+        ])?;
+        assert_eq!(c.servers.len(), 3);
+        assert_eq!(c.server_pids, [10, 11, 12]);
+        let cluster = c.cluster()?;
+        assert_eq!(cluster.len(), 3);
+        assert_eq!(cluster.pids_with(None), [10, 11, 12]);
+
+        let c = common(&["natter", "bench", "group"])?;
+        assert_eq!(c.servers, ["http://127.0.0.1:8080"]);
+        assert!(c.server_pids.is_empty());
+        assert_eq!(c.cluster()?.len(), 1);
+
+        let c = common(&[
+            "natter",
+            "bench",
+            "connect",
+            "--server",
+            "http://127.0.0.1:8080,http://10.0.0.1:8080",
+        ])?;
+        assert!(c.cluster().is_err(), "only loopback servers");
+        Ok(())
+    }
 }
