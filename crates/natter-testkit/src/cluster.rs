@@ -27,6 +27,8 @@ pub struct ClusterOptions {
     pub presence_lease_secs: u64,
     /// The `NATTER_LOG` filter of every node.
     pub log: String,
+    /// Sockets one account may hold on a node (`None`: the default cap).
+    pub max_connections_per_user: Option<usize>,
 }
 
 impl Default for ClusterOptions {
@@ -35,6 +37,7 @@ impl Default for ClusterOptions {
             nodes: 3,
             presence_lease_secs: 3,
             log: "warn".into(),
+            max_connections_per_user: None,
         }
     }
 }
@@ -52,7 +55,7 @@ impl TestCluster {
             return Ok(None);
         };
         let redis = ScratchRedis::start()?;
-        let env = vec![
+        let mut env = vec![
             ("NATTER_DATABASE".to_owned(), database.url().to_owned()),
             ("NATTER_BUS".to_owned(), redis.url()),
             ("NATTER_KEY_PREFIX".to_owned(), "cluster-test:".to_owned()),
@@ -61,6 +64,12 @@ impl TestCluster {
                 options.presence_lease_secs.to_string(),
             ),
         ];
+        if let Some(cap) = options.max_connections_per_user {
+            env.push((
+                "NATTER_MAX_CONNECTIONS_PER_USER".to_owned(),
+                cap.to_string(),
+            ));
+        }
         let process = ProcessOptions {
             log: options.log.clone(),
             wrapper: Vec::new(),

@@ -21,6 +21,7 @@ pub mod cluster;
 mod process;
 mod proxy;
 mod redis;
+pub mod storm;
 pub mod workload;
 
 use std::net::SocketAddr;

@@ -310,3 +310,69 @@ async fn a_redis_restart_mid_load_loses_nothing_and_everyone_catches_up() -> any
     assert_eq!(verdict, CLEAN);
     Ok(())
 }
+
+/// The reconnect storm (RELIABILITY.md L2) on a cluster: clients spread over
+/// three nodes; one node dies with SIGKILL, and every client it held comes
+/// back through the balancer at the same instant (no jitter), each
+/// authenticating and syncing on a surviving node. All are served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clients_of_a_dead_node_reconnecting_at_once_are_all_served() -> anyhow::Result<()> {
+    const USERS: usize = 30;
+    let options = ClusterOptions {
+        // 30 users stand for many (each login costs a password hash).
+        max_connections_per_user: Some(5_000),
+        ..ClusterOptions::default()
+    };
+    let Some(mut cluster) = TestCluster::start(Path::new(SERVER), options).await? else {
+        return Ok(());
+    };
+    // A client's socket, and the balancer's two ends once it reconnects.
+    let clients = natter_testkit::storm::clients_that_fit(1_500, 3);
+    let client = Client::new(&cluster.url())?;
+    let mut tokens = Vec::new();
+    for i in 0..USERS {
+        tokens.push(
+            register(&client, &format!("storm{i}"))
+                .await?
+                .token()
+                .to_owned(),
+        );
+    }
+    let ws = |http: String| {
+        format!(
+            "{}{}",
+            http.replacen("http://", "ws://", 1),
+            natter_protocol::ws::WS_PATH
+        )
+    };
+
+    // Everyone online, each on a node of their own (i mod 3).
+    let mut first = Vec::new();
+    for i in 0..clients {
+        let (url, token) = (ws(cluster.node_url(i % 3)), tokens[i % USERS].clone());
+        first.push(tokio::spawn(async move {
+            natter_testkit::storm::connect_and_sync(&url, &token, Default::default()).await
+        }));
+    }
+    let mut on_dead_node = Vec::new();
+    for (i, task) in first.into_iter().enumerate() {
+        let (socket, _) = task.await??;
+        if i % 3 == 0 {
+            on_dead_node.push((i, socket));
+        }
+    }
+
+    cluster.kill(0)?;
+    for (_, socket) in &mut on_dead_node {
+        natter_testkit::storm::until_closed(socket).await;
+    }
+    let front_door = ws(cluster.url());
+    let storm: Vec<(String, String)> = on_dead_node
+        .iter()
+        .map(|(i, _)| (front_door.clone(), tokens[i % USERS].clone()))
+        .collect();
+    drop(on_dead_node);
+    let report = natter_testkit::storm::storm(storm).await?;
+    eprintln!("reconnect storm after a node died: {}", report.summary());
+    Ok(())
+}

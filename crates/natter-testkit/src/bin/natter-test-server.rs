@@ -4,7 +4,8 @@
 //!
 //! A node of a cluster takes its backends from the environment:
 //! `NATTER_DATABASE` (a PostgreSQL URL), `NATTER_BUS` (a Redis URL),
-//! `NATTER_KEY_PREFIX` and `NATTER_PRESENCE_LEASE_SECS`.
+//! `NATTER_KEY_PREFIX` and `NATTER_PRESENCE_LEASE_SECS`; a storm of many
+//! sockets per account raises `NATTER_MAX_CONNECTIONS_PER_USER`.
 
 use anyhow::Context;
 
@@ -31,6 +32,12 @@ fn main() -> anyhow::Result<()> {
         .and_then(|s| s.parse().ok())
     {
         config.cluster.presence_lease_secs = secs;
+    }
+    if let Some(cap) = std::env::var("NATTER_MAX_CONNECTIONS_PER_USER")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        config.gateway.max_connections_per_user = cap;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
