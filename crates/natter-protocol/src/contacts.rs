@@ -99,6 +99,10 @@ pub enum FriendRequestOutcome {
 pub struct FriendRequestList {
     pub incoming: Vec<FriendRequest>,
     pub outgoing: Vec<FriendRequest>,
+    /// Present when there are more pending requests (either way, newest
+    /// first): pass it as `after` for the next page.
+    #[serde(default)]
+    pub next: Option<String>,
 }
 
 /// A friend, with the private remark the caller gave them and their presence.

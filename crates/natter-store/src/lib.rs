@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use natter_protocol::accounts::UserProfile;
-use natter_protocol::contacts::{Friend, FriendRequestList};
+use natter_protocol::contacts::{Friend, FriendRequest};
 use natter_protocol::conversations::{
     ConversationKind, ConversationSummary, HistoryQuery, Member, Message, MessagePage,
 };
@@ -249,7 +249,13 @@ pub struct Relation {
 #[async_trait]
 pub trait ContactStore: Send + Sync {
     /// Pending requests to and from the user.
-    async fn list_friend_requests(&self, user: UserId) -> StoreResult<FriendRequestList>;
+    /// A page of the requests pending to and from the user (those to the
+    /// user that are hidden from them left out), newest first.
+    async fn list_friend_requests(
+        &self,
+        user: UserId,
+        page: PageRequest,
+    ) -> StoreResult<Page<FriendRequest>>;
     /// A page of the user's friends, by username key.
     async fn list_friends(
         &self,

@@ -28,7 +28,8 @@ use natter_protocol::{ClientMsgId, ConversationId, Seq, SyncCursor, Timestamp, U
 use natter_store::postgres::{PgOptions, PgStore};
 use natter_store::sqlite::{SqliteOptions, SqliteStore};
 use natter_store::{
-    MessageRow, NewUser, SendFacts, SendKey, Store, StoreError, TxFuture, WriteTx, transaction,
+    MessageRow, NewUser, Page, PageRequest, SendFacts, SendKey, Store, StoreError, TxFuture,
+    WriteTx, transaction,
 };
 use pg::PgTestDb;
 use tokio::sync::oneshot;
@@ -1362,17 +1363,50 @@ async fn lists_read_the_same_rows_in_the_same_order_with_the_same_cursors() {
         })
         .await
         .expect("requests and blocks");
-        let requests = store.list_friend_requests(owner).await.expect("requests");
-        assert_eq!(
-            requests
-                .incoming
+        // Pending both ways, newest first, the hidden one left out, in pages.
+        let first = store
+            .list_friend_requests(
+                owner,
+                PageRequest {
+                    limit: 2,
+                    after: None,
+                },
+            )
+            .await
+            .expect("requests");
+        let greetings = |page: &Page<_>| {
+            page.items
                 .iter()
-                .map(|r| r.greeting.as_str())
-                .collect::<Vec<_>>(),
-            ["hey", "hi"],
+                .map(|r: &natter_protocol::contacts::FriendRequest| r.greeting.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(greetings(&first), ["hey", "yo"], "{name}");
+        let rest = store
+            .list_friend_requests(
+                owner,
+                PageRequest {
+                    limit: 2,
+                    after: first.next.clone(),
+                },
+            )
+            .await
+            .expect("requests");
+        assert_eq!(greetings(&rest), ["hi"], "{name}");
+        assert_eq!(rest.next, None, "{name}");
+        assert_eq!(
+            store
+                .list_friend_requests(
+                    owner,
+                    PageRequest {
+                        limit: 2,
+                        after: Some("not a cursor".into()),
+                    },
+                )
+                .await
+                .err(),
+            Some(StoreError::Rejected(natter_store::Rejection::BadCursor)),
             "{name}"
         );
-        assert_eq!(requests.outgoing.len(), 1, "{name}");
         let blocks = store.list_blocks(owner).await.expect("blocks");
         assert_eq!(
             blocks.iter().map(|u| u.id).collect::<Vec<_>>(),
@@ -1387,7 +1421,7 @@ async fn lists_read_the_same_rows_in_the_same_order_with_the_same_cursors() {
             relation.friends && relation.a_blocked_b && !relation.b_blocked_a,
             "{name}"
         );
-        transcript.push(format!("{requests:?} {blocks:?}"));
+        transcript.push(format!("{first:?} {rest:?} {blocks:?}"));
         transcripts.push((name, transcript));
     }
     // Fresh databases hand out the same ids, so every list reads alike.

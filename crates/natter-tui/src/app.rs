@@ -151,6 +151,7 @@ impl App {
             requests: FriendRequestList {
                 incoming: Vec::new(),
                 outgoing: Vec::new(),
+                next: None,
             },
             presence: HashMap::new(),
             typing: HashMap::new(),

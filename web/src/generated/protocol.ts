@@ -94,7 +94,12 @@ export type SendFriendRequest = { user_id: UserId, greeting?: string, };
 
 export type FriendRequestOutcome = { "outcome": "pending", request: FriendRequest, } | { "outcome": "friends", friend: Friend, };
 
-export type FriendRequestList = { incoming: Array<FriendRequest>, outgoing: Array<FriendRequest>, };
+export type FriendRequestList = { incoming: Array<FriendRequest>, outgoing: Array<FriendRequest>, 
+/**
+ * Present when there are more pending requests (either way, newest
+ * first): pass it as `after` for the next page.
+ */
+next: string | null, };
 
 export type Friend = { user: UserProfile, 
 /**

@@ -71,7 +71,17 @@ export class Api {
   revokeDevice(id: number) { return this.call<Ok>("DELETE", `/devices/${id}`); }
   searchUsers(q: string) { return this.call<UserSearchPage>("GET", `/users?q=${encodeURIComponent(q)}&limit=20`); }
   user(id: number) { return this.call<UserProfile>("GET", `/users/${id}`); }
-  friendRequests() { return this.call<FriendRequestList>("GET", "/friend-requests"); }
+  /** Every pending request, both ways, newest first, page after page. */
+  async friendRequests() {
+    const all = await this.call<FriendRequestList>("GET", "/friend-requests");
+    while (all.next) {
+      const page = await this.call<FriendRequestList>("GET", `/friend-requests?after=${encodeURIComponent(all.next)}`);
+      all.incoming.push(...page.incoming);
+      all.outgoing.push(...page.outgoing);
+      all.next = page.next;
+    }
+    return all;
+  }
   sendFriendRequest(user_id: number, greeting: string) {
     return this.call<FriendRequestOutcome>("POST", "/friend-requests", { user_id, greeting });
   }

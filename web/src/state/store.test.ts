@@ -39,7 +39,7 @@ function fakeServer(initial: number) {
       return { messages: sel, has_more };
     },
     async friends() { return { friends: [] }; },
-    async friendRequests() { return { incoming: [], outgoing: [] }; },
+    async friendRequests() { return { incoming: [], outgoing: [], next: null }; },
     async blocks() { return { users: [] }; },
     async me() { return { id: ME, username: "me", display_name: "me", created_at: 0 }; },
     async conversation() { return summary(all.length); },

@@ -50,7 +50,7 @@ export class ChatStore {
   readonly conversations = signal<ConversationSummary[]>([]);
   readonly pending = signal<PendingSend[]>([]);
   readonly friends = signal<Friend[]>([]);
-  readonly requests = signal<FriendRequestList>({ incoming: [], outgoing: [] });
+  readonly requests = signal<FriendRequestList>({ incoming: [], outgoing: [], next: null });
   readonly blocks = signal<UserProfile[]>([]);
   /** conversation id → user id → time the indicator expires. */
   readonly typing = signal<Record<number, Record<number, number>>>({});
@@ -153,7 +153,7 @@ export class ChatStore {
       this.conversations.value = [];
       this.pending.value = [];
       this.friends.value = [];
-      this.requests.value = { incoming: [], outgoing: [] };
+      this.requests.value = { incoming: [], outgoing: [], next: null };
       this.blocks.value = [];
       this.typing.value = {};
       this.people.value = {};
@@ -411,10 +411,10 @@ export class ChatStore {
         const { incoming, outgoing } = this.requests.value;
         if (r.status === "pending") {
           this.requests.value = r.from.id === me
-            ? { incoming, outgoing: [r, ...drop(outgoing)] }
-            : { incoming: [r, ...drop(incoming)], outgoing };
+            ? { incoming, outgoing: [r, ...drop(outgoing)], next: null }
+            : { incoming: [r, ...drop(incoming)], outgoing, next: null };
         } else {
-          this.requests.value = { incoming: drop(incoming), outgoing: drop(outgoing) };
+          this.requests.value = { incoming: drop(incoming), outgoing: drop(outgoing), next: null };
         }
         this.rememberPeople([r.from, r.to]);
         break;

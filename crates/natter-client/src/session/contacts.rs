@@ -43,9 +43,14 @@ impl Session {
             .await
     }
 
-    /// Pending friend requests, incoming and outgoing.
+    /// Every pending friend request, incoming and outgoing, newest first.
     pub async fn friend_requests(&self) -> Result<FriendRequestList> {
-        self.call(self.req(contacts::LIST_FRIEND_REQUESTS, &[]))
+        super::all_pages(|query| async move { self.friend_requests_page(&query).await }).await
+    }
+
+    /// One page of the pending friend requests (both ways, newest first).
+    pub async fn friend_requests_page(&self, query: &PageQuery) -> Result<FriendRequestList> {
+        self.call(self.req(contacts::LIST_FRIEND_REQUESTS, &[]).query(query))
             .await
     }
 

@@ -37,6 +37,17 @@ paged!(
     natter_protocol::conversations::MemberList => members,
 );
 
+impl Paged for natter_protocol::contacts::FriendRequestList {
+    fn next_page(&mut self) -> Option<String> {
+        self.next.take()
+    }
+    fn append(&mut self, page: Self) {
+        self.incoming.extend(page.incoming);
+        self.outgoing.extend(page.outgoing);
+        self.next = page.next;
+    }
+}
+
 /// Every page of a list, merged: `fetch` asks for one page.
 async fn all_pages<L, F, Fut>(mut fetch: F) -> crate::error::Result<L>
 where

@@ -216,8 +216,22 @@ impl ContactService {
         record.into_friend(online)
     }
 
-    pub async fn requests(&self, caller: Caller) -> ApiResult<FriendRequestList> {
-        Ok(self.store.list_friend_requests(caller.user).await?)
+    /// A page of the caller's pending requests, newest first, split into
+    /// those to them and those from them.
+    pub async fn requests(&self, caller: Caller, query: PageQuery) -> ApiResult<FriendRequestList> {
+        let page = self
+            .store
+            .list_friend_requests(caller.user, crate::paging::page_request(query))
+            .await?;
+        let (incoming, outgoing) = page
+            .items
+            .into_iter()
+            .partition(|request| request.to.id == caller.user);
+        Ok(FriendRequestList {
+            incoming,
+            outgoing,
+            next: page.next,
+        })
     }
 
     pub async fn friends(&self, caller: Caller, query: PageQuery) -> ApiResult<FriendList> {

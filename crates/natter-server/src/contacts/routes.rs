@@ -65,8 +65,12 @@ async fn remove_friend(
     Ok(axum::Json(Ok::YES))
 }
 
-async fn requests(State(app): State<AppState>, caller: Caller) -> Reply<FriendRequestList> {
-    Ok(axum::Json(app.contacts.requests(caller).await?))
+async fn requests(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(query): Query<PageQuery>,
+) -> Reply<FriendRequestList> {
+    Ok(axum::Json(app.contacts.requests(caller, query).await?))
 }
 
 async fn send_request(

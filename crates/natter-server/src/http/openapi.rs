@@ -31,7 +31,7 @@ fn bodies(endpoint: &Endpoint) -> Option<(Option<&'static str>, &'static str)> {
         (LIST_FRIENDS, Some("PageQuery"), "FriendList"),
         (UPDATE_FRIEND, Some("UpdateFriendRequest"), "Ok"),
         (REMOVE_FRIEND, None, "Ok"),
-        (LIST_FRIEND_REQUESTS, None, "FriendRequestList"),
+        (LIST_FRIEND_REQUESTS, Some("PageQuery"), "FriendRequestList"),
         (
             SEND_FRIEND_REQUEST,
             Some("SendFriendRequest"),

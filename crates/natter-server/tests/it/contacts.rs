@@ -442,3 +442,56 @@ async fn blocking_withdraws_the_blockers_own_pending_request() -> anyhow::Result
     assert!(bob.friend_requests().await?.incoming.is_empty());
     Ok(())
 }
+
+/// The pending requests come in bounded pages, newest first, each page split
+/// into those to the caller and those from them; the SDK merges every page.
+#[tokio::test]
+async fn pending_friend_requests_come_in_pages_newest_first() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    let mut asked = Vec::new();
+    for name in ["bob", "carol", "dave"] {
+        let someone = server.user(name).await?;
+        someone.send_friend_request(alice.user().id, None).await?;
+        asked.push(someone.user().id);
+    }
+    let erin = server.user("erin").await?;
+    alice.send_friend_request(erin.user().id, None).await?;
+
+    let page = |after: Option<String>| natter_protocol::conversations::PageQuery {
+        limit: Some(2),
+        after,
+    };
+    let first = alice.friend_requests_page(&page(None)).await?;
+    assert_eq!(
+        first.outgoing.iter().map(|r| r.to.id).collect::<Vec<_>>(),
+        [erin.user().id]
+    );
+    assert_eq!(
+        first.incoming.iter().map(|r| r.from.id).collect::<Vec<_>>(),
+        [asked[2]]
+    );
+    let second = alice
+        .friend_requests_page(&page(first.next.clone()))
+        .await?;
+    assert!(second.outgoing.is_empty());
+    assert_eq!(
+        second
+            .incoming
+            .iter()
+            .map(|r| r.from.id)
+            .collect::<Vec<_>>(),
+        [asked[1], asked[0]]
+    );
+    assert_eq!(second.next, None);
+
+    let all = alice.friend_requests().await?;
+    assert_eq!((all.incoming.len(), all.outgoing.len()), (3, 1));
+    assert_code(
+        alice
+            .friend_requests_page(&page(Some("not-a-cursor".into())))
+            .await,
+        ErrorCode::InvalidRequest,
+    );
+    Ok(())
+}

@@ -4,11 +4,11 @@
 use async_trait::async_trait;
 use natter_protocol::UserId;
 use natter_protocol::accounts::UserProfile;
-use natter_protocol::contacts::{FriendRequest, FriendRequestList};
+use natter_protocol::contacts::FriendRequest;
 
 use super::rows::{
     FRIEND_SELECT, PROFILE_COLUMNS, RELATION_SELECT, REQUEST_COLUMNS, REQUEST_JOINS, col,
-    fetch_limit, friend_at, into_page, profile_at, relation_of, request_at,
+    fetch_limit, friend_at, into_page, parse_cursor, profile_at, relation_of, request_at,
 };
 use super::{PgStore, query};
 use crate::{
@@ -17,22 +17,33 @@ use crate::{
 
 #[async_trait]
 impl ContactStore for PgStore {
-    async fn list_friend_requests(&self, user: UserId) -> StoreResult<FriendRequestList> {
-        let client = self.client().await?;
-        let list = async |filter: &str| -> StoreResult<Vec<FriendRequest>> {
-            let sql = format!(
-                "SELECT {REQUEST_COLUMNS} FROM friend_requests r {REQUEST_JOINS} \
-                 WHERE {filter} AND r.status = 'pending' ORDER BY r.id DESC"
-            );
-            query(&client, &sql, &[&user.0])
-                .await?
-                .iter()
-                .map(|row| request_at(row).map(|record| record.request))
-                .collect()
+    async fn list_friend_requests(
+        &self,
+        user: UserId,
+        page: PageRequest,
+    ) -> StoreResult<Page<FriendRequest>> {
+        // The cursor is the last request's id; the next page is older.
+        let before = match &page.after {
+            Some(after) => parse_cursor::<1>(after)?[0],
+            None => i64::MAX,
         };
-        let incoming = list("r.to_id = $1 AND NOT r.hidden").await?;
-        let outgoing = list("r.from_id = $1").await?;
-        Ok(FriendRequestList { incoming, outgoing })
+        let client = self.client().await?;
+        let rows = query(
+            &client,
+            &format!(
+                "SELECT {REQUEST_COLUMNS} FROM friend_requests r {REQUEST_JOINS} \
+                 WHERE ((r.to_id = $1 AND NOT r.hidden) OR r.from_id = $1) \
+                 AND r.status = 'pending' AND r.id < $2 ORDER BY r.id DESC LIMIT $3"
+            ),
+            &[&user.0, &before, &fetch_limit(page.limit)],
+        )
+        .await?
+        .iter()
+        .map(|row| request_at(row).map(|record| record.request))
+        .collect::<StoreResult<Vec<_>>>()?;
+        Ok(into_page(rows, page.limit, |request| {
+            request.id.0.to_string()
+        }))
     }
 
     async fn list_friends(

@@ -4,29 +4,42 @@
 use async_trait::async_trait;
 use natter_protocol::UserId;
 use natter_protocol::accounts::UserProfile;
-use natter_protocol::contacts::{FriendRequest, FriendRequestList};
+use natter_protocol::contacts::FriendRequest;
 use rusqlite::params;
 
 use super::SqliteStore;
-use super::rows::{PROFILE_COLUMNS, all_rows, are_friends, has_blocked, into_page, profile_at};
+use super::rows::{
+    PROFILE_COLUMNS, all_rows, are_friends, has_blocked, into_page, parse_cursor, profile_at,
+};
 use super::txn::{FRIEND_SELECT, REQUEST_SELECT, friend_at, request_at};
 use crate::{ContactStore, FriendRecord, Page, PageRequest, Relation, StoreResult};
 
 #[async_trait]
 impl ContactStore for SqliteStore {
-    async fn list_friend_requests(&self, user: UserId) -> StoreResult<FriendRequestList> {
+    async fn list_friend_requests(
+        &self,
+        user: UserId,
+        page: PageRequest,
+    ) -> StoreResult<Page<FriendRequest>> {
         self.read(move |conn| {
-            let list = |filter: &str| -> StoreResult<Vec<FriendRequest>> {
-                let sql = format!(
-                    "{REQUEST_SELECT} WHERE {filter} AND r.status = 'pending' ORDER BY r.id DESC"
-                );
-                all_rows(conn, &sql, [user.0], |row| {
-                    request_at(row).map(|r| r.request)
-                })
+            // The cursor is the last request's id; the next page is older.
+            let before = match &page.after {
+                Some(after) => parse_cursor(after, 1)?[0],
+                None => i64::MAX,
             };
-            let incoming = list("r.to_id = ?1 AND r.hidden = 0")?;
-            let outgoing = list("r.from_id = ?1")?;
-            Ok(FriendRequestList { incoming, outgoing })
+            let sql = format!(
+                "{REQUEST_SELECT} WHERE ((r.to_id = ?1 AND r.hidden = 0) OR r.from_id = ?1) \
+                 AND r.status = 'pending' AND r.id < ?2 ORDER BY r.id DESC LIMIT ?3"
+            );
+            let rows = all_rows(
+                conn,
+                &sql,
+                params![user.0, before, i64::from(page.limit) + 1],
+                |row| request_at(row).map(|r| r.request),
+            )?;
+            Ok(into_page(rows, page.limit, |request| {
+                request.id.0.to_string()
+            }))
         })
         .await
     }

@@ -303,6 +303,7 @@ fn friend_requests_can_be_accepted_from_the_friends_view() {
             updated_at: Timestamp(0),
         }],
         outgoing: Vec::new(),
+        next: None,
     });
     assert_eq!(
         app.on_key(key(KeyCode::Char('f')), Instant::now()),
@@ -467,6 +468,7 @@ fn control_characters_from_the_server_never_reach_the_terminal() {
             updated_at: Timestamp(0),
         }],
         outgoing: Vec::new(),
+        next: None,
     });
     app.set_conversations(vec![summary(
         10,
