@@ -23,16 +23,6 @@ fn login(username: &str, password: &str) -> LoginRequest {
     }
 }
 
-async fn limited(
-    adjust: impl FnOnce(&mut natter_server::config::LimitsConfig),
-) -> anyhow::Result<TestServer> {
-    TestServer::start_with(|config| {
-        config.limits.enabled = true;
-        adjust(&mut config.limits);
-    })
-    .await
-}
-
 /// The server's resident memory, from `/proc/self/status` (the test server
 /// runs in this process).
 fn resident_kib() -> u64 {
@@ -55,7 +45,7 @@ fn resident_kib() -> u64 {
 async fn over_long_login_names_count_against_the_address_and_are_kept_nowhere() -> anyhow::Result<()>
 {
     const ATTEMPTS: usize = 1_200;
-    let server = limited(|l| l.logins_per_address_per_minute = 100_000).await?;
+    let server = TestServer::start_limited(|l| l.logins_per_address_per_minute = 100_000).await?;
     let client = server.client();
     let name = |i: usize| format!("{i}{}", "x".repeat(60_000));
     // Warm the allocator and the connection pool first.
@@ -80,7 +70,7 @@ async fn over_long_login_names_count_against_the_address_and_are_kept_nowhere() 
     );
 
     // They count against the address all the same.
-    let server = limited(|l| l.logins_per_address_per_minute = 5).await?;
+    let server = TestServer::start_limited(|l| l.logins_per_address_per_minute = 5).await?;
     let client = server.client();
     for i in 0..5 {
         assert_code(

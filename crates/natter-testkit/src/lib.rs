@@ -75,6 +75,18 @@ impl TestServer {
         TestServer::start_with_faults(adjust, natter_server::Faults::default()).await
     }
 
+    /// Starts a server with rate limits on (tests start with them off, to
+    /// drive many users from one address), as `adjust` sets them.
+    pub async fn start_limited(
+        adjust: impl FnOnce(&mut natter_server::config::LimitsConfig),
+    ) -> anyhow::Result<TestServer> {
+        TestServer::start_with(|config| {
+            config.limits.enabled = true;
+            adjust(&mut config.limits);
+        })
+        .await
+    }
+
     /// [`TestServer::start_with`], with injected faults (kept across restarts).
     pub async fn start_with_faults(
         adjust: impl FnOnce(&mut Config),

@@ -10,16 +10,6 @@ use serde_json::Value;
 
 use crate::assert_code;
 
-async fn limited(
-    adjust: impl FnOnce(&mut natter_server::config::LimitsConfig),
-) -> anyhow::Result<TestServer> {
-    TestServer::start_with(|config| {
-        config.limits.enabled = true;
-        adjust(&mut config.limits);
-    })
-    .await
-}
-
 fn login(username: &str, password: &str) -> LoginRequest {
     LoginRequest {
         username: username.into(),
@@ -30,7 +20,7 @@ fn login(username: &str, password: &str) -> LoginRequest {
 
 #[tokio::test]
 async fn logins_are_limited_per_account_alike_for_known_and_unknown_names() -> anyhow::Result<()> {
-    let server = limited(|l| l.logins_per_account_per_minute = 3).await?;
+    let server = TestServer::start_limited(|l| l.logins_per_account_per_minute = 3).await?;
     let victim = server.user("victim").await?;
     let name = victim.user().username.clone();
     let client = server.client();
@@ -74,7 +64,7 @@ async fn logins_are_limited_per_account_alike_for_known_and_unknown_names() -> a
 
 #[tokio::test]
 async fn registrations_are_limited_per_address_with_a_retry_after_header() -> anyhow::Result<()> {
-    let server = limited(|l| l.registrations_per_address_per_hour = 2).await?;
+    let server = TestServer::start_limited(|l| l.registrations_per_address_per_hour = 2).await?;
     let client = server.client();
     for name in ["first_one", "second_one"] {
         client
@@ -104,7 +94,7 @@ async fn registrations_are_limited_per_address_with_a_retry_after_header() -> an
 
 #[tokio::test]
 async fn messages_and_friend_requests_are_limited_per_user() -> anyhow::Result<()> {
-    let server = limited(|l| {
+    let server = TestServer::start_limited(|l| {
         l.messages_per_user_per_second = 1;
         l.message_burst = 3;
         l.friend_requests_per_user_per_hour = 2;
@@ -151,7 +141,7 @@ async fn messages_and_friend_requests_are_limited_per_user() -> anyhow::Result<(
 
 #[tokio::test]
 async fn new_websocket_connections_are_limited_per_address() -> anyhow::Result<()> {
-    let server = limited(|l| l.connections_per_address_per_minute = 2).await?;
+    let server = TestServer::start_limited(|l| l.connections_per_address_per_minute = 2).await?;
     let user = server.user("sockets").await?;
     let _one = user.connect().await?;
     let _two = user.connect().await?;
@@ -165,7 +155,7 @@ async fn new_websocket_connections_are_limited_per_address() -> anyhow::Result<(
 
 #[tokio::test]
 async fn group_creation_group_changes_and_syncs_have_budgets() -> anyhow::Result<()> {
-    let server = limited(|l| {
+    let server = TestServer::start_limited(|l| {
         l.groups_per_user_per_hour = 2;
         l.group_changes_per_user_per_minute = 4;
         l.syncs_per_user_per_minute = 1;
