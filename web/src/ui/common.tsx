@@ -1,7 +1,8 @@
 import { useState } from "preact/hooks";
 import type { ComponentChildren } from "preact";
-import { lang, t } from "../i18n";
+import { t } from "../i18n";
 import { colorIndex, initials, splitLinks } from "../state/text";
+import { formatDay as formatDayIn } from "./format";
 
 export function Avatar(props: { name: string; seed?: string | number; size?: "s" | "m" | "l"; online?: boolean | null }) {
   const seed = String(props.seed ?? props.name);
@@ -25,33 +26,11 @@ export function RichText(props: { text: string }) {
   );
 }
 
-const sameDay = (a: Date, b: Date) =>
-  a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
+export { dayKey, formatListTime, formatTime } from "./format";
 
-export function formatTime(ms: number): string {
-  return new Intl.DateTimeFormat(lang.value, { hour: "2-digit", minute: "2-digit" }).format(ms);
-}
-
-/** Short time for the conversation list: time today, weekday this week, date otherwise. */
-export function formatListTime(ms: number, now = Date.now()): string {
-  const d = new Date(ms);
-  const n = new Date(now);
-  if (sameDay(d, n)) return formatTime(ms);
-  if (now - ms < 6 * 86400_000) return new Intl.DateTimeFormat(lang.value, { weekday: "short" }).format(d);
-  return new Intl.DateTimeFormat(lang.value, { year: "2-digit", month: "numeric", day: "numeric" }).format(d);
-}
-
+/** The day separator of a timeline, in the user's language. */
 export function formatDay(ms: number, now = Date.now()): string {
-  const d = new Date(ms);
-  const n = new Date(now);
-  if (sameDay(d, n)) return t("today");
-  if (sameDay(d, new Date(now - 86400_000))) return t("yesterday");
-  return new Intl.DateTimeFormat(lang.value, { year: "numeric", month: "long", day: "numeric", weekday: "short" }).format(d);
-}
-
-export function dayKey(ms: number): string {
-  const d = new Date(ms);
-  return `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`;
+  return formatDayIn(ms, t("today"), t("yesterday"), now);
 }
 
 export function Section(props: { title: string; children: ComponentChildren; id?: string }) {

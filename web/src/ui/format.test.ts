@@ -1,0 +1,49 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { lang } from "../i18n";
+import { dayKey, formatDay, formatListTime, formatTime, formatter } from "./format";
+
+const NOON = new Date(2026, 11, 1, 12, 0).getTime();
+const DAY = 86400_000;
+
+afterEach(() => { lang.value = "en"; });
+
+describe("date formatting", () => {
+  it("makes one formatter per style and language, and a new one when the language changes", () => {
+    lang.value = "en";
+    const english = formatter("time");
+    expect(formatter("time")).toBe(english);
+    expect(formatter("weekday")).not.toBe(english);
+    lang.value = "zh-CN";
+    const chinese = formatter("time");
+    expect(chinese).not.toBe(english);
+    expect(chinese.resolvedOptions().locale.startsWith("zh")).toBe(true);
+    expect(formatter("time")).toBe(chinese);
+  });
+
+  it("writes what a fresh formatter of the same language writes", () => {
+    for (const language of ["en", "zh-CN"] as const) {
+      lang.value = language;
+      const fresh = new Intl.DateTimeFormat(language, { hour: "2-digit", minute: "2-digit" });
+      expect(formatTime(NOON)).toBe(fresh.format(NOON));
+    }
+  });
+
+  it("shortens list times by age: the time today, the weekday this week, else the date", () => {
+    lang.value = "en";
+    expect(formatListTime(NOON - 60_000, NOON)).toBe(formatTime(NOON - 60_000));
+    const threeDaysAgo = NOON - 3 * DAY;
+    expect(formatListTime(threeDaysAgo, NOON)).toBe(
+      new Intl.DateTimeFormat("en", { weekday: "short" }).format(threeDaysAgo));
+    const lastMonth = NOON - 30 * DAY;
+    expect(formatListTime(lastMonth, NOON)).toBe(
+      new Intl.DateTimeFormat("en", { year: "2-digit", month: "numeric", day: "numeric" }).format(lastMonth));
+  });
+
+  it("names today and yesterday, and spells other days out", () => {
+    expect(formatDay(NOON, "today", "yesterday", NOON)).toBe("today");
+    expect(formatDay(NOON - DAY, "today", "yesterday", NOON)).toBe("yesterday");
+    expect(formatDay(NOON - 2 * DAY, "today", "yesterday", NOON)).toContain("2026");
+    expect(dayKey(NOON)).toBe(dayKey(NOON + 60_000));
+    expect(dayKey(NOON)).not.toBe(dayKey(NOON + DAY));
+  });
+});
