@@ -26,66 +26,13 @@ use natter_protocol::conversations::{
 use natter_protocol::sync::{UserChange, UserEvent};
 use natter_protocol::{ClientMsgId, ConversationId, Seq, SyncCursor, Timestamp, UserId};
 use natter_store::postgres::{PgOptions, PgStore};
-use natter_store::sqlite::{SqliteOptions, SqliteStore};
 use natter_store::{
     MessageRow, NewUser, Page, PageRequest, SendFacts, SendKey, Store, StoreError, TxFuture,
     WriteTx, transaction,
 };
-use pg::PgTestDb;
+use pg::{PgTestDb, backends};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-
-struct Backend {
-    name: &'static str,
-    store: Arc<dyn Store>,
-    /// A second node on the same data: a store of its own (its own pool) on
-    /// PostgreSQL; the same store on SQLite.
-    other: Arc<dyn Store>,
-    /// The PostgreSQL database, dropped after the stores (fields drop in order).
-    pg: Option<PgTestDb>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-async fn backends() -> Vec<Backend> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(dir.path(), SqliteOptions::default()).expect("opens"));
-    let mut all = vec![Backend {
-        name: "sqlite",
-        store: sqlite.clone(),
-        other: sqlite,
-        pg: None,
-        _dir: Some(dir),
-    }];
-    if let Some(db) = PgTestDb::create().await {
-        let options = || PgOptions {
-            // Tests run at once, each with two nodes, on one server of 100
-            // connections.
-            pool_size: 4,
-            // A sync waits for write transactions of other tests too (they
-            // share the server's transaction ids); on a loaded machine they
-            // can take longer than in production.
-            sync_wait: Duration::from_secs(10),
-            ..PgOptions::default()
-        };
-        let store = natter_store::open_postgres(db.url(), options())
-            .await
-            .expect("connects");
-        let other: Arc<dyn Store> = Arc::new(
-            PgStore::connect(db.url(), options())
-                .await
-                .expect("a second node connects"),
-        );
-        all.push(Backend {
-            name: "postgres",
-            store,
-            other,
-            pg: Some(db),
-            _dir: None,
-        });
-    }
-    all
-}
 
 async fn user(store: &Arc<dyn Store>, name: &str) -> UserId {
     store

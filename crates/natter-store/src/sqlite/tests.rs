@@ -62,39 +62,6 @@ async fn a_failing_job_rolls_back_alone_in_a_shared_batch() {
     );
 }
 
-#[tokio::test]
-async fn idle_sessions_are_deleted_and_returned() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("opens");
-    let user = store
-        .insert_user(new_user("sleepy"))
-        .await
-        .expect("user")
-        .id;
-    let old = store
-        .insert_session(user, "old".into(), [1; 32], Timestamp(100))
-        .await
-        .expect("session");
-    let fresh = store
-        .insert_session(user, "fresh".into(), [2; 32], Timestamp(100))
-        .await
-        .expect("session");
-    store
-        .touch_session(fresh, Timestamp(5_000))
-        .await
-        .expect("touch");
-    let expired = store
-        .delete_idle_sessions(Timestamp(1_000))
-        .await
-        .expect("sweep");
-    assert_eq!(
-        expired.iter().map(|s| s.device_id).collect::<Vec<_>>(),
-        vec![old]
-    );
-    assert!(store.find_session([1; 32]).await.expect("lookup").is_none());
-    assert!(store.find_session([2; 32]).await.expect("lookup").is_some());
-}
-
 /// RELIABILITY.md R3: acknowledged means fsynced. The store reports what
 /// SQLite actually runs with, and refuses to open with less.
 #[tokio::test]

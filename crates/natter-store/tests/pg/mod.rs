@@ -5,8 +5,14 @@
 
 use std::str::FromStr;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use natter_store::Store;
 use natter_store::postgres::ScratchDatabase;
 use natter_store::postgres::scratch::connect;
+use natter_store::postgres::{PgOptions, PgStore};
+use natter_store::sqlite::{SqliteOptions, SqliteStore};
 use tokio_postgres::{Client, Config, NoTls};
 
 /// A database created for one test; dropped on `Drop`.
@@ -46,5 +52,72 @@ impl PgTestDb {
             .max_size(size)
             .build()
             .expect("pool builds")
+    }
+}
+
+/// One backend under test.
+pub struct Backend {
+    pub name: &'static str,
+    pub store: Arc<dyn Store>,
+    /// A second node on the same data: a store of its own (its own pool) on
+    /// PostgreSQL; the same store on SQLite.
+    pub other: Arc<dyn Store>,
+    /// The PostgreSQL database, dropped after the stores (fields drop in order).
+    pub pg: Option<PgTestDb>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// SQLite, and PostgreSQL when it is reachable (always under `CI=true`).
+pub async fn backends() -> Vec<Backend> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sqlite: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(dir.path(), SqliteOptions::default()).expect("opens"));
+    let mut all = vec![Backend {
+        name: "sqlite",
+        store: sqlite.clone(),
+        other: sqlite,
+        pg: None,
+        _dir: Some(dir),
+    }];
+    if let Some(db) = PgTestDb::create().await {
+        let options = || PgOptions {
+            // Tests run at once, each with two nodes, on one server of 100
+            // connections.
+            pool_size: 4,
+            // A sync waits for write transactions of other tests too (they
+            // share the server's transaction ids); on a loaded machine they
+            // can take longer than in production.
+            sync_wait: Duration::from_secs(10),
+            ..PgOptions::default()
+        };
+        let store = natter_store::open_postgres(db.url(), options())
+            .await
+            .expect("connects");
+        let other: Arc<dyn Store> = Arc::new(
+            PgStore::connect(db.url(), options())
+                .await
+                .expect("a second node connects"),
+        );
+        all.push(Backend {
+            name: "postgres",
+            store,
+            other,
+            pg: Some(db),
+            _dir: None,
+        });
+    }
+    all
+}
+
+/// A user as the accounts domain would insert one: keys lowercased, a
+/// password hash of its own.
+pub fn new_user(name: &str) -> natter_store::NewUser {
+    natter_store::NewUser {
+        username: name.into(),
+        username_key: name.to_lowercase(),
+        display_name: name.into(),
+        display_key: name.to_lowercase(),
+        password_hash: format!("hash of {name}"),
+        now: natter_protocol::Timestamp(1),
     }
 }
