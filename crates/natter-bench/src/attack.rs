@@ -120,8 +120,6 @@ pub struct AttackParams {
     pub per_address: usize,
     /// Length of each phase (longer if its probes take longer).
     pub phase: Duration,
-    /// The server's pid, for its CPU use per kind of phase.
-    pub server_pid: Option<u32>,
     pub quiet: bool,
 }
 
@@ -568,7 +566,7 @@ pub async fn run(
 ) -> Result<AttackReport, BenchError> {
     let cluster: Cluster = cluster.into();
     let target = cluster.first();
-    let pids = cluster.pids_with(params.server_pid);
+    let pids = cluster.pids().to_vec();
     if params.rounds == 0 || params.probes == 0 {
         return Err(BenchError::Params(
             "--rounds and --probes must be at least 1".into(),

@@ -41,7 +41,6 @@ pub struct ConnectParams {
     pub users: usize,
     /// How long to hold the sockets after the last one opened.
     pub hold: Duration,
-    pub server_pid: Option<u32>,
     /// Loopback source addresses to spread over (127.0.0.1 …).
     pub source_ips: u8,
     /// Worker processes; 0 = as many as the open-file limit needs (1 means
@@ -312,7 +311,7 @@ pub async fn run(
     } else {
         params.workers
     };
-    let pids = cluster.pids_with(params.server_pid);
+    let pids = cluster.pids().to_vec();
     let before = report::sample_all(&pids);
     bar.set_length(params.connections as u64);
     bar.set_position(0);
@@ -488,7 +487,6 @@ mod tests {
                 connections: 6,
                 users: 2,
                 hold: Duration::ZERO,
-                server_pid: None,
                 source_ips: 2,
                 workers: 1,
                 worker_exe: None,

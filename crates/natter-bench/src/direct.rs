@@ -34,7 +34,6 @@ pub struct DirectParams {
     /// Messages per second per user; several values make a sweep.
     pub rates: Vec<f64>,
     pub duration: Duration,
-    pub server_pid: Option<u32>,
     pub source_ips: u8,
     pub quiet: bool,
 }
@@ -182,7 +181,7 @@ pub async fn run(
         );
         bar.inc(1);
     }
-    let pids = cluster.pids_with(params.server_pid);
+    let pids = cluster.pids().to_vec();
     let mut runs = Vec::new();
     for &rate in &params.rates {
         let (back, run) =
@@ -316,7 +315,6 @@ mod tests {
                 users: 4,
                 rates: vec![5.0],
                 duration: Duration::from_secs(1),
-                server_pid: None,
                 source_ips: 2,
                 quiet: true,
             },

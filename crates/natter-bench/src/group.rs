@@ -33,7 +33,6 @@ pub struct GroupParams {
     /// Messages per second per sender.
     pub rate: f64,
     pub duration: Duration,
-    pub server_pid: Option<u32>,
     pub source_ips: u8,
     pub quiet: bool,
 }
@@ -190,7 +189,7 @@ pub async fn run(
     let counters = Arc::new(Counters::default());
     let (stop_tx, stop) = watch::channel(false);
     let epoch = Instant::now();
-    let pids = cluster.pids_with(params.server_pid);
+    let pids = cluster.pids().to_vec();
     let server_before = report::sample_all(&pids);
     let mut tasks = Vec::new();
     for (i, ws) in sockets.into_iter().enumerate() {
@@ -290,7 +289,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn members_spread_over_a_node_list() -> anyhow::Result<()> {
         let server = TestServer::start().await?;
-        let cluster = Cluster::parse(&[server.url(), server.url(), server.url()])?;
+        let cluster = Cluster::parse(&[server.url(), server.url(), server.url()])?
+            .with_pids([std::process::id()]);
         let report = run(
             &cluster,
             &GroupParams {
@@ -298,7 +298,6 @@ mod tests {
                 senders: 2,
                 rate: 5.0,
                 duration: Duration::from_secs(1),
-                server_pid: Some(std::process::id()),
                 source_ips: 2,
                 quiet: true,
             },

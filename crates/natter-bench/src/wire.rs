@@ -94,14 +94,9 @@ impl Cluster {
         self
     }
 
-    /// The pids given with [`Cluster::with_pids`], plus `extra` (a
-    /// scenario's own `server_pid`), without repeats.
-    pub fn pids_with(&self, extra: Option<u32>) -> Vec<u32> {
-        let mut pids = self.pids.clone();
-        if let Some(pid) = extra.filter(|pid| !pids.contains(pid)) {
-            pids.push(pid);
-        }
-        pids
+    /// The servers' pids given with [`Cluster::with_pids`], each once.
+    pub fn pids(&self) -> &[u32] {
+        &self.pids
     }
 
     /// How many nodes (at least 1).
@@ -309,12 +304,10 @@ mod tests {
     #[test]
     fn pids_are_kept_once_each() -> Result<(), BenchError> {
         let cluster = Cluster::parse(&["http://127.0.0.1:8080"])?.with_pids([7, 8, 7]);
-        assert_eq!(cluster.pids_with(None), [7, 8]);
-        assert_eq!(cluster.pids_with(Some(8)), [7, 8]);
-        assert_eq!(cluster.pids_with(Some(9)), [7, 8, 9]);
+        assert_eq!(cluster.pids(), [7, 8]);
         let single = Cluster::from(Target::parse("http://127.0.0.1:1")?);
-        assert!(single.pids_with(None).is_empty());
-        assert_eq!(single.pids_with(Some(3)), [3]);
+        assert!(single.pids().is_empty());
+        assert_eq!(single.with_pids([3]).pids(), [3]);
         Ok(())
     }
 

@@ -207,7 +207,6 @@ pub fn main(args: BenchArgs) -> anyhow::Result<()> {
                         users,
                         hold: Duration::from_secs(hold),
                         // The --server-pid list travels in the cluster.
-                        server_pid: None,
                         source_ips: common.source_ips,
                         workers,
                         worker_exe: None,
@@ -232,7 +231,6 @@ pub fn main(args: BenchArgs) -> anyhow::Result<()> {
                         rates: rate,
                         duration: Duration::from_secs(duration),
                         // The --server-pid list travels in the cluster.
-                        server_pid: None,
                         source_ips: common.source_ips,
                         quiet: common.quiet,
                     },
@@ -256,7 +254,6 @@ pub fn main(args: BenchArgs) -> anyhow::Result<()> {
                         rate,
                         duration: Duration::from_secs(duration),
                         // The --server-pid list travels in the cluster.
-                        server_pid: None,
                         source_ips: common.source_ips,
                         quiet: common.quiet,
                     },
@@ -311,7 +308,6 @@ pub fn main(args: BenchArgs) -> anyhow::Result<()> {
                     per_address: per_address.unwrap_or(kind.default_per_address()),
                     phase: Duration::from_secs(phase_secs),
                     // The --server-pid list travels in the cluster.
-                    server_pid: None,
                     quiet: common.quiet,
                 };
                 let report = natter_bench::attack::run(&cluster, &params).await?;
@@ -369,7 +365,7 @@ mod tests {
         assert_eq!(c.server_pids, [10, 11, 12]);
         let cluster = c.cluster()?;
         assert_eq!(cluster.len(), 3);
-        assert_eq!(cluster.pids_with(None), [10, 11, 12]);
+        assert_eq!(cluster.pids(), [10, 11, 12]);
 
         let c = common(&["natter", "bench", "group"])?;
         assert_eq!(c.servers, ["http://127.0.0.1:8080"]);

@@ -3,24 +3,28 @@
 
 use std::time::Duration;
 
-use natter_bench::wire::Target;
+use natter_bench::wire::{Cluster, Target};
 use natter_testkit::TestServer;
 
 fn target(server: &TestServer) -> anyhow::Result<Target> {
     Ok(Target::parse(&server.url())?)
 }
 
+/// The server as a one-node cluster whose CPU and memory are measured: it
+/// runs in this process, so this is its pid.
+fn measured(server: &TestServer) -> anyhow::Result<Cluster> {
+    Ok(Cluster::from(target(server)?).with_pids([std::process::id()]))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_opens_and_holds_sockets_from_several_source_addresses() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let report = natter_bench::connect::run(
-        &target(&server)?,
+        &measured(&server)?,
         &natter_bench::connect::ConnectParams {
             connections: 40,
             users: 4,
             hold: Duration::ZERO,
-            // The server runs in this process, so this is its pid.
-            server_pid: Some(std::process::id()),
             source_ips: 4,
             workers: 1,
             worker_exe: None,
@@ -42,12 +46,11 @@ async fn connect_opens_and_holds_sockets_from_several_source_addresses() -> anyh
 async fn direct_delivers_every_acknowledged_message_across_a_sweep() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let report = natter_bench::direct::run(
-        &target(&server)?,
+        &measured(&server)?,
         &natter_bench::direct::DirectParams {
             users: 10,
             rates: vec![5.0, 10.0],
             duration: Duration::from_secs(1),
-            server_pid: Some(std::process::id()),
             source_ips: 4,
             quiet: true,
         },
@@ -78,7 +81,6 @@ async fn group_messages_reach_every_member() -> anyhow::Result<()> {
             senders: 2,
             rate: 5.0,
             duration: Duration::from_secs(1),
-            server_pid: None,
             source_ips: 4,
             quiet: true,
         },
@@ -144,7 +146,6 @@ fn attack_params(
         addresses,
         per_address,
         phase,
-        server_pid: Some(std::process::id()),
         quiet: true,
     }
 }
@@ -174,7 +175,7 @@ async fn attack_login_flood_is_refused_while_the_probe_logs_in() -> anyhow::Resu
         6,
         Duration::from_millis(1500),
     );
-    let report = natter_bench::attack::run(&target(&server)?, &params).await?;
+    let report = natter_bench::attack::run(&measured(&server)?, &params).await?;
     let table = probes_all_served(&report);
     let flood = report.login_flood.as_ref().expect("a login-flood report");
     assert!(flood.logins.rate_limited > 0, "{table}");
@@ -201,7 +202,7 @@ async fn attack_slow_bodies_are_turned_away_or_cut_while_the_probe_chats() -> an
         12,
         Duration::from_millis(2500),
     );
-    let report = natter_bench::attack::run(&target(&server)?, &params).await?;
+    let report = natter_bench::attack::run(&measured(&server)?, &params).await?;
     let table = probes_all_served(&report);
     let slow = report.slow_bodies.as_ref().expect("a slow-bodies report");
     // 8 places per address: the other 4 of each address's 12 are refused at once.

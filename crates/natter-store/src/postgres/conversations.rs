@@ -14,7 +14,7 @@ use tokio_postgres::types::ToSql;
 
 use super::rows::{
     MESSAGE_COLUMNS, PROFILE_COLUMNS, col, count, cursor_of, fetch_limit, into_page, kind_name,
-    message_at, parse_cursor, parse_role, profile_at,
+    message_at, message_columns_of, parse_cursor, parse_role, profile_at,
 };
 use super::{PgStore, query, query_opt};
 use crate::{ConversationStore, MemberIds, Page, PageRequest, StoreError, StoreResult};
@@ -23,11 +23,7 @@ use crate::{ConversationStore, MemberIds, Page, PageRequest, StoreError, StoreRe
 /// the peer `p` of a direct conversation and the last message `lm`, in one
 /// statement (one snapshot, one round trip; SQLite asks per conversation).
 static SUMMARY_SELECT: LazyLock<String> = LazyLock::new(|| {
-    let last_message = MESSAGE_COLUMNS
-        .split(", ")
-        .map(|column| format!("lm.{column}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let last_message = message_columns_of("lm");
     format!(
         "SELECT c.id, c.kind, c.name, c.announcement, c.member_count, c.last_seq, \
          c.created_at, c.updated_at, m.role, m.read_seq, c.version, \

@@ -97,6 +97,15 @@ pub(super) fn relation_of(rows: &[Row]) -> StoreResult<Relation> {
 pub(super) const MESSAGE_COLUMNS: &str = "conversation_id, seq, sender_id, client_msg_id, sent_at, \
      content_kind, content, reply_to, edited_at, recalled_at, expires_at";
 
+/// [`MESSAGE_COLUMNS`] of the table aliased `alias` in a join.
+pub(super) fn message_columns_of(alias: &str) -> String {
+    MESSAGE_COLUMNS
+        .split(", ")
+        .map(|column| format!("{alias}.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A message from [`MESSAGE_COLUMNS`] starting at column `first`.
 pub(super) fn message_at(row: &Row, first: usize) -> StoreResult<Message> {
     let kind: i16 = col(row, first + 5)?;

@@ -12,13 +12,14 @@
 //! include what the locks' previous holders committed.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::LazyLock;
 
 use natter_protocol::conversations::{ConversationKind, Message};
 use natter_protocol::{ConversationId, Seq, UserId};
 
 use super::super::encoding::encode_content;
 use super::super::query;
-use super::super::rows::{MESSAGE_COLUMNS, col, count, kind_name, message_at, parse_role};
+use super::super::rows::{col, count, kind_name, message_at, message_columns_of, parse_role};
 use super::PgTx;
 use crate::txn::{Membership, MessageRow, SendFacts, SendKey};
 use crate::{Relation, StoreError, StoreResult};
@@ -32,23 +33,19 @@ const LOCK_CONVERSATIONS: &str = "SELECT c.id FROM conversations c \
      ORDER BY c.id FOR NO KEY UPDATE";
 
 /// The membership, the direct peer and the earlier message of each key.
-fn facts_select() -> String {
-    let original = MESSAGE_COLUMNS
-        .split(", ")
-        .map(|column| format!("o.{column}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+static FACTS_SELECT: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT k.i, c.kind, c.last_seq, c.member_count, m.role, m.read_seq, \
              CASE WHEN c.kind = 'direct' THEN (SELECT p.user_id FROM members p \
                  WHERE p.conversation_id = k.c AND p.user_id <> k.u ORDER BY p.user_id LIMIT 1) END, \
-             o.seq IS NOT NULL, {original} \
+             o.seq IS NOT NULL, {} \
          FROM unnest($1::bigint[], $2::bigint[], $3::text[]) WITH ORDINALITY AS k(c, u, cmid, i) \
          JOIN conversations c ON c.id = k.c \
          JOIN members m ON m.conversation_id = k.c AND m.user_id = k.u \
-         LEFT JOIN messages o ON o.conversation_id = k.c AND o.sender_id = k.u AND o.client_msg_id = k.cmid"
+         LEFT JOIN messages o ON o.conversation_id = k.c AND o.sender_id = k.u AND o.client_msg_id = k.cmid",
+        message_columns_of("o")
     )
-}
+});
 
 const LOCK_USERS: &str = "SELECT id FROM users WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE";
 
@@ -98,12 +95,11 @@ impl PgTx<'_> {
         let conversations: Vec<i64> = keys.iter().map(|k| k.conversation.0).collect();
         let senders: Vec<i64> = keys.iter().map(|k| k.sender.0).collect();
         let client_ids: Vec<&str> = keys.iter().map(|k| k.client_msg_id.0.as_str()).collect();
-        let facts_sql = facts_select();
         let locked = query(&self.tx, LOCK_CONVERSATIONS, &[&conversations, &senders]).await;
         let locked = self.note(locked)?;
         let rows = query(
             &self.tx,
-            &facts_sql,
+            &FACTS_SELECT,
             &[&conversations, &senders, &client_ids],
         )
         .await;
