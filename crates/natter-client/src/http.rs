@@ -183,9 +183,9 @@ pub(crate) fn ws_url(base: &str) -> String {
 
 /// An anonymous client of one Natter server: registers accounts and logs in.
 ///
-/// Cheap to clone (clones share one connection pool). Plain `http://` only:
-/// this build carries no TLS stack, so put a TLS-terminating proxy in front of
-/// the server or reach it over a trusted network.
+/// Cheap to clone (clones share one connection pool). Speaks `http://` and
+/// `https://` (rustls; the system's certificate authorities plus those in
+/// [`ClientOptions`]).
 #[derive(Debug, Clone)]
 pub struct Client {
     http: Http,

@@ -10,6 +10,9 @@
 //!   [`ConnectionEvent`]s.
 //! - [`ClientError`]: the one error type; server refusals carry the stable
 //!   [`ErrorCode`](natter_protocol::ErrorCode) (see [`ClientError::code`]).
+//! - [`FileCursorStore`]: the position an application has handled, kept in a
+//!   file, so that after a restart it resumes there
+//!   ([`ConnectOptions::resume`]) instead of missing what came meanwhile.
 //!
 //! Guarantees:
 //! - a [`Connection`] reconnects by itself (exponential backoff with jitter)
@@ -24,7 +27,12 @@
 //! - the SDK never panics on what the server sends: every reply is decoded,
 //!   and a bad one is a [`ClientError::Decode`].
 //!
-//! Plain `http://` and `ws://` only: no TLS stack is compiled in.
+//! Both `http://`/`ws://` and `https://`/`wss://` servers work: TLS is
+//! rustls (with the *ring* provider), trusting the system's certificate
+//! authorities plus any given in [`ClientOptions`] (a self-signed server, a
+//! private CA).
+//!
+//! `examples/echo_bot.rs` is a complete bot that resumes after a restart.
 //!
 //! ```no_run
 //! use natter_client::{Client, ConnectionEvent};
@@ -55,12 +63,14 @@
 //! ```
 
 mod backoff;
+mod cursor_store;
 mod error;
 mod http;
 mod realtime;
 mod session;
 mod tls;
 
+pub use cursor_store::{CursorStoreError, FileCursorStore, Position};
 pub use error::{ClientError, Result};
 pub use http::{Client, ClientOptions};
 pub use realtime::{ConnectOptions, Connection, ConnectionEvent};

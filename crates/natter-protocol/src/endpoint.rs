@@ -57,41 +57,51 @@ impl Endpoint {
     }
 }
 
-/// Every endpoint of the API, for route inventories and documentation tests.
-pub const ALL_ENDPOINTS: &[Endpoint] = &[
-    crate::accounts::REGISTER,
-    crate::accounts::LOGIN,
-    crate::accounts::LOGOUT,
-    crate::accounts::GET_ME,
-    crate::accounts::UPDATE_ME,
-    crate::accounts::CHANGE_PASSWORD,
-    crate::accounts::LIST_DEVICES,
-    crate::accounts::REVOKE_DEVICE,
-    crate::accounts::GET_USER,
-    crate::contacts::SEARCH_USERS,
-    crate::contacts::LIST_FRIENDS,
-    crate::contacts::UPDATE_FRIEND,
-    crate::contacts::REMOVE_FRIEND,
-    crate::contacts::LIST_FRIEND_REQUESTS,
-    crate::contacts::SEND_FRIEND_REQUEST,
-    crate::contacts::ACCEPT_FRIEND_REQUEST,
-    crate::contacts::DECLINE_FRIEND_REQUEST,
-    crate::contacts::CANCEL_FRIEND_REQUEST,
-    crate::contacts::LIST_BLOCKS,
-    crate::contacts::BLOCK_USER,
-    crate::contacts::UNBLOCK_USER,
-    crate::conversations::LIST_CONVERSATIONS,
-    crate::conversations::GET_CONVERSATION,
-    crate::conversations::OPEN_DIRECT,
-    crate::conversations::LIST_MESSAGES,
-    crate::conversations::SEND_MESSAGE,
-    crate::conversations::MARK_READ,
-    crate::conversations::LIST_MEMBERS,
-    crate::conversations::CREATE_GROUP,
-    crate::conversations::UPDATE_GROUP,
-    crate::conversations::INVITE_MEMBERS,
-    crate::conversations::REMOVE_MEMBER,
-    crate::conversations::SET_MEMBER_ROLE,
-    crate::conversations::TRANSFER_OWNERSHIP,
-    crate::sync::SYNC,
-];
+/// Declares [`ALL_ENDPOINTS`] and [`ENDPOINT_NAMES`] from one list, so that
+/// the names the web client's generated table uses cannot drift from it.
+macro_rules! endpoint_table {
+    ($($module:ident::$name:ident),* $(,)?) => {
+        /// Every endpoint of the API, for route inventories and documentation tests.
+        pub const ALL_ENDPOINTS: &[Endpoint] = &[$(crate::$module::$name),*];
+        /// The constant's name of each of [`ALL_ENDPOINTS`], in the same order.
+        pub const ENDPOINT_NAMES: &[&str] = &[$(stringify!($name)),*];
+    };
+}
+
+endpoint_table!(
+    accounts::REGISTER,
+    accounts::LOGIN,
+    accounts::LOGOUT,
+    accounts::GET_ME,
+    accounts::UPDATE_ME,
+    accounts::CHANGE_PASSWORD,
+    accounts::LIST_DEVICES,
+    accounts::REVOKE_DEVICE,
+    accounts::GET_USER,
+    contacts::SEARCH_USERS,
+    contacts::LIST_FRIENDS,
+    contacts::UPDATE_FRIEND,
+    contacts::REMOVE_FRIEND,
+    contacts::LIST_FRIEND_REQUESTS,
+    contacts::SEND_FRIEND_REQUEST,
+    contacts::ACCEPT_FRIEND_REQUEST,
+    contacts::DECLINE_FRIEND_REQUEST,
+    contacts::CANCEL_FRIEND_REQUEST,
+    contacts::LIST_BLOCKS,
+    contacts::BLOCK_USER,
+    contacts::UNBLOCK_USER,
+    conversations::LIST_CONVERSATIONS,
+    conversations::GET_CONVERSATION,
+    conversations::OPEN_DIRECT,
+    conversations::LIST_MESSAGES,
+    conversations::SEND_MESSAGE,
+    conversations::MARK_READ,
+    conversations::LIST_MEMBERS,
+    conversations::CREATE_GROUP,
+    conversations::UPDATE_GROUP,
+    conversations::INVITE_MEMBERS,
+    conversations::REMOVE_MEMBER,
+    conversations::SET_MEMBER_ROLE,
+    conversations::TRANSFER_OWNERSHIP,
+    sync::SYNC,
+);

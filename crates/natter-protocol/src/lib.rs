@@ -23,7 +23,7 @@ pub mod limits;
 pub mod sync;
 pub mod ws;
 
-pub use endpoint::{ALL_ENDPOINTS, Endpoint, Method};
+pub use endpoint::{ALL_ENDPOINTS, ENDPOINT_NAMES, Endpoint, Method};
 pub use error::{ErrorBody, ErrorCode, ErrorReason};
 pub use ids::{
     ClientMsgId, ConversationId, DeviceId, FriendRequestId, Seq, SyncCursor, Timestamp, UserId,

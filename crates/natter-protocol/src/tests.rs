@@ -390,7 +390,42 @@ pub fn typescript_bindings() -> String {
     out.push_str(&format!(
         "export const PROTOCOL_VERSION = {PROTOCOL_VERSION};\n"
     ));
+    out.push_str(&typescript_endpoints());
     out
+}
+
+/// The endpoint table of the web client: each route's method, path (with
+/// `{placeholders}`) and whether it needs a token, under the Rust constant's
+/// name, so that the client never spells a route by hand.
+fn typescript_endpoints() -> String {
+    use crate::endpoint::{ALL_ENDPOINTS, ENDPOINT_NAMES};
+    let mut out = String::from(
+        "\n/** Every HTTP route, as `natter-protocol` declares it. */\nexport const ENDPOINTS = {\n",
+    );
+    for (name, endpoint) in ENDPOINT_NAMES.iter().zip(ALL_ENDPOINTS) {
+        out.push_str(&format!(
+            "  {name}: {{ method: \"{}\", path: \"{}\", auth: {} }},\n",
+            endpoint.method.as_str(),
+            endpoint.path,
+            endpoint.auth
+        ));
+    }
+    out.push_str("} as const;\n\nexport type EndpointName = keyof typeof ENDPOINTS;\n");
+    out
+}
+
+#[test]
+fn every_endpoint_has_its_name_in_the_generated_table() {
+    use crate::endpoint::{ALL_ENDPOINTS, ENDPOINT_NAMES};
+    assert_eq!(ALL_ENDPOINTS.len(), ENDPOINT_NAMES.len());
+    assert!(ENDPOINT_NAMES.contains(&"LIST_MESSAGES"));
+    let table = typescript_endpoints();
+    assert!(table.contains(
+        "  SEND_MESSAGE: { method: \"POST\", path: \"/api/v1/conversations/{conversation_id}/messages\", auth: true },"
+    ));
+    assert!(
+        table.contains("  LOGIN: { method: \"POST\", path: \"/api/v1/auth/login\", auth: false },")
+    );
 }
 
 #[test]

@@ -243,6 +243,11 @@ pub enum Event {
         conversation_id: ConversationId,
         user_id: UserId,
     },
+    /// A friend changed their profile (their display name). Sent live to
+    /// friends who may see their presence; a device that was offline sees the
+    /// new name in its next sync (the direct conversation's summary and the
+    /// friend list carry it).
+    Profile { user: UserProfile },
     /// A friend came online or went offline.
     Presence {
         user_id: UserId,

@@ -58,6 +58,7 @@ impl AppState {
         ));
         let accounts = AccountService::new(
             store.clone(),
+            store.clone(),
             publisher.clone(),
             config.accounts.clone(),
             limits.clone(),

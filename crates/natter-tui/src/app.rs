@@ -6,17 +6,19 @@
 //! without a terminal or a server.
 
 use std::cell::Cell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use natter_client::ConnectionEvent;
 use natter_client::protocol::accounts::UserProfile;
 use natter_client::protocol::contacts::{Friend, FriendRequestList};
-use natter_client::protocol::conversations::{ConversationKind, ConversationSummary, Message};
+use natter_client::protocol::conversations::{
+    ConversationKind, ConversationSummary, Message, MessageContent, SystemEvent,
+};
 use natter_client::protocol::sync::UserChange;
 use natter_client::protocol::ws::Event;
-use natter_client::protocol::{ConversationId, FriendRequestId, Seq, UserId};
+use natter_client::protocol::{ClientMsgId, ConversationId, FriendRequestId, Seq, UserId};
 
 use crate::input::Input;
 
@@ -26,6 +28,34 @@ pub const TYPING_SHOWN_FOR: Duration = Duration::from_secs(5);
 pub const TYPING_EVERY: Duration = Duration::from_secs(3);
 /// Messages per history page.
 pub const PAGE: u32 = 50;
+/// How long a status line stays (any key clears it sooner).
+pub const STATUS_SHOWN_FOR: Duration = Duration::from_secs(6);
+/// How often a send that is waiting for the server is tried again while
+/// connected (a reconnect retries at once).
+pub const RETRY_EVERY: Duration = Duration::from_secs(10);
+
+/// Where a message of the outbox is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PendingState {
+    /// Handed to the connection, no answer yet.
+    Sending,
+    /// The server could not be reached in time: tried again on reconnect.
+    Waiting,
+    /// The server refused it; kept so the text is not lost.
+    Failed(String),
+}
+
+/// A message the user sent that the server has not confirmed. Retries reuse
+/// `client_msg_id`, so the server stores it once however often it is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub client_msg_id: ClientMsgId,
+    pub conversation: ConversationId,
+    pub text: String,
+    pub state: PendingState,
+    /// When it was last handed to the connection.
+    pub attempted: Instant,
+}
 
 /// Which pane takes the keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,10 +92,15 @@ pub enum Action {
         conversation: ConversationId,
         before: Seq,
     },
+    /// Send a text under this id (again, for a retry).
     Send {
         conversation: ConversationId,
+        client_msg_id: ClientMsgId,
         text: String,
     },
+    /// Fetch a conversation's members, for the names of those who are not
+    /// friends.
+    LoadMembers(ConversationId),
     MarkRead {
         conversation: ConversationId,
         seq: Seq,
@@ -120,8 +155,17 @@ pub struct App {
     pub peer_read: HashMap<ConversationId, Seq>,
     pub input: Input,
     pub overlay: Option<Overlay>,
+    /// A passing note; cleared by the next key or after [`STATUS_SHOWN_FOR`].
     pub status: String,
+    status_since: Option<Instant>,
+    /// Why the connection ended for good, shown until the user quits.
+    pub ended: Option<String>,
     pub connected: bool,
+    /// Sent messages the server has not confirmed, oldest first.
+    pub outbox: Vec<Pending>,
+    /// Users whose names were asked for (by loading members), so each
+    /// unknown one is asked about once.
+    names_asked: HashSet<UserId>,
     /// Lines scrolled up from the bottom of the chat pane.
     pub scroll: usize,
     /// Set by the renderer: how far up the chat pane can scroll.
@@ -144,7 +188,7 @@ impl App {
             server: server.into(),
             conversations: Vec::new(),
             selected: 0,
-            focus: Focus::List,
+            focus: Focus::Input,
             timelines: HashMap::new(),
             names,
             friends: Vec::new(),
@@ -159,7 +203,11 @@ impl App {
             input: Input::default(),
             overlay: None,
             status: String::new(),
+            status_since: None,
+            ended: None,
             connected: true,
+            outbox: Vec::new(),
+            names_asked: HashSet::new(),
             scroll: 0,
             max_scroll: Cell::new(0),
             last_typing_sent: None,
@@ -176,12 +224,115 @@ impl App {
         self.current().map(|c| c.id)
     }
 
-    /// A user's name as this client knows it.
+    /// A user's name as this client knows it. An unknown one (being
+    /// fetched) is `user 3`, never `#3`, which names a conversation.
     pub fn name(&self, id: UserId) -> String {
         self.names
             .get(&id)
             .cloned()
-            .unwrap_or_else(|| format!("#{id}"))
+            .unwrap_or_else(|| format!("user {id}"))
+    }
+
+    /// Shows a passing note in the status line.
+    pub fn set_status(&mut self, text: impl Into<String>) {
+        self.status = text.into();
+        self.status_since = Some(Instant::now());
+    }
+
+    /// Names learnt from a member list.
+    pub fn add_names(&mut self, users: impl IntoIterator<Item = UserProfile>) {
+        for user in users {
+            self.names.insert(user.id, user.username);
+        }
+    }
+
+    /// Asks for the members of `conversation` when one of its messages
+    /// names a user this client has no name for.
+    pub fn names_needed(&mut self, conversation: ConversationId) -> Vec<Action> {
+        let Some(timeline) = self.timelines.get(&conversation) else {
+            return Vec::new();
+        };
+        let unknown: Vec<UserId> = timeline
+            .messages
+            .values()
+            .flat_map(users_named)
+            .filter(|id| !self.names.contains_key(id) && !self.names_asked.contains(id))
+            .collect();
+        if unknown.is_empty() {
+            return Vec::new();
+        }
+        self.names_asked.extend(unknown);
+        vec![Action::LoadMembers(conversation)]
+    }
+
+    /// Called every second or so: expires the status line and retries sends
+    /// that waited long enough.
+    pub fn on_tick(&mut self, now: Instant) -> Vec<Action> {
+        if self
+            .status_since
+            .is_some_and(|at| now.saturating_duration_since(at) >= STATUS_SHOWN_FOR)
+        {
+            self.status.clear();
+            self.status_since = None;
+        }
+        if !self.connected {
+            return Vec::new();
+        }
+        self.retry(
+            |p| now.saturating_duration_since(p.attempted) >= RETRY_EVERY,
+            now,
+        )
+    }
+
+    /// Hands the waiting messages that `due` picks to the connection again.
+    fn retry(&mut self, due: impl Fn(&Pending) -> bool, now: Instant) -> Vec<Action> {
+        let mut actions = Vec::new();
+        for p in &mut self.outbox {
+            if p.state == PendingState::Waiting && due(p) {
+                p.state = PendingState::Sending;
+                p.attempted = now;
+                actions.push(Action::Send {
+                    conversation: p.conversation,
+                    client_msg_id: p.client_msg_id.clone(),
+                    text: p.text.clone(),
+                });
+            }
+        }
+        actions
+    }
+
+    /// The server stored a message of the outbox.
+    pub fn on_sent(&mut self, message: Message) -> Vec<Action> {
+        self.on_message(message)
+    }
+
+    /// A send failed. `retryable` failures (timeouts, a lost connection)
+    /// wait for the next try; others keep the message marked as not sent.
+    pub fn on_send_failed(&mut self, id: &ClientMsgId, retryable: bool, reason: String) {
+        if let Some(p) = self.outbox.iter_mut().find(|p| &p.client_msg_id == id) {
+            p.state = if retryable {
+                PendingState::Waiting
+            } else {
+                PendingState::Failed(reason)
+            };
+        }
+    }
+
+    /// A friendship this device made (the server tells the other devices):
+    /// the direct conversation is listed and opened.
+    pub fn on_friend_added(&mut self, friend: Friend) -> Vec<Action> {
+        self.set_status(format!("{} is now your friend", friend.user.username));
+        self.pending_select = Some(friend.conversation_id);
+        self.upsert_friend(friend);
+        vec![Action::ReloadConversations, Action::ReloadFriends]
+    }
+
+    fn upsert_friend(&mut self, friend: Friend) {
+        self.names
+            .insert(friend.user.id, friend.user.username.clone());
+        self.presence.insert(friend.user.id, friend.online);
+        self.friends.retain(|f| f.user.id != friend.user.id);
+        self.friends.push(friend);
     }
 
     /// Replaces the conversation list, keeping the selection on the same
@@ -309,6 +460,9 @@ impl App {
         let id = message.conversation_id;
         let seq = message.seq;
         let mine = message.sender_id == self.me.id;
+        if mine && let Some(client) = &message.client_msg_id {
+            self.outbox.retain(|p| &p.client_msg_id != client);
+        }
         if let Some(typists) = self.typing.get_mut(&id) {
             typists.remove(&message.sender_id);
         }
@@ -341,6 +495,7 @@ impl App {
             u32::try_from((summary.last_seq.0 - summary.read_seq.0).max(0)).unwrap_or(u32::MAX);
         if let Some(timeline) = self.timelines.get_mut(&id) {
             timeline.messages.insert(seq, message);
+            actions.extend(self.names_needed(id));
         }
         // Newest activity first, keeping the selection where it was.
         let keep = self.current_id();
@@ -361,23 +516,45 @@ impl App {
         match event {
             ConnectionEvent::Event(event) => self.on_event(event, now),
             ConnectionEvent::Disconnected { .. } => {
+                // The status line says so for as long as it lasts.
                 self.connected = false;
-                self.status = "connection lost; reconnecting…".into();
+                self.status.clear();
                 Vec::new()
             }
             ConnectionEvent::Reconnected => {
                 self.connected = true;
-                self.status = "reconnected".into();
-                vec![Action::ReloadConversations, Action::ReloadFriends]
+                self.set_status("reconnected");
+                let mut actions = vec![Action::ReloadConversations, Action::ReloadFriends];
+                actions.extend(self.retry(|_| true, now));
+                actions
             }
             ConnectionEvent::Reset => vec![Action::ReloadConversations, Action::ReloadFriends],
             ConnectionEvent::Closed { code, reason } => {
                 self.connected = false;
-                self.status =
-                    format!("logged out by the server ({code} {reason}); run `natter login`");
+                self.ended = Some(format!(
+                    "logged out by the server ({code} {reason}); run `natter login`"
+                ));
                 Vec::new()
             }
             _ => Vec::new(),
+        }
+    }
+
+    /// A friend's new display name: in the friend list and as the name of
+    /// the direct conversation with them.
+    fn on_profile(&mut self, user: UserProfile) {
+        for friend in self.friends.iter_mut().filter(|f| f.user.id == user.id) {
+            friend.user = user.clone();
+        }
+        for conversation in &mut self.conversations {
+            if conversation
+                .peer
+                .as_ref()
+                .is_some_and(|peer| peer.id == user.id)
+            {
+                conversation.name = user.display_name.clone();
+                conversation.peer = Some(user.clone());
+            }
         }
     }
 
@@ -400,6 +577,10 @@ impl App {
                 self.presence.insert(user_id, online);
                 Vec::new()
             }
+            Event::Profile { user } => {
+                self.on_profile(user);
+                Vec::new()
+            }
             Event::Read {
                 conversation_id,
                 read_seq,
@@ -411,16 +592,21 @@ impl App {
             }
             Event::User { event } => match event.change {
                 UserChange::FriendRequestReceived { request } => {
-                    self.status =
-                        format!("friend request from {} (press f)", request.from.username);
+                    self.set_status(format!(
+                        "friend request from {} (Ctrl+F to answer)",
+                        request.from.username
+                    ));
                     self.names
                         .insert(request.from.id, request.from.username.clone());
                     self.requests.incoming.retain(|r| r.id != request.id);
                     self.requests.incoming.insert(0, request);
                     Vec::new()
                 }
+                UserChange::FriendAdded { friend } => {
+                    self.upsert_friend(friend);
+                    vec![Action::ReloadFriends, Action::ReloadConversations]
+                }
                 UserChange::FriendRequestUpdated { .. }
-                | UserChange::FriendAdded { .. }
                 | UserChange::FriendRemoved { .. }
                 | UserChange::FriendUpdated { .. }
                 | UserChange::BlockChanged { .. } => {
@@ -444,20 +630,48 @@ impl App {
         }
     }
 
-    /// What a key does.
+    /// What a pasted text does: it goes into the input as it is, lines
+    /// and all (one message, sent with Enter), or into an open window's
+    /// text field on one line.
+    pub fn on_paste(&mut self, pasted: &str, now: Instant) -> Vec<Action> {
+        self.status.clear();
+        if let Some(overlay) = &mut self.overlay {
+            let field = match overlay {
+                Overlay::Friends {
+                    adding: Some(text), ..
+                }
+                | Overlay::NewGroup { text }
+                | Overlay::Invite { text } => text,
+                _ => return Vec::new(),
+            };
+            field.extend(pasted.chars().map(|c| if c.is_control() { ' ' } else { c }));
+            return Vec::new();
+        }
+        self.focus = Focus::Input;
+        self.input.insert_str(pasted);
+        self.typed(now)
+    }
+
+    /// What a key does. Letters always go into the input; commands are on
+    /// Ctrl (from anywhere) or on letters once Esc has moved to the list.
     pub fn on_key(&mut self, key: KeyEvent, now: Instant) -> Vec<Action> {
         if key.kind == KeyEventKind::Release {
             return Vec::new();
         }
-        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+        // A key means the user has seen the note.
+        self.status.clear();
+        self.status_since = None;
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = key.modifiers.contains(KeyModifiers::ALT);
+        if ctrl && matches!(key.code, KeyCode::Char('c') | KeyCode::Char('q')) {
             return vec![Action::Quit];
         }
         if self.overlay.is_some() {
             return self.on_overlay_key(key);
         }
-        match (key.code, self.focus) {
-            (KeyCode::PageUp, _) => return self.scroll_up(),
-            (KeyCode::PageDown, _) => {
+        match key.code {
+            KeyCode::PageUp => return self.scroll_up(),
+            KeyCode::PageDown => {
                 self.scroll = self.scroll.saturating_sub(10);
                 return if self.scroll == 0 {
                     self.open_selected()
@@ -465,16 +679,58 @@ impl App {
                     Vec::new()
                 };
             }
-            (KeyCode::F(1), _) => {
+            KeyCode::F(1) => {
                 self.overlay = Some(Overlay::Help);
                 return Vec::new();
+            }
+            KeyCode::Up if ctrl || alt => return self.select(self.selected.saturating_sub(1)),
+            KeyCode::Down if ctrl || alt => return self.select(self.selected + 1),
+            KeyCode::Char('p') if ctrl => return self.select(self.selected.saturating_sub(1)),
+            KeyCode::Char('n') if ctrl => return self.select(self.selected + 1),
+            KeyCode::Char('f') if ctrl => return self.open_friends(),
+            KeyCode::Char('g') if ctrl => return self.open_new_group(),
+            KeyCode::Char('t') if ctrl => return self.open_invite(),
+            // Terminals send Esc and a letter typed quickly as Alt+letter:
+            // both mean the list's command.
+            KeyCode::Char(c) if alt && !ctrl => {
+                self.focus = Focus::List;
+                return self.on_list_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE), now);
             }
             _ => {}
         }
         match self.focus {
-            Focus::List => self.on_list_key(key),
+            Focus::List => self.on_list_key(key, now),
             Focus::Input => self.on_input_key(key, now),
         }
+    }
+
+    fn open_friends(&mut self) -> Vec<Action> {
+        self.overlay = Some(Overlay::Friends {
+            selected: 0,
+            adding: None,
+        });
+        vec![Action::ReloadFriends]
+    }
+
+    fn open_new_group(&mut self) -> Vec<Action> {
+        self.overlay = Some(Overlay::NewGroup {
+            text: String::new(),
+        });
+        Vec::new()
+    }
+
+    fn open_invite(&mut self) -> Vec<Action> {
+        if self
+            .current()
+            .is_some_and(|c| c.kind == ConversationKind::Group)
+        {
+            self.overlay = Some(Overlay::Invite {
+                text: String::new(),
+            });
+        } else {
+            self.set_status("select a group to invite people into");
+        }
+        Vec::new()
     }
 
     fn scroll_up(&mut self) -> Vec<Action> {
@@ -501,122 +757,105 @@ impl App {
         Vec::new()
     }
 
-    fn on_list_key(&mut self, key: KeyEvent) -> Vec<Action> {
+    /// Keys once Esc has moved to the list: single letters are commands.
+    /// Any other character goes back to writing, so nothing typed is lost.
+    fn on_list_key(&mut self, key: KeyEvent, now: Instant) -> Vec<Action> {
         match key.code {
-            KeyCode::Char('q') => vec![Action::Quit],
+            KeyCode::Char('q') if plain(&key) => vec![Action::Quit],
             KeyCode::Char('?') => {
                 self.overlay = Some(Overlay::Help);
                 Vec::new()
             }
             KeyCode::Up | KeyCode::Char('k') => self.select(self.selected.saturating_sub(1)),
             KeyCode::Down | KeyCode::Char('j') => self.select(self.selected + 1),
-            KeyCode::Enter | KeyCode::Tab | KeyCode::Char('i') => {
+            KeyCode::Enter | KeyCode::Tab | KeyCode::Esc | KeyCode::Char('i') => {
                 self.focus = Focus::Input;
                 Vec::new()
             }
-            KeyCode::Char('f') => {
-                self.overlay = Some(Overlay::Friends {
-                    selected: 0,
-                    adding: None,
-                });
-                vec![Action::ReloadFriends]
-            }
-            KeyCode::Char('g') => {
-                self.overlay = Some(Overlay::NewGroup {
-                    text: String::new(),
-                });
-                Vec::new()
-            }
-            KeyCode::Char('n') => {
-                if self
-                    .current()
-                    .is_some_and(|c| c.kind == ConversationKind::Group)
-                {
-                    self.overlay = Some(Overlay::Invite {
-                        text: String::new(),
-                    });
-                } else {
-                    self.status = "select a group to invite people into".into();
-                }
-                Vec::new()
+            KeyCode::Char('f') => self.open_friends(),
+            KeyCode::Char('g') => self.open_new_group(),
+            KeyCode::Char('n') => self.open_invite(),
+            KeyCode::Char(_) if plain(&key) => {
+                self.focus = Focus::Input;
+                self.on_input_key(key, now)
             }
             _ => Vec::new(),
         }
     }
 
+    /// Announces typing, at most every [`TYPING_EVERY`].
+    fn typed(&mut self, now: Instant) -> Vec<Action> {
+        match self.current_id() {
+            Some(id)
+                if self
+                    .last_typing_sent
+                    .is_none_or(|at| now.duration_since(at) >= TYPING_EVERY) =>
+            {
+                self.last_typing_sent = Some(now);
+                vec![Action::Typing(id)]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Puts what was written into the outbox and sends it.
+    fn send_input(&mut self, now: Instant) -> Vec<Action> {
+        let Some(id) = self.current_id() else {
+            self.set_status("no conversation selected");
+            return Vec::new();
+        };
+        if self.input.is_blank() {
+            return Vec::new();
+        }
+        let text = self.input.take();
+        self.scroll = 0;
+        self.last_typing_sent = None;
+        let client_msg_id = natter_client::new_client_msg_id();
+        self.outbox.push(Pending {
+            client_msg_id: client_msg_id.clone(),
+            conversation: id,
+            text: text.clone(),
+            state: PendingState::Sending,
+            attempted: now,
+        });
+        vec![Action::Send {
+            conversation: id,
+            client_msg_id,
+            text,
+        }]
+    }
+
     fn on_input_key(&mut self, key: KeyEvent, now: Instant) -> Vec<Action> {
-        let newline = (key.code == KeyCode::Enter && key.modifiers.contains(KeyModifiers::ALT))
-            || (key.code == KeyCode::Char('o') && key.modifiers.contains(KeyModifiers::CONTROL))
-            || (key.code == KeyCode::Char('j') && key.modifiers.contains(KeyModifiers::CONTROL));
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let newline = (key.code == KeyCode::Enter
+            && (key.modifiers.contains(KeyModifiers::ALT)
+                || key.modifiers.contains(KeyModifiers::SHIFT)))
+            || (ctrl && matches!(key.code, KeyCode::Char('j') | KeyCode::Char('o')));
         if newline {
             self.input.newline();
             return Vec::new();
         }
         match key.code {
-            KeyCode::Esc | KeyCode::Tab => {
-                self.focus = Focus::List;
-                Vec::new()
-            }
-            KeyCode::Enter => {
-                let Some(id) = self.current_id() else {
-                    self.status = "no conversation selected".into();
-                    return Vec::new();
-                };
-                if self.input.is_blank() {
-                    return Vec::new();
-                }
-                let text = self.input.take();
-                self.scroll = 0;
-                self.last_typing_sent = None;
-                vec![Action::Send {
-                    conversation: id,
-                    text,
-                }]
-            }
-            KeyCode::Backspace => {
-                self.input.backspace();
-                Vec::new()
-            }
-            KeyCode::Left => {
-                self.input.left();
-                Vec::new()
-            }
-            KeyCode::Right => {
-                self.input.right();
-                Vec::new()
-            }
-            KeyCode::Up => {
-                self.input.up();
-                Vec::new()
-            }
-            KeyCode::Down => {
-                self.input.down();
-                Vec::new()
-            }
-            KeyCode::Home => {
-                self.input.home();
-                Vec::new()
-            }
-            KeyCode::End => {
-                self.input.end();
-                Vec::new()
-            }
+            KeyCode::Esc | KeyCode::Tab => self.focus = Focus::List,
+            KeyCode::Enter => return self.send_input(now),
+            KeyCode::Backspace => self.input.backspace(),
+            KeyCode::Delete => self.input.delete(),
+            KeyCode::Left => self.input.left(),
+            KeyCode::Right => self.input.right(),
+            KeyCode::Up => self.input.up(),
+            KeyCode::Down => self.input.down(),
+            KeyCode::Home => self.input.home(),
+            KeyCode::End => self.input.end(),
+            KeyCode::Char('a') if ctrl => self.input.home(),
+            KeyCode::Char('e') if ctrl => self.input.end(),
+            KeyCode::Char('u') if ctrl => self.input.delete_to_start(),
             KeyCode::Char(c) if plain(&key) => {
                 self.input.insert(c);
-                match self.current_id() {
-                    Some(id)
-                        if self
-                            .last_typing_sent
-                            .is_none_or(|at| now.duration_since(at) >= TYPING_EVERY) =>
-                    {
-                        self.last_typing_sent = Some(now);
-                        vec![Action::Typing(id)]
-                    }
-                    _ => Vec::new(),
-                }
+                return self.typed(now);
             }
-            _ => Vec::new(),
+            _ => {}
         }
+        Vec::new()
     }
 
     fn on_overlay_key(&mut self, key: KeyEvent) -> Vec<Action> {
@@ -742,4 +981,27 @@ impl App {
             },
         }
     }
+}
+
+/// The users a message names: its sender, and those its system event is
+/// about.
+fn users_named(message: &Message) -> Vec<UserId> {
+    let mut users = vec![message.sender_id];
+    if let MessageContent::System { event } = &message.content {
+        match event {
+            SystemEvent::GroupCreated { by, .. }
+            | SystemEvent::Renamed { by, .. }
+            | SystemEvent::AnnouncementSet { by, .. } => users.push(*by),
+            SystemEvent::MembersAdded { by, users: added } => {
+                users.push(*by);
+                users.extend(added);
+            }
+            SystemEvent::MemberRemoved { by, user } | SystemEvent::RoleChanged { by, user, .. } => {
+                users.extend([*by, *user]);
+            }
+            SystemEvent::MemberLeft { user } => users.push(*user),
+            SystemEvent::OwnershipTransferred { from, to } => users.extend([*from, *to]),
+        }
+    }
+    users
 }

@@ -9,10 +9,13 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{Event as TermEvent, EventStream};
 use futures_util::{Stream, StreamExt};
+use natter_client::protocol::accounts::UserProfile;
 use natter_client::protocol::contacts::{Friend, FriendRequestList, SearchUsersQuery};
-use natter_client::protocol::conversations::{ConversationSummary, HistoryQuery, Message};
-use natter_client::protocol::{ConversationId, Seq, UserId};
-use natter_client::{ClientError, Connection, Session};
+use natter_client::protocol::conversations::{
+    ConversationSummary, HistoryQuery, Message, MessageContent, SendMessageRequest,
+};
+use natter_client::protocol::{ClientMsgId, ConversationId, Seq, UserId};
+use natter_client::{ClientError, ConnectOptions, Connection, Session};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use ratatui::buffer::Buffer;
@@ -34,6 +37,13 @@ enum Outcome {
         has_more: bool,
     },
     Sent(Message),
+    SendFailed {
+        client_msg_id: ClientMsgId,
+        retryable: bool,
+        reason: String,
+    },
+    Members(Vec<UserProfile>),
+    Accepted(Friend),
     Read(ConversationId, Seq),
     Status(String),
     Group(ConversationId),
@@ -69,7 +79,7 @@ fn spawn_action(
             {
                 Some(f) => ids.push(f.user.id),
                 None => {
-                    app.status = format!("{name} is not one of your friends");
+                    app.set_status(format!("{name} is not one of your friends"));
                     return None;
                 }
             }
@@ -89,12 +99,37 @@ fn spawn_action(
         } => {
             tokio::spawn(async move { load_page(&session, conversation, Some(before), &tx).await });
         }
-        Action::Send { conversation, text } => {
-            app.status = "sending…".into();
+        Action::Send {
+            conversation,
+            client_msg_id,
+            text,
+        } => {
+            // The outbox shows it as pending meanwhile; the same id on every
+            // try makes the server store it once.
+            let request = SendMessageRequest {
+                client_msg_id: client_msg_id.clone(),
+                content: MessageContent::Text { text },
+                reply_to: None,
+            };
             tokio::spawn(async move {
-                let outcome = match connection.send_text(conversation, &text).await {
+                let outcome = match connection.send(conversation, request).await {
                     Ok(message) => Outcome::Sent(message),
-                    Err(err) => Outcome::Status(format!("not sent: {}", describe(&err))),
+                    Err(err) => Outcome::SendFailed {
+                        client_msg_id,
+                        retryable: err.is_retryable(),
+                        reason: describe(&err),
+                    },
+                };
+                let _ = tx.send(outcome);
+            });
+        }
+        Action::LoadMembers(conversation) => {
+            tokio::spawn(async move {
+                let outcome = match session.members(conversation).await {
+                    Ok(list) => {
+                        Outcome::Members(list.members.into_iter().map(|m| m.user).collect())
+                    }
+                    Err(err) => Outcome::Status(format!("members: {}", describe(&err))),
                 };
                 let _ = tx.send(outcome);
             });
@@ -118,10 +153,10 @@ fn spawn_action(
         }
         Action::AcceptRequest(id) => {
             tokio::spawn(async move {
+                // The server tells this user's other devices, not this one:
+                // the answer itself brings the friend and the conversation.
                 let outcome = match session.accept_friend_request(id).await {
-                    Ok(friend) => {
-                        Outcome::Status(format!("{} is now your friend", friend.user.username))
-                    }
+                    Ok(friend) => Outcome::Accepted(friend),
                     Err(err) => Outcome::Status(format!("accept: {}", describe(&err))),
                 };
                 let _ = tx.send(outcome);
@@ -271,27 +306,32 @@ fn apply(app: &mut App, outcome: Outcome) -> Vec<Action> {
             has_more,
         } => {
             app.add_messages(conversation, messages, Some(has_more));
+            app.names_needed(conversation)
+        }
+        Outcome::Sent(message) => app.on_sent(message),
+        Outcome::SendFailed {
+            client_msg_id,
+            retryable,
+            reason,
+        } => {
+            app.on_send_failed(&client_msg_id, retryable, reason);
             Vec::new()
         }
-        Outcome::Sent(message) => {
-            app.status.clear();
-            app.on_connection_event(
-                natter_client::ConnectionEvent::Event(
-                    natter_client::protocol::ws::Event::Message { message },
-                ),
-                Instant::now(),
-            )
+        Outcome::Members(users) => {
+            app.add_names(users);
+            Vec::new()
         }
+        Outcome::Accepted(friend) => app.on_friend_added(friend),
         Outcome::Read(conversation, seq) => {
             app.set_read(conversation, seq);
             Vec::new()
         }
         Outcome::Status(text) => {
-            app.status = text;
+            app.set_status(text);
             Vec::new()
         }
         Outcome::Group(id) => {
-            app.status = "group created".into();
+            app.set_status("group created");
             app.pending_select = Some(id);
             Vec::new()
         }
@@ -315,8 +355,24 @@ where
 /// every frame drawn (tests read the screen through it).
 pub async fn run<B, K>(
     terminal: &mut Terminal<B>,
+    keys: K,
+    session: Session,
+    on_draw: impl FnMut(&Buffer),
+) -> Result<(), CommandError>
+where
+    B: Backend,
+    B::Error: std::error::Error + Send + Sync + 'static,
+    K: Stream<Item = std::io::Result<TermEvent>> + Unpin,
+{
+    run_with(terminal, keys, session, ConnectOptions::default(), on_draw).await
+}
+
+/// [`run`] with the connection's options (tests shorten its timeouts).
+pub async fn run_with<B, K>(
+    terminal: &mut Terminal<B>,
     mut keys: K,
     session: Session,
+    options: ConnectOptions,
     mut on_draw: impl FnMut(&Buffer),
 ) -> Result<(), CommandError>
 where
@@ -325,7 +381,7 @@ where
     K: Stream<Item = std::io::Result<TermEvent>> + Unpin,
 {
     let map = |err| CommandError::from_client(session.base_url(), err);
-    let connection = Arc::new(session.connect().await.map_err(map)?);
+    let connection = Arc::new(session.connect_with(options).await.map_err(map)?);
     let mut app = App::new(session.user().clone(), session.base_url());
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut queue: VecDeque<Action> = VecDeque::new();
@@ -352,14 +408,17 @@ where
                 }
                 Some(Err(err)) => return Err(CommandError::Terminal(err)),
                 Some(Ok(TermEvent::Key(key))) => queue.extend(app.on_key(key, Instant::now())),
+                Some(Ok(TermEvent::Paste(text))) => {
+                    queue.extend(app.on_paste(&text, Instant::now()));
+                }
                 Some(Ok(_)) => {}
             },
             event = connection.next_event() => match event {
                 Some(event) => queue.extend(app.on_connection_event(event, Instant::now())),
                 None => {
                     app.connected = false;
-                    if app.status.is_empty() {
-                        app.status = "the connection ended".into();
+                    if app.ended.is_none() {
+                        app.ended = Some("the connection ended".into());
                     }
                     // Keep the screen up so the user can read why; only
                     // keys are waited for from here on.
@@ -383,7 +442,7 @@ where
                     queue.extend(app.take_pending_selection());
                 }
             }
-            _ = tick.tick() => {}
+            _ = tick.tick() => queue.extend(app.on_tick(Instant::now())),
         }
     }
 }
@@ -391,22 +450,38 @@ where
 /// `natter chat` on the real terminal: raw mode and the alternate screen,
 /// restored on the way out whatever happens.
 pub async fn run_terminal(session: Session) -> Result<(), CommandError> {
+    use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
     use crossterm::terminal::{
         EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
     };
+    // Restoring is best effort: the terminal may already be gone.
     let restore = || {
         let _ = disable_raw_mode();
-        let _ = crossterm::execute!(std::io::stdout(), LeaveAlternateScreen);
+        let _ = crossterm::execute!(
+            std::io::stdout(),
+            DisableBracketedPaste,
+            LeaveAlternateScreen
+        );
     };
     enable_raw_mode().map_err(CommandError::Terminal)?;
-    if let Err(err) = crossterm::execute!(std::io::stdout(), EnterAlternateScreen) {
+    // Bracketed paste: a pasted text arrives as one event, so its lines
+    // become one message instead of one send per line.
+    if let Err(err) = crossterm::execute!(
+        std::io::stdout(),
+        EnterAlternateScreen,
+        EnableBracketedPaste
+    ) {
         restore();
         return Err(CommandError::Terminal(err));
     }
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let _ = disable_raw_mode();
-        let _ = crossterm::execute!(std::io::stdout(), LeaveAlternateScreen);
+        let _ = crossterm::execute!(
+            std::io::stdout(),
+            DisableBracketedPaste,
+            LeaveAlternateScreen
+        );
         previous(info);
     }));
     let result = async {

@@ -120,6 +120,43 @@ pub fn clock_at_offset(at: Timestamp, offset: chrono::FixedOffset) -> String {
     }
 }
 
+/// When a message was sent, for the chat screen: `HH:MM` today, `Mar 3
+/// 14:05` earlier this year, `2024-03-03 14:05` before that (local time).
+pub fn stamp(at: Timestamp) -> String {
+    let offset = chrono::DateTime::from_timestamp_millis(at.0)
+        .map(|utc| *utc.with_timezone(&chrono::Local).offset())
+        .unwrap_or_else(|| chrono::Offset::fix(&chrono::Utc));
+    stamp_at_offset(at, Timestamp(chrono::Utc::now().timestamp_millis()), offset)
+}
+
+/// [`stamp`] at a fixed UTC offset, as seen at `now`.
+pub fn stamp_at_offset(at: Timestamp, now: Timestamp, offset: chrono::FixedOffset) -> String {
+    let (Some(at), Some(now)) = (
+        chrono::DateTime::from_timestamp_millis(at.0),
+        chrono::DateTime::from_timestamp_millis(now.0),
+    ) else {
+        return "--:--".into();
+    };
+    let (at, now) = (at.with_timezone(&offset), now.with_timezone(&offset));
+    let format = if at.date_naive() == now.date_naive() {
+        "%H:%M"
+    } else if chrono::Datelike::year(&at) == chrono::Datelike::year(&now) {
+        "%b %-d %H:%M"
+    } else {
+        "%Y-%m-%d %H:%M"
+    };
+    at.format(format).to_string()
+}
+
+/// How many terminal columns `text` takes, measured by grapheme cluster as
+/// ratatui draws it (a family emoji is one cluster of two columns, not the
+/// sum of its parts).
+pub fn width(text: &str) -> usize {
+    use unicode_segmentation::UnicodeSegmentation;
+    use unicode_width::UnicodeWidthStr;
+    text.graphemes(true).map(UnicodeWidthStr::width).sum()
+}
+
 /// A byte count for people: `512 B`, `12 KiB`, `3.4 MiB`.
 pub fn size(bytes: u64) -> String {
     const KIB: u64 = 1024;
@@ -286,6 +323,14 @@ mod tests {
     }
 
     #[test]
+    fn widths_count_grapheme_clusters() {
+        assert_eq!(width("ab"), 2);
+        assert_eq!(width("你好"), 4);
+        assert_eq!(width("👨\u{200d}👩\u{200d}👧"), 2);
+        assert_eq!(width("e\u{301}"), 1);
+    }
+
+    #[test]
     fn json_keeps_its_meaning_without_raw_controls() -> Result<(), serde_json::Error> {
         let evil = "\u{1b}[2J\u{7}\u{0} del\u{7f} csi\u{9b} \u{202e}rtl\u{2066}\u{200f} ok";
         let value = serde_json::json!({ "text": evil, "list": [evil, 1] });
@@ -345,6 +390,17 @@ mod tests {
         assert_eq!(clock_at_offset(at, beijing), "21:05");
         assert_eq!(clock_at_offset(Timestamp(i64::MAX), utc), "--:--");
         assert_eq!(clock(at).len(), 5);
+        let now = Timestamp(at.0 + 3_600_000);
+        assert_eq!(stamp_at_offset(at, now, utc), "13:05");
+        let next_day = Timestamp(at.0 + 24 * 3_600_000);
+        assert_eq!(stamp_at_offset(at, next_day, utc), "Jan 1 13:05");
+        let next_year = Timestamp(at.0 + 400 * 24 * 3_600_000);
+        assert_eq!(stamp_at_offset(at, next_year, utc), "1970-01-01 13:05");
+        // 17:00 UTC is already the next day in Beijing.
+        assert_eq!(
+            stamp_at_offset(Timestamp(0), Timestamp(17 * 3_600_000), beijing),
+            "Jan 1 08:00"
+        );
         assert_eq!(size(10), "10 B");
         assert_eq!(size(3 * 1024 * 1024 + 400_000), "3.4 MiB");
     }

@@ -1,4 +1,9 @@
 //! The multi-line input line of the chat screen: a small text editor.
+//!
+//! The cursor moves and deletes by grapheme cluster (what the user sees as
+//! one character: `👨‍👩‍👧` or `e` + U+0301), so it never lands inside one.
+
+use unicode_segmentation::UnicodeSegmentation;
 
 /// Lines of text and a cursor (row, column in characters).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -6,6 +11,18 @@ pub struct Input {
     lines: Vec<String>,
     row: usize,
     col: usize,
+}
+
+/// The char offsets at which the grapheme clusters of `line` start, and its
+/// length in chars at the end.
+fn boundaries(line: &str) -> Vec<usize> {
+    let mut at = 0;
+    let mut out = vec![0];
+    for g in line.graphemes(true) {
+        at += g.chars().count();
+        out.push(at);
+    }
+    out
 }
 
 impl Input {
@@ -53,12 +70,56 @@ impl Input {
         self.lines.get(row).map_or(0, |l| l.chars().count())
     }
 
+    /// The grapheme boundary before the cursor (or the cursor if at 0).
+    fn prev_boundary(&self) -> usize {
+        let line = self.lines.get(self.row).map_or("", String::as_str);
+        boundaries(line)
+            .into_iter()
+            .rev()
+            .find(|&b| b < self.col)
+            .unwrap_or(0)
+    }
+
+    fn next_boundary(&self) -> usize {
+        let line = self.lines.get(self.row).map_or("", String::as_str);
+        boundaries(line)
+            .into_iter()
+            .find(|&b| b > self.col)
+            .unwrap_or(self.col)
+    }
+
+    /// Puts the cursor on a grapheme boundary at or before it (after a move
+    /// between lines of different shapes).
+    fn snap(&mut self) {
+        let line = self.lines.get(self.row).map_or("", String::as_str);
+        self.col = boundaries(line)
+            .into_iter()
+            .rev()
+            .find(|&b| b <= self.col)
+            .unwrap_or(0);
+    }
+
     pub fn insert(&mut self, c: char) {
         self.ensure_line();
         let line = &mut self.lines[self.row];
         let at = Self::byte_at(line, self.col);
         line.insert(at, c);
         self.col += 1;
+    }
+
+    /// Inserts a text of any number of lines (a paste): `\r\n` and `\r` end
+    /// lines too, a tab becomes four spaces, and other control characters
+    /// are dropped (they would drive the terminal when the input is drawn).
+    pub fn insert_str(&mut self, text: &str) {
+        let text = text.replace("\r\n", "\n").replace('\r', "\n");
+        for c in text.chars() {
+            match c {
+                '\n' => self.newline(),
+                '\t' => (0..4).for_each(|_| self.insert(' ')),
+                c if c.is_control() => {}
+                c => self.insert(c),
+            }
+        }
     }
 
     pub fn newline(&mut self) {
@@ -74,10 +135,11 @@ impl Input {
     pub fn backspace(&mut self) {
         self.ensure_line();
         if self.col > 0 {
+            let from = self.prev_boundary();
             let line = &mut self.lines[self.row];
-            let at = Self::byte_at(line, self.col - 1);
-            line.remove(at);
-            self.col -= 1;
+            let (start, end) = (Self::byte_at(line, from), Self::byte_at(line, self.col));
+            line.replace_range(start..end, "");
+            self.col = from;
         } else if self.row > 0 {
             let line = self.lines.remove(self.row);
             self.row -= 1;
@@ -86,9 +148,32 @@ impl Input {
         }
     }
 
+    /// Deletes what is under the cursor (joining the next line at the end).
+    pub fn delete(&mut self) {
+        self.ensure_line();
+        if self.col < self.line_len(self.row) {
+            let to = self.next_boundary();
+            let line = &mut self.lines[self.row];
+            let (start, end) = (Self::byte_at(line, self.col), Self::byte_at(line, to));
+            line.replace_range(start..end, "");
+        } else if self.row + 1 < self.lines.len() {
+            let next = self.lines.remove(self.row + 1);
+            self.lines[self.row].push_str(&next);
+        }
+    }
+
+    /// Deletes from the start of the line to the cursor.
+    pub fn delete_to_start(&mut self) {
+        self.ensure_line();
+        let line = &mut self.lines[self.row];
+        let at = Self::byte_at(line, self.col);
+        line.replace_range(..at, "");
+        self.col = 0;
+    }
+
     pub fn left(&mut self) {
         if self.col > 0 {
-            self.col -= 1;
+            self.col = self.prev_boundary();
         } else if self.row > 0 {
             self.row -= 1;
             self.col = self.line_len(self.row);
@@ -97,7 +182,7 @@ impl Input {
 
     pub fn right(&mut self) {
         if self.col < self.line_len(self.row) {
-            self.col += 1;
+            self.col = self.next_boundary();
         } else if self.row + 1 < self.lines.len() {
             self.row += 1;
             self.col = 0;
@@ -108,6 +193,7 @@ impl Input {
         if self.row > 0 {
             self.row -= 1;
             self.col = self.col.min(self.line_len(self.row));
+            self.snap();
         }
     }
 
@@ -115,6 +201,7 @@ impl Input {
         if self.row + 1 < self.lines.len() {
             self.row += 1;
             self.col = self.col.min(self.line_len(self.row));
+            self.snap();
         }
     }
 
@@ -153,5 +240,30 @@ mod tests {
         assert_eq!(input.lines(), vec!["éllo", "!"]);
         assert_eq!(input.take(), "éllo\n!");
         assert!(input.is_blank());
+    }
+
+    #[test]
+    fn the_cursor_steps_over_whole_grapheme_clusters() {
+        let family = "👨\u{200d}👩\u{200d}👧";
+        let mut input = Input::default();
+        input.insert_str(&format!("a{family}e\u{301}"));
+        input.left();
+        assert_eq!(input.cursor(), (0, 6));
+        input.left();
+        assert_eq!(input.cursor(), (0, 1));
+        input.right();
+        assert_eq!(input.cursor(), (0, 6));
+        input.backspace();
+        assert_eq!(input.text(), "ae\u{301}");
+        input.delete();
+        assert_eq!(input.text(), "a");
+    }
+
+    #[test]
+    fn pastes_keep_their_lines_and_lose_their_controls() {
+        let mut input = Input::default();
+        input.insert_str("one\r\ntwo\rthree\n\u{1b}[31mred\u{7}\tend");
+        assert_eq!(input.lines(), vec!["one", "two", "three", "[31mred    end"]);
+        assert_eq!(input.cursor(), (3, 14));
     }
 }

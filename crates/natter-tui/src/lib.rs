@@ -6,8 +6,8 @@
 //!   events change it and return [`app::Action`]s that the loop carries out;
 //!   [`ui::render`] draws it. The loop is generic over the backend, so tests
 //!   render into ratatui's `TestBackend` against a real server.
-//! - [`commands`]: `natter login`, `send`, `history`, `friends`, `tail`,
-//!   `logout`, writing to any `Write`.
+//! - [`commands`]: `natter login`, `send`, `history`, `friends`, `groups`,
+//!   `devices`, `tail`, `logout`, writing to any `Write`.
 //! - [`config`]: the saved session (server, username, token), mode 0600.
 //! - [`error::CommandError`]: every failure, with a documented exit code
 //!   ([`error::exit`]).
@@ -25,6 +25,7 @@ pub mod config;
 pub mod error;
 pub mod format;
 pub mod input;
+pub mod json;
 pub mod ui;
 
 pub use error::{CommandError, exit};

@@ -15,24 +15,36 @@ use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragraph, Wrap};
-use unicode_width::UnicodeWidthChar;
+use unicode_segmentation::UnicodeSegmentation;
+use unicode_width::UnicodeWidthStr;
 
-use crate::app::{App, Focus, Overlay};
+use crate::app::{App, Focus, Overlay, PendingState};
 use crate::format;
+use crate::input::Input;
 
-/// The keys, as shown by `?`.
+/// The keys, as shown by F1 (and `?` from the list). Typing always writes;
+/// commands are on Ctrl, or on letters once Esc has moved to the list.
 pub const HELP: &[(&str, &str)] = &[
-    ("?  F1", "this help"),
-    ("↑ ↓  j k", "choose a conversation"),
-    ("Enter Tab i", "write (Esc or Tab: back to the list)"),
-    ("Enter", "send what you wrote"),
-    ("Alt+Enter ^O", "new line in the message"),
+    ("Enter", "send (shown as pending until the server has it)"),
+    (
+        "Alt+Enter Ctrl+J",
+        "new line in the message; a paste stays one message",
+    ),
+    (
+        "Ctrl+N Ctrl+P",
+        "next / previous conversation (or Alt+↓ Alt+↑)",
+    ),
     ("PgUp PgDn", "scroll; at the top PgUp loads older"),
-    ("f", "friends: a accept, d decline, s send request"),
-    ("g", "new group: `Name: bob, carol`"),
-    ("n", "invite friends into this group"),
-    ("q  Ctrl+C", "quit"),
+    ("Ctrl+F", "friends: a accept, d decline, s send a request"),
+    ("Ctrl+G", "new group: `Name: bob, carol`"),
+    ("Ctrl+T", "invite friends into this group"),
+    ("Esc", "to the list: ↑ ↓ j k choose, f g n ? q, Enter back"),
+    ("F1", "this help"),
+    ("Ctrl+C Ctrl+Q", "quit"),
 ];
+
+/// The status line's reminder when there is nothing to say.
+pub const HINT: &str = "F1 help · Ctrl+F friends · Ctrl+G group · Esc list · Ctrl+C quit";
 
 fn focused(on: bool) -> Style {
     if on {
@@ -42,25 +54,65 @@ fn focused(on: bool) -> Style {
     }
 }
 
-/// Splits `text` into rows of at most `width` columns.
+/// Splits `text` into rows of at most `width` columns, measuring grapheme
+/// clusters as ratatui draws them (a cluster is never split).
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
     let mut rows = Vec::new();
     for line in text.split('\n') {
         let mut row = String::new();
         let mut used = 0;
-        for c in line.chars() {
-            let w = c.width().unwrap_or(0);
-            if used + w > width {
+        for g in line.graphemes(true) {
+            let w = g.width();
+            if used + w > width && used > 0 {
                 rows.push(std::mem::take(&mut row));
                 used = 0;
             }
-            row.push(c);
+            row.push_str(g);
             used += w;
         }
         rows.push(row);
     }
     rows
+}
+
+/// The input as drawn `width` columns wide: its lines wrapped into rows
+/// (nothing is ever cut off), and the cursor's (row, column) among them.
+pub fn input_rows(input: &Input, width: usize) -> (Vec<String>, (usize, usize)) {
+    let width = width.max(1);
+    let (cursor_line, cursor_col) = input.cursor();
+    let mut rows = Vec::new();
+    let mut cursor = (0, 0);
+    for (index, line) in input.lines().into_iter().enumerate() {
+        let mut row = String::new();
+        let mut used = 0;
+        let mut chars = 0;
+        for g in line.graphemes(true) {
+            // What was typed is shown inert too (a paste may hold anything).
+            let shown = format::safe_line(g);
+            let w = shown.width();
+            if used + w > width && used > 0 {
+                rows.push(std::mem::take(&mut row));
+                used = 0;
+            }
+            if index == cursor_line && chars == cursor_col {
+                cursor = (rows.len(), used);
+            }
+            row.push_str(&shown);
+            used += w;
+            chars += g.chars().count();
+        }
+        if index == cursor_line && chars <= cursor_col {
+            // At the end of a full row the cursor starts the next one.
+            if used >= width {
+                rows.push(std::mem::take(&mut row));
+                used = 0;
+            }
+            cursor = (rows.len(), used);
+        }
+        rows.push(row);
+    }
+    (rows, cursor)
 }
 
 /// Draws the whole screen.
@@ -129,7 +181,8 @@ fn render_list(frame: &mut Frame, app: &App, area: Rect) {
 }
 
 fn render_chat(frame: &mut Frame, app: &App, area: Rect, now: Instant) {
-    let input_lines = app.input.lines().len() as u16;
+    let (input_rows, _) = input_rows(&app.input, area.width.saturating_sub(2) as usize);
+    let input_lines = u16::try_from(input_rows.len()).unwrap_or(u16::MAX);
     let [messages_area, typing_area, input_area] = Layout::default()
         .direction(Direction::Vertical)
         .constraints([
@@ -141,7 +194,7 @@ fn render_chat(frame: &mut Frame, app: &App, area: Rect, now: Instant) {
 
     let Some(current) = app.current() else {
         let text = Paragraph::new(
-            "No conversations yet. Press f to add friends, g to create a group, ? for help.",
+            "No conversations yet. Press Ctrl+F to add friends, Ctrl+G to create a group, F1 for help.",
         )
         .wrap(Wrap { trim: true })
         .block(Block::default().borders(Borders::ALL).title(" natter "));
@@ -150,7 +203,9 @@ fn render_chat(frame: &mut Frame, app: &App, area: Rect, now: Instant) {
         return;
     };
 
-    let mut title = format!(" {} ", format::safe_line(&current.name));
+    // The id tells apart a group and a friend of the same name, and is what
+    // `natter send --to '#id'` takes.
+    let mut title = format!(" {} · #{} ", format::safe_line(&current.name), current.id);
     match (&current.kind, &current.peer) {
         (ConversationKind::Direct, Some(peer)) => {
             let online = app.presence.get(&peer.id).copied().unwrap_or(false);
@@ -185,7 +240,7 @@ fn render_chat(frame: &mut Frame, app: &App, area: Rect, now: Instant) {
         for m in t.messages.values() {
             let who = app.name(m.sender_id);
             let who = format::safe_line(&who);
-            let prefix = format!("{} {who}: ", format::clock(m.sent_at));
+            let prefix = format!("{} {who}: ", format::stamp(m.sent_at));
             let body = format::body(m, &app.names);
             let text = format!("{prefix}{}", format::safe_text(&body));
             let style = if m.sender_id == app.me.id {
@@ -203,6 +258,20 @@ fn render_chat(frame: &mut Frame, app: &App, area: Rect, now: Instant) {
                 ));
             }
         }
+    }
+    let me = format::safe_line(&app.me.username).into_owned();
+    for p in app.outbox.iter().filter(|p| p.conversation == current.id) {
+        let style = Style::default().fg(Color::DarkGray);
+        let text = format!("--:-- {me}: {}", format::safe_text(&p.text));
+        for row in wrap(&text, width) {
+            rows.push(Line::styled(row, style));
+        }
+        let state = match &p.state {
+            PendingState::Sending => "  … sending".to_owned(),
+            PendingState::Waiting => "  … not sent yet: waiting for the server".to_owned(),
+            PendingState::Failed(reason) => format!("  ✗ not sent: {}", format::safe_line(reason)),
+        };
+        rows.push(Line::styled(state, style));
     }
     let height = inner.height as usize;
     let max_scroll = rows.len().saturating_sub(height);
@@ -230,19 +299,15 @@ fn render_chat(frame: &mut Frame, app: &App, area: Rect, now: Instant) {
 }
 
 fn render_input(frame: &mut Frame, app: &App, area: Rect) {
-    let lines: Vec<Line> = app
-        .input
-        .lines()
-        .into_iter()
-        .map(|l| Line::raw(l.to_owned()))
-        .collect();
-    let (row, col) = app.input.cursor();
+    let width = area.width.saturating_sub(2) as usize;
+    let (rows, (row, col)) = input_rows(&app.input, width);
     let visible = area.height.saturating_sub(2) as usize;
     let skip = (row + 1).saturating_sub(visible);
+    let lines: Vec<Line> = rows.into_iter().map(Line::raw).collect();
     let title = if app.focus == Focus::Input {
-        " Message (Enter send · Alt+Enter new line) "
+        " Message (Enter send · Alt+Enter new line · Esc list) "
     } else {
-        " Message (Enter to write) "
+        " List: ↑↓ choose · f g n ? q · Enter to write "
     };
     let input = Paragraph::new(lines).scroll((skip as u16, 0)).block(
         Block::default()
@@ -252,10 +317,8 @@ fn render_input(frame: &mut Frame, app: &App, area: Rect) {
     );
     frame.render_widget(input, area);
     if app.focus == Focus::Input && app.overlay.is_none() {
-        let line = app.input.lines().get(row).copied().unwrap_or("");
-        let x: usize = line.chars().take(col).map(|c| c.width().unwrap_or(0)).sum();
         frame.set_cursor_position((
-            area.x + 1 + (x as u16).min(area.width.saturating_sub(3)),
+            area.x + 1 + (col as u16).min(area.width.saturating_sub(3)),
             area.y + 1 + (row - skip) as u16,
         ));
     }
@@ -267,10 +330,17 @@ fn render_status(frame: &mut Frame, app: &App, area: Rect) {
     } else {
         Span::styled("● ", Style::default().fg(Color::Red))
     };
-    let text = if app.status.is_empty() {
-        "? help · f friends · g group · q quit".to_owned()
-    } else {
+    let waiting = app.outbox.len();
+    let text = if let Some(ended) = &app.ended {
+        format::safe_line(ended).into_owned()
+    } else if !app.status.is_empty() {
         format::safe_line(&app.status).into_owned()
+    } else if !app.connected && waiting > 0 {
+        format!("connection lost; reconnecting… ({waiting} to send)")
+    } else if !app.connected {
+        "connection lost; reconnecting…".to_owned()
+    } else {
+        HINT.to_owned()
     };
     let line = Line::from(vec![
         state,
@@ -299,9 +369,9 @@ fn render_overlay(frame: &mut Frame, app: &App, overlay: &Overlay, area: Rect) {
         Overlay::Help => {
             let lines: Vec<Line> = HELP
                 .iter()
-                .map(|(keys, what)| Line::raw(format!("{keys:<14} {what}")))
+                .map(|(keys, what)| Line::raw(format!("{keys:<16} {what}")))
                 .collect();
-            let rect = popup(area, 66, HELP.len() as u16 + 2);
+            let rect = popup(area, 76, HELP.len() as u16 + 2);
             frame.render_widget(Clear, rect);
             frame.render_widget(
                 Paragraph::new(lines).block(
@@ -313,6 +383,9 @@ fn render_overlay(frame: &mut Frame, app: &App, overlay: &Overlay, area: Rect) {
             );
         }
         Overlay::Friends { selected, adding } => {
+            // The line that must stay in view: the name being typed, or the
+            // chosen request.
+            let mut focus_line = 1 + *selected;
             let mut lines = vec![Line::styled(
                 "Requests (a accept · d decline · s send · Esc close)",
                 Style::default().add_modifier(Modifier::BOLD),
@@ -353,13 +426,26 @@ fn render_overlay(frame: &mut Frame, app: &App, overlay: &Overlay, area: Rect) {
                 )));
             }
             if let Some(name) = adding {
-                lines.push(Line::raw(format!("Send a request to: {name}_")));
+                focus_line = lines.len();
+                lines.push(Line::raw(format!(
+                    "Send a request to: {}_",
+                    format::safe_line(name)
+                )));
             }
-            let rect = popup(area, 60, 18);
+            let rect = popup(area, 60, area.height.saturating_sub(2).min(20));
+            let inner_height = rect.height.saturating_sub(2) as usize;
+            // Scrolled so the focus line shows, with the header when it fits.
+            let scroll = (focus_line + 1).saturating_sub(inner_height);
+            let title = if scroll > 0 {
+                format!(" Friends (↑ {scroll} more) ")
+            } else {
+                " Friends ".to_owned()
+            };
             frame.render_widget(Clear, rect);
             frame.render_widget(
                 Paragraph::new(lines)
-                    .block(Block::default().borders(Borders::ALL).title(" Friends ")),
+                    .scroll((scroll as u16, 0))
+                    .block(Block::default().borders(Borders::ALL).title(title)),
                 rect,
             );
         }
@@ -369,7 +455,7 @@ fn render_overlay(frame: &mut Frame, app: &App, overlay: &Overlay, area: Rect) {
             frame.render_widget(
                 Paragraph::new(vec![
                     Line::raw("Name: friend, friend   (Enter create · Esc cancel)"),
-                    Line::raw(format!("{text}_")),
+                    Line::raw(format!("{}_", format::safe_line(text))),
                 ])
                 .block(Block::default().borders(Borders::ALL).title(" New group ")),
                 rect,
@@ -381,7 +467,7 @@ fn render_overlay(frame: &mut Frame, app: &App, overlay: &Overlay, area: Rect) {
             frame.render_widget(
                 Paragraph::new(vec![
                     Line::raw("Friends to invite, comma-separated (Enter · Esc)"),
-                    Line::raw(format!("{text}_")),
+                    Line::raw(format!("{}_", format::safe_line(text))),
                 ])
                 .block(Block::default().borders(Borders::ALL).title(" Invite ")),
                 rect,

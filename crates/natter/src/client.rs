@@ -1,12 +1,15 @@
 //! The client subcommands: argument parsing and exit codes around
 //! [`natter_tui::commands`] and [`natter_tui::chat`].
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use clap::Args;
+use clap::{Args, Subcommand};
+use natter_client::protocol::contacts::FriendRequestOutcome;
 use natter_client::protocol::{ConversationId, Seq};
-use natter_tui::{CommandError, commands, config, format};
+use natter_tui::commands::{contacts, devices, groups};
+use natter_tui::{CommandError, commands, config, format, json};
+use serde::Serialize;
 
 use crate::Command;
 
@@ -76,12 +79,142 @@ pub struct HistoryArgs {
     pub json: bool,
 }
 
+/// `natter friends [ACTION]`: without an action, lists friends and pending
+/// requests.
 #[derive(Args, Debug)]
 pub struct FriendsArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    #[arg(long)]
+    /// Print JSON records (see docs/CLI.md).
+    #[arg(long, global = true)]
     pub json: bool,
+    #[command(subcommand)]
+    pub action: Option<FriendsCommand>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FriendsCommand {
+    /// List friends (with presence) and pending requests, incoming and outgoing (the default).
+    List,
+    /// Ask a user to be friends (at once friends if they had asked you).
+    Add {
+        /// Their username.
+        username: String,
+        /// A greeting shown with the request.
+        #[arg(long)]
+        greeting: Option<String>,
+    },
+    /// Accept the friend request a user sent you.
+    Accept {
+        /// The requester's username.
+        username: String,
+    },
+    /// Decline the friend request a user sent you.
+    Decline {
+        /// The requester's username.
+        username: String,
+    },
+    /// Withdraw a friend request you sent.
+    Cancel {
+        /// The username you sent it to.
+        username: String,
+    },
+    /// End a friendship.
+    Remove {
+        /// The friend's username or remark.
+        name: String,
+    },
+    /// Block a user: they can no longer message you or ask to be friends.
+    Block {
+        /// Their username.
+        username: String,
+    },
+    /// Unblock a user.
+    Unblock {
+        /// Their username.
+        username: String,
+    },
+}
+
+/// `natter groups [ACTION]`: without an action, lists your groups.
+#[derive(Args, Debug)]
+pub struct GroupsArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Print JSON records (see docs/CLI.md).
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub action: Option<GroupsCommand>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GroupsCommand {
+    /// List your groups (the default).
+    List,
+    /// Create a group you own, with some of your friends in it.
+    Create {
+        /// The group's name.
+        name: String,
+        /// A friend to add (repeat for more).
+        #[arg(long = "member", value_name = "FRIEND")]
+        members: Vec<String>,
+    },
+    /// Add friends of yours to a group.
+    Invite {
+        /// The group's name or #id.
+        group: String,
+        /// Friends' usernames or remarks.
+        #[arg(required = true)]
+        friends: Vec<String>,
+    },
+    /// Remove a member from a group (owner or admin).
+    Kick {
+        /// The group's name or #id.
+        group: String,
+        /// The member's username.
+        member: String,
+    },
+    /// Leave a group.
+    Leave {
+        /// The group's name or #id.
+        group: String,
+    },
+    /// Rename a group (owner or admin).
+    Rename {
+        /// The group's name or #id.
+        group: String,
+        /// The new name.
+        name: String,
+    },
+    /// List a group's members with their roles.
+    Members {
+        /// The group's name or #id.
+        group: String,
+    },
+}
+
+/// `natter devices [ACTION]`: without an action, lists your devices.
+#[derive(Args, Debug)]
+pub struct DevicesArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Print JSON records (see docs/CLI.md).
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub action: Option<DevicesCommand>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DevicesCommand {
+    /// List the devices logged in to your account (the default).
+    List,
+    /// Log another device out.
+    Revoke {
+        /// The device's id (#4, from `natter devices`) or its name.
+        device: String,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -121,7 +254,11 @@ pub fn main(command: Command) -> anyhow::Result<()> {
         Ok(()) => Ok(()),
         Err(err) => {
             // Errors quote what the server said.
-            eprintln!("natter: {}", format::safe_text(&err.to_string()));
+            eprintln!(
+                "natter: error[{}]: {}",
+                err.code(),
+                format::safe_text(&err.to_string())
+            );
             // Leave the terminal and the runtime cleanly before exiting.
             drop(runtime);
             std::process::exit(err.exit_code());
@@ -129,15 +266,31 @@ pub fn main(command: Command) -> anyhow::Result<()> {
     }
 }
 
+/// Whether opening the terminal failed because there is none (a cron job,
+/// a service, `setsid`): ENXIO, ENOTTY or ENOENT on `/dev/tty`.
+fn no_terminal(err: &std::io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(2 | 6 | 25)) || err.kind() == std::io::ErrorKind::NotFound
+}
+
 fn read_password(args: &LoginArgs) -> Result<String, CommandError> {
     let password = if args.password_stdin {
         let mut line = String::new();
-        std::io::stdin()
-            .read_line(&mut line)
-            .map_err(CommandError::Terminal)?;
+        std::io::stdin().read_line(&mut line).map_err(|err| {
+            if err.kind() == std::io::ErrorKind::InvalidData {
+                CommandError::Usage("the password on stdin is not UTF-8 text".into())
+            } else {
+                CommandError::Stdin(err)
+            }
+        })?;
         line.trim_end_matches(['\n', '\r']).to_owned()
     } else {
-        rpassword::prompt_password("Password: ").map_err(CommandError::Terminal)?
+        rpassword::prompt_password("Password: ").map_err(|err| {
+            if no_terminal(&err) {
+                CommandError::NoTerminal
+            } else {
+                CommandError::Terminal(err)
+            }
+        })?
     };
     if password.is_empty() {
         return Err(CommandError::Usage("the password is empty".into()));
@@ -188,19 +341,13 @@ async fn run(command: Command) -> Result<(), CommandError> {
                         "give the text as arguments or on stdin".into(),
                     ));
                 }
-                let mut text = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut text)
-                    .map_err(CommandError::Terminal)?;
-                text
+                commands::read_text(&mut std::io::stdin().lock())?
             } else {
                 args.text.join(" ")
             };
             let message = commands::send(&session, &args.to, &text).await?;
             if args.json {
-                let line = serde_json::to_string(&message)
-                    .map_err(|e| CommandError::Output(std::io::Error::other(e)))?;
-                writeln!(out, "{}", format::safe_json(&line)).map_err(CommandError::Output)
+                json::write_line(out, &message)
             } else {
                 writeln!(
                     out,
@@ -224,7 +371,26 @@ async fn run(command: Command) -> Result<(), CommandError> {
         }
         Command::Friends(args) => {
             let session = commands::open_session(&dir(&args.common)?).await?;
-            commands::friends(&session, out, args.json).await
+            friends(&session, out, args.json, args.action).await
+        }
+        Command::Groups(args) => {
+            let session = commands::open_session(&dir(&args.common)?).await?;
+            groups(&session, out, args.json, args.action).await
+        }
+        Command::Devices(args) => {
+            let session = commands::open_session(&dir(&args.common)?).await?;
+            match args.action.unwrap_or(DevicesCommand::List) {
+                DevicesCommand::List => devices::list(&session, out, args.json).await,
+                DevicesCommand::Revoke { device } => {
+                    let device = devices::revoke(&session, &device).await?;
+                    let text = format!(
+                        "logged out device #{} ({})",
+                        device.id,
+                        format::safe_line(&device.name)
+                    );
+                    say(out, args.json, &device, &text)
+                }
+            }
         }
         Command::Tail(args) => {
             let session = commands::open_session(&dir(&args.common)?).await?;
@@ -246,6 +412,135 @@ async fn run(command: Command) -> Result<(), CommandError> {
         Command::Chat(_) | Command::Serve(_) | Command::Bench(_) => {
             Err(CommandError::Usage("not a client command".into()))
         }
+    }
+}
+
+/// Prints `record` as JSON, or `text` as a line.
+fn say(
+    out: &mut dyn Write,
+    as_json: bool,
+    record: &impl Serialize,
+    text: &str,
+) -> Result<(), CommandError> {
+    if as_json {
+        json::write_line(out, record)
+    } else {
+        writeln!(out, "{text}").map_err(CommandError::Output)
+    }
+}
+
+async fn friends(
+    session: &natter_client::Session,
+    out: &mut dyn Write,
+    as_json: bool,
+    action: Option<FriendsCommand>,
+) -> Result<(), CommandError> {
+    let name = |user: &natter_client::protocol::accounts::UserProfile| {
+        format::safe_line(&user.username).into_owned()
+    };
+    match action.unwrap_or(FriendsCommand::List) {
+        FriendsCommand::List => contacts::friends(session, out, as_json).await,
+        FriendsCommand::Add { username, greeting } => {
+            let outcome = contacts::add(session, &username, greeting.as_deref()).await?;
+            let text = match &outcome {
+                FriendRequestOutcome::Pending { request } => {
+                    format!("friend request sent to {}", name(&request.to))
+                }
+                FriendRequestOutcome::Friends { friend } => format!(
+                    "{} had asked you too: you are friends now (conversation #{})",
+                    name(&friend.user),
+                    friend.conversation_id
+                ),
+            };
+            say(out, as_json, &outcome, &text)
+        }
+        FriendsCommand::Accept { username } => {
+            let friend = contacts::accept(session, &username).await?;
+            let text = format!(
+                "you and {} are friends now (conversation #{})",
+                name(&friend.user),
+                friend.conversation_id
+            );
+            say(out, as_json, &friend, &text)
+        }
+        FriendsCommand::Decline { username } => {
+            let request = contacts::decline(session, &username).await?;
+            let text = format!("declined the friend request of {}", name(&request.from));
+            say(out, as_json, &request.from, &text)
+        }
+        FriendsCommand::Cancel { username } => {
+            let request = contacts::cancel(session, &username).await?;
+            let text = format!("withdrew the friend request to {}", name(&request.to));
+            say(out, as_json, &request.to, &text)
+        }
+        FriendsCommand::Remove { name: friend } => {
+            let user = contacts::remove(session, &friend).await?;
+            let text = format!("{} is no longer your friend", name(&user));
+            say(out, as_json, &user, &text)
+        }
+        FriendsCommand::Block { username } => {
+            let user = contacts::block(session, &username).await?;
+            let text = format!("blocked {}", name(&user));
+            say(out, as_json, &user, &text)
+        }
+        FriendsCommand::Unblock { username } => {
+            let user = contacts::unblock(session, &username).await?;
+            let text = format!("unblocked {}", name(&user));
+            say(out, as_json, &user, &text)
+        }
+    }
+}
+
+async fn groups(
+    session: &natter_client::Session,
+    out: &mut dyn Write,
+    as_json: bool,
+    action: Option<GroupsCommand>,
+) -> Result<(), CommandError> {
+    match action.unwrap_or(GroupsCommand::List) {
+        GroupsCommand::List => groups::list(session, out, as_json).await,
+        GroupsCommand::Create { name, members } => {
+            let group = groups::create(session, &name, &members).await?;
+            let text = format!(
+                "created group {} (#{}, {} members)",
+                format::safe_line(&group.name),
+                group.id,
+                group.member_count
+            );
+            say(out, as_json, &group, &text)
+        }
+        GroupsCommand::Invite { group, friends } => {
+            let members = groups::invite(session, &group, &friends).await?;
+            if as_json {
+                return json::write_pretty(out, &members);
+            }
+            writeln!(
+                out,
+                "invited {}; the group has {} members",
+                friends.len(),
+                members.len()
+            )
+            .map_err(CommandError::Output)
+        }
+        GroupsCommand::Kick { group, member } => {
+            let user = groups::kick(session, &group, &member).await?;
+            let text = format!(
+                "removed {} from the group",
+                format::safe_line(&user.username)
+            );
+            say(out, as_json, &user, &text)
+        }
+        GroupsCommand::Leave { group } => {
+            let group = groups::leave(session, &group).await?;
+            let text = format!("left {}", format::safe_line(&group.name));
+            say(out, as_json, &group, &text)
+        }
+        GroupsCommand::Rename { group, name } => {
+            let group = groups::rename(session, &group, &name).await?;
+            let text = format!("renamed to {}", format::safe_line(&group.name));
+            say(out, as_json, &group, &text)
+        }
+        GroupsCommand::Members { group } => groups::members(session, &group, out, as_json).await,
     }
 }
 

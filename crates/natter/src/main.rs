@@ -1,12 +1,13 @@
 //! The `natter` binary: `natter serve` runs the chat service; `natter chat`
-//! is the terminal client; `login`, `send`, `history`, `friends`, `tail`,
-//! `logout` and `download` are the scriptable client commands; `natter bench`
-//! is the load generator; `natter admin` holds the operator's commands on an
-//! installation's data (`migrate-to-postgres`).
+//! is the terminal client; `login`, `send`, `history`, `tail`, `logout`,
+//! `friends`, `groups` and `devices` are the scriptable client commands
+//! (docs/CLI.md); `natter bench` is the load generator; `natter admin` holds
+//! the operator's commands on an installation's data (`migrate-to-postgres`).
 //!
 //! Client commands exit with the codes of [`natter_tui::exit`]: 0 success,
 //! 1 other failure, 2 usage, 3 not logged in / session revoked, 4 not found,
-//! 5 server unreachable, 6 refused by the server.
+//! 5 no Natter server reachable at the URL, 6 refused by the server, 7 input
+//! over a protocol limit.
 
 mod admin;
 mod bench;
@@ -44,11 +45,18 @@ enum Command {
     Send(client::SendArgs),
     /// Print a conversation's history.
     History(client::HistoryArgs),
-    /// List friends (with presence) and pending friend requests.
+    /// Friends and friend requests: list (the default), add, accept, decline,
+    /// cancel, remove, block, unblock.
     Friends(client::FriendsArgs),
+    /// Groups: list (the default), create, invite, kick, leave, rename, members.
+    Groups(client::GroupsArgs),
+    /// The devices logged in to your account: list (the default), revoke.
+    Devices(client::DevicesArgs),
     /// Print incoming messages as JSON lines until interrupted.
     Tail(client::TailArgs),
-    /// Download the media of a message (`natter download <conversation> <seq>`).
+    /// Download the media of a message. Hidden until the server serves
+    /// media: today it only explains that it cannot.
+    #[command(hide = true)]
     Download(client::DownloadArgs),
     /// Load generator: drive a running server through the real protocol.
     Bench(bench::BenchArgs),

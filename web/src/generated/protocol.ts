@@ -302,6 +302,47 @@ limit?: number, };
 
 export type ServerFrame = { "type": "auth_ok", id?: number, user: UserProfile, device_id: DeviceId, protocol: number, server_time: Timestamp, } | { "type": "reply", id: number, result: unknown, } | { "type": "error", id?: number, code: ErrorCode, message: string, retry_after_ms?: number, reason?: ErrorReason, } | { "type": "pong", id?: number, } | { "type": "event", event: Event, };
 
-export type Event = { "type": "message", message: Message, } | { "type": "user", event: UserEvent, } | { "type": "read", conversation_id: ConversationId, user_id: UserId, read_seq: Seq, } | { "type": "typing", conversation_id: ConversationId, user_id: UserId, } | { "type": "presence", user_id: UserId, online: boolean, last_seen_at: Timestamp | null, };
+export type Event = { "type": "message", message: Message, } | { "type": "user", event: UserEvent, } | { "type": "read", conversation_id: ConversationId, user_id: UserId, read_seq: Seq, } | { "type": "typing", conversation_id: ConversationId, user_id: UserId, } | { "type": "profile", user: UserProfile, } | { "type": "presence", user_id: UserId, online: boolean, last_seen_at: Timestamp | null, };
 
 export const PROTOCOL_VERSION = 1;
+
+/** Every HTTP route, as `natter-protocol` declares it. */
+export const ENDPOINTS = {
+  REGISTER: { method: "POST", path: "/api/v1/auth/register", auth: false },
+  LOGIN: { method: "POST", path: "/api/v1/auth/login", auth: false },
+  LOGOUT: { method: "POST", path: "/api/v1/auth/logout", auth: true },
+  GET_ME: { method: "GET", path: "/api/v1/me", auth: true },
+  UPDATE_ME: { method: "PATCH", path: "/api/v1/me", auth: true },
+  CHANGE_PASSWORD: { method: "POST", path: "/api/v1/me/password", auth: true },
+  LIST_DEVICES: { method: "GET", path: "/api/v1/devices", auth: true },
+  REVOKE_DEVICE: { method: "DELETE", path: "/api/v1/devices/{device_id}", auth: true },
+  GET_USER: { method: "GET", path: "/api/v1/users/{user_id}", auth: true },
+  SEARCH_USERS: { method: "GET", path: "/api/v1/users", auth: true },
+  LIST_FRIENDS: { method: "GET", path: "/api/v1/friends", auth: true },
+  UPDATE_FRIEND: { method: "PATCH", path: "/api/v1/friends/{user_id}", auth: true },
+  REMOVE_FRIEND: { method: "DELETE", path: "/api/v1/friends/{user_id}", auth: true },
+  LIST_FRIEND_REQUESTS: { method: "GET", path: "/api/v1/friend-requests", auth: true },
+  SEND_FRIEND_REQUEST: { method: "POST", path: "/api/v1/friend-requests", auth: true },
+  ACCEPT_FRIEND_REQUEST: { method: "POST", path: "/api/v1/friend-requests/{request_id}/accept", auth: true },
+  DECLINE_FRIEND_REQUEST: { method: "POST", path: "/api/v1/friend-requests/{request_id}/decline", auth: true },
+  CANCEL_FRIEND_REQUEST: { method: "DELETE", path: "/api/v1/friend-requests/{request_id}", auth: true },
+  LIST_BLOCKS: { method: "GET", path: "/api/v1/blocks", auth: true },
+  BLOCK_USER: { method: "PUT", path: "/api/v1/blocks/{user_id}", auth: true },
+  UNBLOCK_USER: { method: "DELETE", path: "/api/v1/blocks/{user_id}", auth: true },
+  LIST_CONVERSATIONS: { method: "GET", path: "/api/v1/conversations", auth: true },
+  GET_CONVERSATION: { method: "GET", path: "/api/v1/conversations/{conversation_id}", auth: true },
+  OPEN_DIRECT: { method: "POST", path: "/api/v1/conversations/direct", auth: true },
+  LIST_MESSAGES: { method: "GET", path: "/api/v1/conversations/{conversation_id}/messages", auth: true },
+  SEND_MESSAGE: { method: "POST", path: "/api/v1/conversations/{conversation_id}/messages", auth: true },
+  MARK_READ: { method: "POST", path: "/api/v1/conversations/{conversation_id}/read", auth: true },
+  LIST_MEMBERS: { method: "GET", path: "/api/v1/conversations/{conversation_id}/members", auth: true },
+  CREATE_GROUP: { method: "POST", path: "/api/v1/groups", auth: true },
+  UPDATE_GROUP: { method: "PATCH", path: "/api/v1/groups/{conversation_id}", auth: true },
+  INVITE_MEMBERS: { method: "POST", path: "/api/v1/groups/{conversation_id}/members", auth: true },
+  REMOVE_MEMBER: { method: "DELETE", path: "/api/v1/groups/{conversation_id}/members/{user_id}", auth: true },
+  SET_MEMBER_ROLE: { method: "PUT", path: "/api/v1/groups/{conversation_id}/members/{user_id}/role", auth: true },
+  TRANSFER_OWNERSHIP: { method: "POST", path: "/api/v1/groups/{conversation_id}/transfer", auth: true },
+  SYNC: { method: "GET", path: "/api/v1/sync", auth: true },
+} as const;
+
+export type EndpointName = keyof typeof ENDPOINTS;

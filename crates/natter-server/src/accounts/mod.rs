@@ -15,8 +15,9 @@ use natter_protocol::accounts::{
 };
 use natter_protocol::contacts::{SearchUsersQuery, UserSearchPage};
 use natter_protocol::limits::{NAME_MAX_CHARS, PAGE_DEFAULT, PAGE_MAX, PASSWORD_MAX_CHARS};
+use natter_protocol::ws::Event;
 use natter_protocol::{DeviceId, ErrorCode, UserId};
-use natter_store::{AccountStore, NewUser, Rejection, StoreError};
+use natter_store::{AccountStore, ContactStore, NewUser, Rejection, StoreError};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
@@ -44,6 +45,8 @@ const TOUCH_EVERY_MS: i64 = 60_000;
 
 pub struct AccountService {
     store: Arc<dyn AccountStore>,
+    /// Who is told of a new display name at once: the presence audience.
+    contacts: Arc<dyn ContactStore>,
     publisher: Arc<Publisher>,
     config: AccountsConfig,
     limits: Arc<RateLimits>,
@@ -56,6 +59,7 @@ pub struct AccountService {
 impl AccountService {
     pub fn new(
         store: Arc<dyn AccountStore>,
+        contacts: Arc<dyn ContactStore>,
         publisher: Arc<Publisher>,
         config: AccountsConfig,
         limits: Arc<RateLimits>,
@@ -68,6 +72,7 @@ impl AccountService {
                     .then_some(config.max_waiting_hashes_per_address),
             ),
             store,
+            contacts,
             publisher,
             config,
             limits,
@@ -272,6 +277,17 @@ impl AccountService {
             .update_display_name(caller.user, name.clone(), search_key(&name), now())
             .await?;
         self.publisher.changes(changes, Some(caller.device)).await;
+        // Friends see the new name at once, as they see presence; the stored
+        // change (the direct conversations' version) reaches the others at sync.
+        match self.contacts.list_presence_audience(caller.user).await {
+            Ok(audience) => {
+                let event = Event::Profile {
+                    user: profile.clone(),
+                };
+                self.publisher.event(audience.into(), event, None).await;
+            }
+            Err(error) => tracing::warn!(%error, "cannot tell friends of a new display name"),
+        }
         Ok(profile)
     }
 

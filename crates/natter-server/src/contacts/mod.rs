@@ -141,7 +141,7 @@ impl ContactService {
             })
         })
         .await?;
-        self.publisher.changes(changes, Some(caller.device)).await;
+        self.publish(changes, caller).await;
         Ok(match sent {
             Sent::Pending(request) => FriendRequestOutcome::Pending { request },
             Sent::Friends(record) => FriendRequestOutcome::Friends {
@@ -161,7 +161,7 @@ impl ContactService {
             })
         })
         .await?;
-        self.publisher.changes(changes, Some(caller.device)).await;
+        self.publish(changes, caller).await;
         Ok(self.with_presence(record).await)
     }
 
@@ -202,6 +202,20 @@ impl ContactService {
         .await?;
         self.publisher.changes(changes, Some(caller.device)).await;
         Ok(())
+    }
+
+    /// Tells everyone concerned of what a request made: a new friendship's
+    /// `friend_added` says whether the friend is online now.
+    async fn publish(&self, mut changes: Changes, caller: Caller) {
+        self.presence
+            .fill_friends_added(
+                changes
+                    .user_events
+                    .iter_mut()
+                    .map(|(_, event)| &mut event.change),
+            )
+            .await;
+        self.publisher.changes(changes, Some(caller.device)).await;
     }
 
     /// The wire view of a friend, with their presence.

@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use natter_bus::Presence;
 use natter_protocol::UserId;
+use natter_protocol::contacts::Friend;
+use natter_protocol::sync::UserChange;
 use natter_protocol::ws::Event;
 use natter_store::{AccountStore, ContactStore};
 
@@ -81,6 +83,30 @@ impl PresenceService {
                 tracing::warn!(%error, "cannot record last seen");
             }
             self.announce(user, false, Some(at)).await;
+        }
+    }
+
+    /// Presence is not stored with a `friend_added` entry (it would be stale
+    /// the moment it was written): wherever one is sent, live or in a sync
+    /// answer, it says whether the friend is online now, as the friend list does.
+    pub async fn fill_friends_added<'a>(
+        &self,
+        changes: impl IntoIterator<Item = &'a mut UserChange>,
+    ) {
+        let mut added: Vec<&mut Friend> = changes
+            .into_iter()
+            .filter_map(|change| match change {
+                UserChange::FriendAdded { friend } => Some(friend),
+                _ => None,
+            })
+            .collect();
+        if added.is_empty() {
+            return;
+        }
+        let ids: Vec<UserId> = added.iter().map(|friend| friend.user.id).collect();
+        let online = self.online(&ids).await;
+        for (friend, online) in added.iter_mut().zip(online) {
+            friend.online = online;
         }
     }
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use natter_protocol::sync::{self as api, SyncQuery, SyncResponse, UserChange};
-use natter_protocol::{SyncCursor, UserId};
+use natter_protocol::SyncCursor;
+use natter_protocol::sync::{self as api, SyncQuery, SyncResponse};
 use natter_store::SyncStore;
 
 use crate::accounts::Caller;
@@ -63,27 +63,10 @@ impl SyncService {
         Ok(answer)
     }
 
-    /// Presence is not stored with a `friend_added` entry (it would be stale
-    /// the moment it was written): each answer says whether the friend is
-    /// online now, as the friend list does.
     async fn fill_presence(&self, answer: &mut SyncResponse) {
-        let ids: Vec<UserId> = answer
-            .events
-            .iter()
-            .filter_map(|event| match &event.change {
-                UserChange::FriendAdded { friend } => Some(friend.user.id),
-                _ => None,
-            })
-            .collect();
-        if ids.is_empty() {
-            return;
-        }
-        let mut online = self.presence.online(&ids).await.into_iter();
-        for event in &mut answer.events {
-            if let UserChange::FriendAdded { friend } = &mut event.change {
-                friend.online = online.next().unwrap_or(false);
-            }
-        }
+        self.presence
+            .fill_friends_added(answer.events.iter_mut().map(|event| &mut event.change))
+            .await;
     }
 
     /// Forgets change-stream entries older than `sync.keep_events_days`.

@@ -495,3 +495,31 @@ async fn pending_friend_requests_come_in_pages_newest_first() -> anyhow::Result<
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_live_friend_added_says_whether_the_new_friend_is_online() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    // Both online before they are friends: no presence event will tell them.
+    let alice_live = alice.connect().await?;
+    let _bob_live = bob.connect().await?;
+    let FriendRequestOutcome::Pending { request } =
+        alice.send_friend_request(bob.user().id, None).await?
+    else {
+        panic!("expected pending");
+    };
+    let accepted = bob.accept_friend_request(request.id).await?;
+    assert!(accepted.online, "the accept reply says alice is online");
+    let added = wait_for(&alice_live, |event| match event {
+        Event::User { event } => match &event.change {
+            UserChange::FriendAdded { friend } => Some(friend.clone()),
+            _ => None,
+        },
+        _ => None,
+    })
+    .await;
+    assert_eq!(added.user.id, bob.user().id);
+    assert!(added.online, "bob is online, and the live event says so");
+    Ok(())
+}

@@ -326,6 +326,44 @@ async fn presence_goes_online_and_offline_for_friends() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn a_new_display_name_reaches_friends_at_once_and_no_one_else() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    let stranger = server.user("stranger").await?;
+    let dave = server.user("dave").await?;
+    server.befriend(&alice, &bob).await?;
+    server.befriend(&dave, &stranger).await?;
+    let bob_live = bob.connect().await?;
+    let stranger_live = stranger.connect().await?;
+
+    alice.update_me("Alice Liddell").await?;
+    let shown = wait_for(&bob_live, |event| match event {
+        Event::Profile { user } if user.id == alice.user().id => Some(user.display_name.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(shown, "Alice Liddell");
+
+    // Events reach one connection in order: by the time dave's message
+    // arrives, a profile event for the stranger would have come first.
+    let chat = dave.open_direct(stranger.user().id).await?.id;
+    dave.send_text(chat, "after the rename").await?;
+    let before_message = wait_for(&stranger_live, |event| match event {
+        Event::Profile { user } => Some(Err(user.id)),
+        Event::Message { message } if message.conversation_id == chat => Some(Ok(())),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        before_message,
+        Ok(()),
+        "a stranger was told of alice's new name"
+    );
+    Ok(())
+}
+
+#[tokio::test]
 async fn in_a_group_a_read_receipt_reaches_the_authors_of_what_was_read() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let author = server.user("author").await?;

@@ -24,6 +24,13 @@ struct Screen {
 
 impl Screen {
     fn start(session: natter_client::Session) -> Screen {
+        Screen::start_with(session, natter_client::ConnectOptions::default())
+    }
+
+    fn start_with(
+        session: natter_client::Session,
+        options: natter_client::ConnectOptions,
+    ) -> Screen {
         let (keys, rx) = mpsc::unbounded_channel();
         let stream = Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|key| (key, rx))
@@ -32,7 +39,7 @@ impl Screen {
         let task = tokio::spawn(async move {
             // A `TestBackend` cannot fail (its error type is `Infallible`).
             let Ok(mut terminal) = Terminal::new(TestBackend::new(80, 24));
-            natter_tui::chat::run(&mut terminal, stream, session, |buffer| {
+            natter_tui::chat::run_with(&mut terminal, stream, session, options, |buffer| {
                 frame_tx.send_replace(screen(buffer));
             })
             .await
@@ -41,8 +48,19 @@ impl Screen {
     }
 
     fn key(&self, code: KeyCode) -> anyhow::Result<()> {
+        self.send(TermEvent::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+    }
+
+    fn ctrl(&self, c: char) -> anyhow::Result<()> {
+        self.send(TermEvent::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::CONTROL,
+        )))
+    }
+
+    fn send(&self, event: TermEvent) -> anyhow::Result<()> {
         self.keys
-            .send(Ok(TermEvent::Key(KeyEvent::new(code, KeyModifiers::NONE))))
+            .send(Ok(event))
             .map_err(|_| anyhow::anyhow!("the chat loop stopped"))
     }
 
@@ -53,19 +71,36 @@ impl Screen {
         Ok(())
     }
 
+    /// Waits until the screen shows none of `texts`.
+    async fn wait_gone(&mut self, texts: &[&str]) -> anyhow::Result<String> {
+        self.wait_until(
+            |s| !texts.iter().any(|text| s.contains(text)),
+            || format!("{texts:?} never went away"),
+        )
+        .await
+    }
+
     async fn wait_for(&mut self, text: &str) -> anyhow::Result<String> {
+        self.wait_until(|s| s.contains(text), || format!("{text:?} never appeared"))
+            .await
+    }
+
+    /// The first screen that satisfies `done`, or an error with the last one.
+    async fn wait_until(
+        &mut self,
+        done: impl Fn(&str) -> bool,
+        failure: impl Fn() -> String,
+    ) -> anyhow::Result<String> {
         let mut frames = self.frames.clone();
         let waited = tokio::time::timeout(WAIT, async move {
-            frames
-                .wait_for(|s| s.contains(text))
-                .await
-                .map(|s| s.clone())
+            frames.wait_for(|s| done(s)).await.map(|s| s.clone())
         })
         .await;
         match waited {
             Ok(found) => found.context("the chat loop stopped"),
             Err(_) => anyhow::bail!(
-                "{text:?} never appeared; last screen:\n{}",
+                "{}; last screen:\n{}",
+                failure(),
                 self.frames.borrow().as_str()
             ),
         }
@@ -137,7 +172,7 @@ async fn friend_requests_and_groups_from_the_chat_screen() -> anyhow::Result<()>
 
     let mut screen = Screen::start(alice.clone());
     screen.wait_for(&carol.user().username).await?;
-    screen.key(KeyCode::Char('f'))?;
+    screen.ctrl('f')?;
     screen.wait_for("bob here").await?;
     screen.key(KeyCode::Char('a'))?;
     screen.wait_for("is now your friend").await?;
@@ -150,18 +185,105 @@ async fn friend_requests_and_groups_from_the_chat_screen() -> anyhow::Result<()>
         .await?;
     screen.key(KeyCode::Esc)?;
 
-    screen.key(KeyCode::Char('g'))?;
+    screen.ctrl('g')?;
     screen.type_text(&format!("Hikers: {}", bob.user().username))?;
     screen.key(KeyCode::Enter)?;
     screen.wait_for("# Hikers").await?;
-    screen.key(KeyCode::Char('n'))?;
+    screen.ctrl('t')?;
     screen.type_text(&carol.user().username)?;
     screen.key(KeyCode::Enter)?;
     screen.wait_for("3 members").await?;
     let groups = carol.conversations().await?;
     assert!(groups.conversations.iter().any(|c| c.name == "Hikers"));
 
-    screen.key(KeyCode::Char('q'))?;
+    screen.ctrl('c')?;
+    tokio::time::timeout(WAIT, screen.task).await???;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_send_while_the_server_is_down_waits_in_the_outbox_and_is_stored_once()
+-> anyhow::Result<()> {
+    let mut server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    let conversation = server.befriend(&alice, &bob).await?;
+    let bob_name = bob.user().username.clone();
+    // The server stays down longer than a send may take.
+    let options = natter_client::ConnectOptions {
+        send_timeout: Duration::from_secs(1),
+        backoff_cap: Duration::from_millis(500),
+        ..natter_client::ConnectOptions::default()
+    };
+    let mut screen = Screen::start_with(alice.clone(), options);
+    screen.wait_for(&format!("{bob_name} · #")).await?;
+
+    server.stop().await?;
+    screen.wait_for("connection lost").await?;
+    screen.type_text("written while the server was down")?;
+    screen.key(KeyCode::Enter)?;
+    let shown = screen.wait_for("not sent yet").await?;
+    assert!(
+        shown.contains("written while the server was down"),
+        "{shown}"
+    );
+
+    server.restart().await?;
+    let shown = screen.wait_gone(&["not sent yet", "… sending"]).await?;
+    assert!(
+        shown.contains("written while the server was down"),
+        "{shown}"
+    );
+    let page = bob
+        .history(
+            conversation,
+            &natter_client::protocol::conversations::HistoryQuery {
+                before: None,
+                after: None,
+                limit: Some(50),
+            },
+        )
+        .await?;
+    let copies = page
+        .messages
+        .iter()
+        .filter(|m| {
+            m.content
+                == natter_client::protocol::conversations::MessageContent::Text {
+                    text: "written while the server was down".into(),
+                }
+        })
+        .count();
+    assert_eq!(copies, 1, "{:?}", page.messages);
+
+    screen.ctrl('c')?;
+    tokio::time::timeout(WAIT, screen.task).await???;
+    Ok(())
+}
+
+#[tokio::test]
+async fn accepting_a_request_lists_and_opens_the_new_chat() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    bob.send_friend_request(alice.user().id, Some("bob here"))
+        .await?;
+    let mut screen = Screen::start(alice.clone());
+    screen.wait_for("No conversations").await?;
+    screen.ctrl('f')?;
+    screen.wait_for("bob here").await?;
+    screen.key(KeyCode::Char('a'))?;
+    screen.wait_for("is now your friend").await?;
+    screen.key(KeyCode::Esc)?;
+    // Listed and open, without a restart.
+    let shown = screen
+        .wait_for(&format!("│○ {}", bob.user().username))
+        .await?;
+    assert!(
+        shown.contains(&format!("{} · #", bob.user().username)),
+        "{shown}"
+    );
+    screen.ctrl('c')?;
     tokio::time::timeout(WAIT, screen.task).await???;
     Ok(())
 }

@@ -137,6 +137,10 @@ fn key(code: KeyCode) -> KeyEvent {
     KeyEvent::new(code, KeyModifiers::NONE)
 }
 
+fn ctrl(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)
+}
+
 #[test]
 fn main_view_shows_list_unread_presence_and_chat_at_80x24() {
     let app = fixture();
@@ -144,10 +148,10 @@ fn main_view_shows_list_unread_presence_and_chat_at_80x24() {
     assert!(screen.contains("● bob"), "{screen}");
     assert!(screen.contains("# Book club (4)"), "{screen}");
     assert!(screen.contains("○ carol"), "{screen}");
-    assert!(screen.contains("bob · online"), "{screen}");
+    assert!(screen.contains("bob · #10 · online"), "{screen}");
     assert!(screen.contains("12:01 bob: Hi Alice!"), "{screen}");
     assert!(screen.contains("12:02 alice: Hello Bob"), "{screen}");
-    assert!(screen.contains("? help"), "{screen}");
+    assert!(screen.contains("F1 help"), "{screen}");
     assert_eq!(screen.lines().count(), 24);
 }
 
@@ -206,7 +210,7 @@ fn incoming_messages_typing_and_read_receipts_show_up() {
 #[test]
 fn help_opens_on_question_mark_and_fits_80x24() {
     let mut app = fixture();
-    app.on_key(key(KeyCode::Char('?')), Instant::now());
+    app.on_key(key(KeyCode::F(1)), Instant::now());
     assert_eq!(app.overlay, Some(Overlay::Help));
     let screen = draw(&app, 80, 24);
     assert!(screen.contains("Keys"), "{screen}");
@@ -231,20 +235,28 @@ fn typing_multi_line_and_sending() {
     assert!(screen.contains("│hi"), "{screen}");
     assert!(screen.contains("│!"), "{screen}");
     let sent = app.on_key(key(KeyCode::Enter), now);
+    let [
+        Action::Send {
+            conversation,
+            client_msg_id,
+            text,
+        },
+    ] = sent.as_slice()
+    else {
+        panic!("not one send: {sent:?}");
+    };
     assert_eq!(
-        sent,
-        vec![Action::Send {
-            conversation: ConversationId(10),
-            text: "hi\n!".into()
-        }]
+        (*conversation, text.as_str()),
+        (ConversationId(10), "hi\n!")
     );
+    assert_eq!(&app.outbox[0].client_msg_id, client_msg_id);
     assert!(app.input.is_blank());
 }
 
 #[test]
 fn selecting_an_unread_group_loads_it_and_sends_a_read_receipt() {
     let mut app = fixture();
-    let actions = app.on_key(key(KeyCode::Down), Instant::now());
+    let actions = app.on_key(ctrl('n'), Instant::now());
     assert_eq!(
         actions,
         vec![
@@ -306,7 +318,7 @@ fn friend_requests_can_be_accepted_from_the_friends_view() {
         next: None,
     });
     assert_eq!(
-        app.on_key(key(KeyCode::Char('f')), Instant::now()),
+        app.on_key(ctrl('f'), Instant::now()),
         vec![Action::ReloadFriends]
     );
     let screen = draw(&app, 80, 24);
@@ -330,7 +342,7 @@ fn friend_requests_can_be_accepted_from_the_friends_view() {
 #[test]
 fn groups_are_created_and_invited_into_with_typed_names() {
     let mut app = fixture();
-    app.on_key(key(KeyCode::Char('g')), Instant::now());
+    app.on_key(ctrl('g'), Instant::now());
     for c in "Hikers: bob, carol".chars() {
         app.on_key(key(KeyCode::Char(c)), Instant::now());
     }
@@ -342,11 +354,11 @@ fn groups_are_created_and_invited_into_with_typed_names() {
             members: vec!["bob".into(), "carol".into()]
         }]
     );
-    // `n` invites only into a group.
-    app.on_key(key(KeyCode::Char('n')), Instant::now());
+    // Ctrl+T invites only into a group.
+    app.on_key(ctrl('t'), Instant::now());
     assert_eq!(app.overlay, None);
-    app.on_key(key(KeyCode::Down), Instant::now());
-    app.on_key(key(KeyCode::Char('n')), Instant::now());
+    app.on_key(ctrl('n'), Instant::now());
+    app.on_key(ctrl('t'), Instant::now());
     for c in "carol".chars() {
         app.on_key(key(KeyCode::Char(c)), Instant::now());
     }
@@ -492,9 +504,229 @@ fn control_characters_from_the_server_never_reach_the_terminal() {
     assert!(shown.contains("● ev␛[5mil␇"), "{shown}");
     assert!(shown.contains("refused: ev␛[5mil␇ (bad)"), "{shown}");
     assert!(shown.contains("ev␛[5mil␇ is typing…"), "{shown}");
-    app.on_key(key(KeyCode::Char('f')), now);
+    app.on_key(ctrl('f'), now);
     let buffer = draw_buffer(&app, 80, 24);
     assert_no_control_cells(&buffer);
     let shown = screen(&buffer);
     assert!(shown.contains("ev␛[5mil␇: hi␛]0;pwned␇␊there"), "{shown}");
+}
+
+fn type_text(app: &mut App, text: &str) -> Vec<Action> {
+    text.chars()
+        .flat_map(|c| app.on_key(key(KeyCode::Char(c)), Instant::now()))
+        .collect()
+}
+
+#[test]
+fn letters_go_to_the_composer_and_commands_need_ctrl_or_esc() {
+    let mut app = fixture();
+    let actions = type_text(&mut app, "quick question 你好世界 fgnq?");
+    assert!(!actions.contains(&Action::Quit), "{actions:?}");
+    assert_eq!(app.overlay, None);
+    assert_eq!(app.input.text(), "quick question 你好世界 fgnq?");
+    // After Esc, letters are commands; another character goes on writing.
+    app.on_key(key(KeyCode::Esc), Instant::now());
+    assert_eq!(app.focus, Focus::List);
+    app.on_key(key(KeyCode::Char('x')), Instant::now());
+    assert_eq!(app.focus, Focus::Input);
+    assert!(app.input.text().ends_with("?x"));
+    app.on_key(key(KeyCode::Esc), Instant::now());
+    assert_eq!(
+        app.on_key(key(KeyCode::Char('q')), Instant::now()),
+        vec![Action::Quit]
+    );
+}
+
+#[test]
+fn a_paste_is_one_message_and_alt_enter_or_ctrl_j_add_lines() {
+    let mut app = fixture();
+    let actions = app.on_paste("first\r\nsecond\nthird\u{1b}[2J", Instant::now());
+    assert!(
+        !actions.iter().any(|a| matches!(a, Action::Send { .. })),
+        "{actions:?}"
+    );
+    app.on_key(ctrl('j'), Instant::now());
+    type_text(&mut app, "fourth");
+    let buffer = draw_buffer(&app, 80, 24);
+    assert_no_control_cells(&buffer);
+    let shown = screen(&buffer);
+    assert!(shown.contains("│third[2J"), "{shown}");
+    let sent = app.on_key(key(KeyCode::Enter), Instant::now());
+    assert!(
+        matches!(sent.as_slice(), [Action::Send { text, .. }] if text == "first\nsecond\nthird[2J\nfourth"),
+        "{sent:?}"
+    );
+}
+
+#[test]
+fn long_input_wraps_and_the_cursor_stays_inside_the_box() {
+    let mut app = fixture();
+    let text: String = (0..12).map(|i| format!("word{i:02}abc ")).collect();
+    type_text(&mut app, &text);
+    type_text(&mut app, "THE-END");
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("test backend");
+    let frame = terminal
+        .draw(|frame| natter_tui::ui::render(frame, &app, Instant::now()))
+        .expect("draw");
+    let shown = screen(frame.buffer);
+    assert!(shown.contains("THE-END"), "{shown}");
+    assert!(shown.contains("word00abc"), "{shown}");
+    let cursor = terminal.get_cursor_position().expect("cursor");
+    // Right after THE-END, on the second row of the input, inside the box.
+    let row = shown.lines().nth(cursor.y as usize).expect("row");
+    let before: String = row.chars().take(cursor.x as usize).collect();
+    assert!(before.ends_with("THE-END"), "{cursor:?} {row:?}");
+    assert!(cursor.x < 79, "{cursor:?}");
+}
+
+#[test]
+fn family_emoji_are_measured_as_one_wide_character() {
+    let mut app = fixture();
+    let family = "👨\u{200d}👩\u{200d}👧";
+    app.add_messages(
+        ConversationId(10),
+        vec![text(10, 3, 2, &family.repeat(15))],
+        None,
+    );
+    app.on_paste(&format!("{family}{family}x"), Instant::now());
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("test backend");
+    let frame = terminal
+        .draw(|frame| natter_tui::ui::render(frame, &app, Instant::now()))
+        .expect("draw");
+    let shown = screen(frame.buffer);
+    // 15 two-column emoji after the 22-column prefix fit in a row of 58.
+    let row = shown
+        .lines()
+        .find(|l| l.contains("bob: 👨"))
+        .expect("the message");
+    assert_eq!(row.matches("👨").count(), 15, "{shown}");
+    let cursor = terminal.get_cursor_position().expect("cursor");
+    // The input starts at column 21 (the list is 20 wide): two emoji of two
+    // columns and `x`, then the cursor.
+    assert_eq!(cursor.x, 21 + 2 + 2 + 1, "{shown}");
+}
+
+#[test]
+fn messages_older_than_today_show_their_date() {
+    let mut app = fixture();
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut fresh = text(10, 3, 2, "fresh news");
+    fresh.sent_at = Timestamp(now);
+    app.add_messages(ConversationId(10), vec![fresh], None);
+    let shown = draw(&app, 80, 24);
+    assert!(shown.contains("1970-01-01 12:01 bob: Hi Alice!"), "{shown}");
+    let today = natter_tui::format::stamp(Timestamp(now));
+    assert_eq!(today.len(), 5, "{today}");
+    assert!(
+        shown.contains(&format!("{today} bob: fresh news")),
+        "{shown}"
+    );
+}
+
+#[test]
+fn the_outbox_keeps_a_send_that_timed_out_and_retries_it_with_the_same_id() {
+    let mut app = fixture();
+    let now = Instant::now();
+    type_text(&mut app, "kept safe");
+    let sent = app.on_key(key(KeyCode::Enter), now);
+    let [Action::Send { client_msg_id, .. }] = sent.as_slice() else {
+        panic!("{sent:?}");
+    };
+    let id = client_msg_id.clone();
+    assert!(draw(&app, 80, 24).contains("… sending"));
+    app.on_connection_event(ConnectionEvent::Disconnected { code: None }, now);
+    app.on_send_failed(&id, true, "timed out".into());
+    let shown = draw(&app, 80, 24);
+    assert!(shown.contains("alice: kept safe"), "{shown}");
+    assert!(shown.contains("not sent yet"), "{shown}");
+    let retried = app.on_connection_event(ConnectionEvent::Reconnected, now);
+    assert!(
+        retried.iter().any(
+            |a| matches!(a, Action::Send { client_msg_id, text, .. } if *client_msg_id == id && text == "kept safe")
+        ),
+        "{retried:?}"
+    );
+    let mut stored = text(10, 3, 1, "kept safe");
+    stored.client_msg_id = Some(id);
+    app.on_sent(stored);
+    assert!(app.outbox.is_empty());
+    let shown = draw(&app, 80, 24);
+    assert!(!shown.contains("sending"), "{shown}");
+    assert_eq!(shown.matches("kept safe").count(), 1, "{shown}");
+}
+
+#[test]
+fn members_who_are_not_friends_are_named_not_numbered() {
+    let mut app = fixture();
+    app.on_key(ctrl('n'), Instant::now());
+    let actions = app.on_connection_event(
+        ConnectionEvent::Event(Event::Message {
+            message: text(5, 5, 7, "hello from a stranger"),
+        }),
+        Instant::now(),
+    );
+    assert!(
+        !actions.contains(&Action::LoadMembers(ConversationId(5))),
+        "not loaded yet: {actions:?}"
+    );
+    app.add_messages(
+        ConversationId(5),
+        vec![text(5, 5, 7, "hello from a stranger")],
+        Some(false),
+    );
+    assert_eq!(
+        app.names_needed(ConversationId(5)),
+        vec![Action::LoadMembers(ConversationId(5))]
+    );
+    // Asked once only.
+    assert!(app.names_needed(ConversationId(5)).is_empty());
+    assert!(!draw(&app, 80, 24).contains("#7"));
+    app.add_names([user(7, "zoe")]);
+    let shown = draw(&app, 80, 24);
+    assert!(shown.contains("zoe: hello from a stranger"), "{shown}");
+    assert!(shown.contains("Book club · #5"), "{shown}");
+}
+
+#[test]
+fn status_lines_clear_on_the_next_key_or_after_a_while() {
+    let mut app = fixture();
+    app.set_status("group created");
+    assert!(draw(&app, 80, 24).contains("group created"));
+    app.on_key(key(KeyCode::Char('x')), Instant::now());
+    assert!(!draw(&app, 80, 24).contains("group created"));
+    app.set_status("request sent to erin");
+    app.on_tick(Instant::now());
+    assert!(draw(&app, 80, 24).contains("request sent to erin"));
+    app.on_tick(Instant::now() + natter_tui::app::STATUS_SHOWN_FOR);
+    assert!(!draw(&app, 80, 24).contains("request sent to erin"));
+}
+
+#[test]
+fn the_friends_window_scrolls_to_the_name_being_typed() {
+    let mut app = fixture();
+    let incoming = (0..14)
+        .map(|i| FriendRequest {
+            id: FriendRequestId(100 + i),
+            from: user(100 + i, &format!("asker{i}")),
+            to: user(1, "alice"),
+            greeting: String::new(),
+            status: FriendRequestStatus::Pending,
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+        })
+        .collect();
+    app.set_requests(FriendRequestList {
+        incoming,
+        outgoing: Vec::new(),
+        next: None,
+    });
+    app.on_key(ctrl('f'), Instant::now());
+    for _ in 0..13 {
+        app.on_key(key(KeyCode::Down), Instant::now());
+    }
+    assert!(draw(&app, 80, 24).contains("> asker13"));
+    app.on_key(key(KeyCode::Char('s')), Instant::now());
+    type_text(&mut app, "erin");
+    let shown = draw(&app, 80, 24);
+    assert!(shown.contains("Send a request to: erin_"), "{shown}");
 }

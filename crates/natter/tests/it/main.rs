@@ -4,8 +4,10 @@
 //! and the move of an installation from SQLite to PostgreSQL.
 
 mod cli;
+mod echo_bot;
 mod logs;
 mod migrate;
+mod people;
 mod tmux;
 
 use std::path::Path;
@@ -29,18 +31,17 @@ pub async fn run(config: &Path, args: &[&str], stdin: &str) -> anyhow::Result<Ou
     run_with_env(config, args, stdin, &[]).await
 }
 
-/// [`run`] with extra environment variables.
-pub async fn run_with_env(
+/// Starts `natter args… --config-dir config` with stdin, stdout and stderr piped.
+pub fn spawn_piped(
     config: &Path,
     args: &[&str],
-    stdin: &str,
     env: &[(&str, &Path)],
-) -> anyhow::Result<Output> {
+) -> anyhow::Result<tokio::process::Child> {
     let mut command = natter();
     for (name, value) in env {
         command.env(name, value);
     }
-    let mut child = command
+    command
         .args(args)
         .arg("--config-dir")
         .arg(config)
@@ -48,7 +49,17 @@ pub async fn run_with_env(
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .context("spawn natter")?;
+        .context("spawn natter")
+}
+
+/// [`run`] with extra environment variables.
+pub async fn run_with_env(
+    config: &Path,
+    args: &[&str],
+    stdin: &str,
+    env: &[(&str, &Path)],
+) -> anyhow::Result<Output> {
+    let mut child = spawn_piped(config, args, env)?;
     let mut input = child.stdin.take().context("stdin")?;
     input.write_all(stdin.as_bytes()).await?;
     drop(input);

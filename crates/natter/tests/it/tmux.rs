@@ -1,5 +1,6 @@
 //! `natter chat` end to end in a real terminal (tmux, 80×24): log in, send,
-//! see the reply.
+//! see the reply; and one scenario per thing a user of the chat screen sees
+//! (typing, pasting, wrapping, names, windows, status lines).
 
 use std::time::{Duration, Instant};
 
@@ -51,6 +52,85 @@ impl Tmux {
     }
 }
 
+impl Tmux {
+    /// Runs `natter chat` as `user` (logged in into a fresh config dir) in a
+    /// new 80×24 tmux session named after `name`, and waits for its screen.
+    async fn chat(
+        server: &TestServer,
+        user: &natter_client::Session,
+        name: &str,
+    ) -> anyhow::Result<(Tmux, tempfile::TempDir)> {
+        anyhow::ensure!(
+            std::process::Command::new("tmux")
+                .arg("-V")
+                .output()
+                .is_ok(),
+            "tmux is not installed (apt-get install tmux)"
+        );
+        let dir = tempfile::tempdir()?;
+        let out = login(dir.path(), &server.url(), &user.user().username).await?;
+        anyhow::ensure!(out.status.success(), "{}", text(&out));
+        let tmux = Tmux {
+            session: format!("natter-{name}-{}", std::process::id()),
+        };
+        let command = format!(
+            "{} chat --config-dir {}",
+            env!("CARGO_BIN_EXE_natter"),
+            dir.path().display()
+        );
+        let out = tmux.cmd(&[
+            "new-session",
+            "-d",
+            "-s",
+            &tmux.session,
+            "-x",
+            "80",
+            "-y",
+            "24",
+            &command,
+        ])?;
+        anyhow::ensure!(
+            out.status.success(),
+            "tmux: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tmux.wait_for(&user.user().username).await?;
+        Ok((tmux, dir))
+    }
+
+    /// Waits until the pane no longer shows `text`.
+    async fn wait_gone(&self, text: &str) -> anyhow::Result<String> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let screen = self.screen()?;
+            if !screen.contains(text) {
+                return Ok(screen);
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "{text:?} never went away; screen:\n{screen}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// The next text message `connection` receives.
+async fn next_text(connection: &natter_client::Connection) -> anyhow::Result<String> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let event = connection
+            .next_event_timeout(deadline.saturating_duration_since(Instant::now()))
+            .await
+            .context("no message came")?;
+        if let Some(ConnectionEvent::Event(Event::Message { message })) = event
+            && let MessageContent::Text { text } = message.content
+        {
+            return Ok(text);
+        }
+    }
+}
+
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.cmd(&["kill-session", "-t", &self.session]);
@@ -59,48 +139,14 @@ impl Drop for Tmux {
 
 #[tokio::test]
 async fn chat_in_tmux_sends_and_shows_the_reply() -> anyhow::Result<()> {
-    // scripts/test.sh installs tmux where it is missing; without it this test fails
-    // rather than pass without having run.
-    anyhow::ensure!(
-        std::process::Command::new("tmux")
-            .arg("-V")
-            .output()
-            .is_ok(),
-        "tmux is not installed (apt-get install tmux)"
-    );
     let server = TestServer::start().await?;
     let alice = server.user("alice").await?;
     let bob = server.user("bob").await?;
     let conversation = server.befriend(&alice, &bob).await?;
-    let dir = tempfile::tempdir()?;
-    let out = login(dir.path(), &server.url(), &alice.user().username).await?;
-    assert!(out.status.success(), "{}", text(&out));
     let bob_live = bob.connect().await?;
-
-    let tmux = Tmux {
-        session: format!("natter-e2e-{}", std::process::id()),
-    };
-    let command = format!(
-        "{} chat --config-dir {}",
-        env!("CARGO_BIN_EXE_natter"),
-        dir.path().display()
-    );
-    let out = tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        &tmux.session,
-        "-x",
-        "80",
-        "-y",
-        "24",
-        &command,
-    ])?;
-    anyhow::ensure!(
-        out.status.success(),
-        "tmux: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // scripts/test.sh installs tmux where it is missing; without it this
+    // fails (in Tmux::chat) rather than pass without having run.
+    let (tmux, _dir) = Tmux::chat(&server, &alice, "e2e").await?;
 
     let bob_name = bob.user().username.clone();
     tmux.wait_for(&bob_name).await?;
@@ -131,5 +177,194 @@ async fn chat_in_tmux_sends_and_shows_the_reply() -> anyhow::Result<()> {
     assert!(screen.contains("hi bob, from tmux"), "{screen}");
     tmux.keys(&["Escape"])?;
     tmux.keys(&["q"])?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn tmux_letters_are_typed_not_taken_as_commands() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    server.befriend(&alice, &bob).await?;
+    let bob_live = bob.connect().await?;
+    let (tmux, _dir) = Tmux::chat(&server, &alice, "letters").await?;
+    tmux.wait_for(&bob.user().username).await?;
+    // No Enter first: the composer has the keys from the start. `q`, `f`,
+    // `g` used to quit or open windows.
+    tmux.keys(&["-l", "quick question: fine, go? 你好世界"])?;
+    tmux.wait_for("go? 你好世界").await?;
+    tmux.keys(&["Enter"])?;
+    assert_eq!(
+        next_text(&bob_live).await?,
+        "quick question: fine, go? 你好世界"
+    );
+    // Commands are on Ctrl, or on letters after Esc.
+    tmux.keys(&["C-f"])?;
+    tmux.wait_for("Requests (a accept").await?;
+    tmux.keys(&["Escape"])?;
+    tmux.wait_gone("Requests (a accept").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn tmux_a_paste_of_several_lines_is_one_message() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    server.befriend(&alice, &bob).await?;
+    let bob_live = bob.connect().await?;
+    let (tmux, _dir) = Tmux::chat(&server, &alice, "paste").await?;
+    tmux.wait_for(&bob.user().username).await?;
+    let buffer = tmux.session.clone();
+    let out = tmux.cmd(&[
+        "set-buffer",
+        "-b",
+        &buffer,
+        "first pasted line\nsecond pasted line\nthird pasted line",
+    ])?;
+    anyhow::ensure!(out.status.success(), "set-buffer failed");
+    // -p: as a bracketed paste, when the application asked for it.
+    let out = tmux.cmd(&[
+        "paste-buffer",
+        "-p",
+        "-d",
+        "-b",
+        &buffer,
+        "-t",
+        &tmux.session,
+    ])?;
+    anyhow::ensure!(out.status.success(), "paste-buffer failed");
+    let screen = tmux.wait_for("│third pasted line").await?;
+    assert!(screen.contains("│first pasted line"), "{screen}");
+    // Ctrl+J adds a line by hand.
+    tmux.keys(&["C-j"])?;
+    tmux.keys(&["-l", "typed after"])?;
+    tmux.wait_for("│typed after").await?;
+    tmux.keys(&["Enter"])?;
+    assert_eq!(
+        next_text(&bob_live).await?,
+        "first pasted line\nsecond pasted line\nthird pasted line\ntyped after"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn tmux_accepting_a_request_shows_the_new_chat() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    bob.send_friend_request(alice.user().id, Some("hello from bob"))
+        .await?;
+    let (tmux, _dir) = Tmux::chat(&server, &alice, "accept").await?;
+    tmux.wait_for("1 req").await?;
+    tmux.keys(&["C-f"])?;
+    tmux.wait_for("hello from bob").await?;
+    tmux.keys(&["a"])?;
+    tmux.wait_for("is now your friend").await?;
+    tmux.keys(&["Escape"])?;
+    // In the list (not only in the friends window) and open.
+    let screen = tmux
+        .wait_for(&format!("│○ {}", bob.user().username))
+        .await?;
+    assert!(
+        screen.contains(&format!("{} · #", bob.user().username)),
+        "{screen}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn tmux_long_input_wraps_instead_of_vanishing() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    server.befriend(&alice, &bob).await?;
+    let (tmux, _dir) = Tmux::chat(&server, &alice, "wrap").await?;
+    tmux.wait_for(&bob.user().username).await?;
+    let long: String = (0..10)
+        .map(|i| format!("part{i} of a long line "))
+        .collect();
+    tmux.keys(&["-l", &long])?;
+    tmux.keys(&["-l", "VISIBLE-END"])?;
+    let screen = tmux.wait_for("VISIBLE-END").await?;
+    assert!(screen.contains("│part0 of a long line"), "{screen}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn tmux_group_members_who_are_not_friends_show_by_name() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    let carol = server.user("carol").await?;
+    server.befriend(&alice, &bob).await?;
+    server.befriend(&bob, &carol).await?;
+    let group = bob
+        .create_group("Mixed", &[alice.user().id, carol.user().id])
+        .await?;
+    carol.send_text(group.id, "hi, I am carol").await?;
+    let (tmux, _dir) = Tmux::chat(&server, &alice, "members").await?;
+    let screen = tmux
+        .wait_for(&format!("{}: hi, I am carol", carol.user().username))
+        .await?;
+    assert!(
+        !screen.contains(&format!("#{}: hi", carol.user().id)),
+        "{screen}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn tmux_the_friends_window_scrolls_to_what_is_typed() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    for i in 0..14 {
+        let asker = server.user(&format!("asker{i}")).await?;
+        asker.send_friend_request(alice.user().id, None).await?;
+    }
+    let (tmux, _dir) = Tmux::chat(&server, &alice, "friends").await?;
+    tmux.wait_for("14 req").await?;
+    tmux.keys(&["C-f"])?;
+    tmux.wait_for("Requests (a accept").await?;
+    tmux.keys(&["s"])?;
+    tmux.keys(&["-l", "somebody"])?;
+    tmux.wait_for("Send a request to: somebody_").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn tmux_status_lines_clear_on_the_next_key() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    server.befriend(&alice, &bob).await?;
+    let (tmux, _dir) = Tmux::chat(&server, &alice, "status").await?;
+    tmux.wait_for(&bob.user().username).await?;
+    // Inviting needs a group: a direct chat gets a note.
+    tmux.keys(&["Escape"])?;
+    tmux.wait_for("List: ↑↓ choose").await?;
+    tmux.keys(&["n"])?;
+    tmux.wait_for("select a group").await?;
+    tmux.keys(&["Enter"])?;
+    tmux.wait_gone("select a group").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn tmux_control_characters_in_messages_are_shown_inert() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    let conversation = server.befriend(&alice, &bob).await?;
+    let (tmux, _dir) = Tmux::chat(&server, &alice, "controls").await?;
+    tmux.wait_for(&bob.user().username).await?;
+    // Would clear the screen, retitle the window and ring the bell.
+    bob.send_text(
+        conversation,
+        "\u{1b}[2J\u{1b}]0;pwned\u{7}nul\u{0}esc\u{1b}[31m red",
+    )
+    .await?;
+    let screen = tmux.wait_for("␛[2J␛]0;pwned␇nul␀esc␛[31m red").await?;
+    assert!(screen.contains(&alice.user().username), "{screen}");
     Ok(())
 }

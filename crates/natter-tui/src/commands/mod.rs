@@ -1,23 +1,32 @@
-//! The scriptable commands: `natter login`, `send`, `history`, `friends`,
-//! `tail`, `logout`. Each takes the config directory (where the session is
-//! saved) and writes its output to a `Write`, so the binary stays thin and
-//! the commands are testable. What the server sent is written through
-//! [`format::safe_line`], [`format::safe_text`] or, as JSON,
-//! [`format::safe_json`], so that it cannot drive the terminal.
+//! The scriptable commands: `natter login`, `send`, `history`, `tail`,
+//! `logout` here; `friends …` in [`contacts`], `groups …` in [`groups`],
+//! `devices …` in [`devices`]. Each takes a session (or the config directory
+//! where it is saved) and writes its output to a `Write`, so the binary stays
+//! thin and the commands are testable. What the server sent is written
+//! through [`format::safe_line`], [`format::safe_text`] or, as JSON, through
+//! [`crate::json`] (one shape per kind of record), so that it cannot drive
+//! the terminal.
+
+pub mod contacts;
+pub mod devices;
+pub mod groups;
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use natter_client::protocol::accounts::{LoginRequest, RegisterRequest};
 use natter_client::protocol::conversations::{HistoryQuery, Message};
+use natter_client::protocol::limits;
 use natter_client::protocol::ws::Event;
 use natter_client::protocol::{ConversationId, Seq, UserId};
 use natter_client::{Client, ClientOptions, ConnectionEvent, Session};
 
 use crate::config::{self, SavedSession};
 use crate::error::CommandError;
-use crate::format;
+use crate::{format, json};
+
+pub use contacts::friends;
 
 /// What `natter login` needs.
 #[derive(Debug, Clone)]
@@ -52,7 +61,7 @@ fn client(server: &str, ca_cert: Option<&Path>) -> Result<Client, CommandError> 
         })?;
         options.extra_root_certificates_pem = Some(pem);
     }
-    Client::with_options(server, &options).map_err(|err| CommandError::Usage(err.to_string()))
+    Client::with_options(server, &options).map_err(|err| CommandError::from_client(server, err))
 }
 
 /// A client for a saved session's server.
@@ -185,14 +194,49 @@ pub async fn resolve(session: &Session, name: &str) -> Result<ConversationId, Co
     }
 }
 
+/// Reads the text of a message from `input` (stdin), at most
+/// [`limits::TEXT_MAX_BYTES`] plus a final line break: a longer input is
+/// refused with [`CommandError::TooLarge`] as soon as the limit is passed,
+/// without reading (or holding) the rest. Input that is not UTF-8 is
+/// [`CommandError::StdinNotText`].
+pub fn read_text(input: &mut dyn Read) -> Result<String, CommandError> {
+    // Room for a final "\r\n", which `send` trims, plus one byte: reading
+    // that byte proves the input is over the limit.
+    let room = limits::TEXT_MAX_BYTES + 2;
+    let mut bytes = Vec::new();
+    input
+        .take(room as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(CommandError::Stdin)?;
+    let too_large = CommandError::TooLarge {
+        what: "message",
+        limit: limits::TEXT_MAX_BYTES,
+    };
+    if bytes.len() > room {
+        return Err(too_large);
+    }
+    let text = String::from_utf8(bytes).map_err(|_| CommandError::StdinNotText)?;
+    if text.trim_end_matches(['\n', '\r']).len() > limits::TEXT_MAX_BYTES {
+        return Err(too_large);
+    }
+    Ok(text)
+}
+
 /// Sends `text` to the conversation named `to` (see [`resolve`]) and returns
-/// the stored message.
+/// the stored message. Text over [`limits::TEXT_MAX_BYTES`] is refused before
+/// anything is sent.
 pub async fn send(session: &Session, to: &str, text: &str) -> Result<Message, CommandError> {
     let text = text.trim_end_matches(['\n', '\r']);
     if text.trim().is_empty() {
         return Err(CommandError::Usage(
             "nothing to send: the text is empty".into(),
         ));
+    }
+    if text.len() > limits::TEXT_MAX_BYTES {
+        return Err(CommandError::TooLarge {
+            what: "message",
+            limit: limits::TEXT_MAX_BYTES,
+        });
     }
     let conversation = resolve(session, to).await?;
     session
@@ -251,8 +295,9 @@ pub async fn known_names(session: &Session) -> Result<HashMap<UserId, String>, C
     Ok(names)
 }
 
-/// Writes messages as JSON (one array) or as `HH:MM #seq name: text` lines,
-/// safe to print on a terminal (see [`format::safe_text`]).
+/// Writes messages as JSON (one array of message records, see
+/// [`crate::json`]) or as `HH:MM #seq name: text` lines, safe to print on a
+/// terminal (see [`format::safe_text`]).
 pub fn write_messages(
     out: &mut dyn Write,
     messages: &[Message],
@@ -260,10 +305,7 @@ pub fn write_messages(
     json: bool,
 ) -> Result<(), CommandError> {
     if json {
-        let text = serde_json::to_string_pretty(messages)
-            .map_err(|err| CommandError::Output(std::io::Error::other(err)))?;
-        writeln!(out, "{}", format::safe_json(&text)).map_err(CommandError::Output)?;
-        return Ok(());
+        return json::write_pretty(out, &messages);
     }
     for message in messages {
         let who = names
@@ -283,61 +325,6 @@ pub fn write_messages(
     Ok(())
 }
 
-/// `natter friends`: friends with presence, then pending requests.
-pub async fn friends(
-    session: &Session,
-    out: &mut dyn Write,
-    json: bool,
-) -> Result<(), CommandError> {
-    let friends = session.friends().await.map_err(map_err(session))?;
-    let requests = session.friend_requests().await.map_err(map_err(session))?;
-    let w = |e| CommandError::Output(e);
-    if json {
-        let value = serde_json::json!({
-            "friends": friends.friends,
-            "incoming": requests.incoming,
-            "outgoing": requests.outgoing,
-        });
-        writeln!(out, "{}", format::safe_json(&value.to_string())).map_err(w)?;
-        return Ok(());
-    }
-    for friend in &friends.friends {
-        let state = if friend.online { "online" } else { "offline" };
-        let remark = friend
-            .remark
-            .as_deref()
-            .map(|r| format!(" ({})", format::safe_line(r)))
-            .unwrap_or_default();
-        writeln!(
-            out,
-            "{}{remark}\t{state}\tconversation #{}",
-            format::safe_line(&friend.user.username),
-            friend.conversation_id
-        )
-        .map_err(w)?;
-    }
-    for request in &requests.incoming {
-        writeln!(
-            out,
-            "request #{} from {}: {}",
-            request.id,
-            format::safe_line(&request.from.username),
-            format::safe_line(&request.greeting)
-        )
-        .map_err(w)?;
-    }
-    for request in &requests.outgoing {
-        writeln!(
-            out,
-            "request #{} to {} (pending)",
-            request.id,
-            format::safe_line(&request.to.username)
-        )
-        .map_err(w)?;
-    }
-    Ok(())
-}
-
 /// Options of `natter tail`.
 #[derive(Debug, Clone, Default)]
 pub struct TailOptions {
@@ -345,14 +332,18 @@ pub struct TailOptions {
     pub count: Option<usize>,
     /// Also print messages sent by the caller's other devices.
     pub include_own: bool,
-    /// Print every event (typing, presence, ...), not only messages.
+    /// Print every event (typing, presence, ...), not only messages, each as
+    /// the protocol's tagged event.
     pub all_events: bool,
 }
 
 /// `natter tail`: prints incoming messages as JSON lines (safe to print on a
 /// terminal: [`format::safe_json`]) until the count is reached or the
-/// connection ends for good. `ready` is called once the
-/// socket is live, so callers (and tests) know from when messages are seen.
+/// connection ends for good. A line is a message record; with `all_events`
+/// it is a tagged event (`{"type": "message", "message": {…}}`,
+/// `{"type": "typing", …}`), messages included, so that every line has one
+/// shape. `ready` is called once the socket is live, so callers (and tests)
+/// know from when messages are seen.
 pub async fn tail(
     session: &Session,
     out: &mut dyn Write,
@@ -367,15 +358,19 @@ pub async fn tail(
         let Some(event) = connection.next_event().await else {
             break;
         };
-        let line = match event {
+        match event {
             ConnectionEvent::Event(Event::Message { message }) => {
                 if message.sender_id == me && !options.include_own {
                     continue;
                 }
                 printed += 1;
-                serde_json::to_string(&message)
+                if options.all_events {
+                    json::write_line(out, &Event::Message { message })?;
+                } else {
+                    json::write_line(out, &message)?;
+                }
             }
-            ConnectionEvent::Event(other) if options.all_events => serde_json::to_string(&other),
+            ConnectionEvent::Event(other) if options.all_events => json::write_line(out, &other)?,
             ConnectionEvent::Closed { code, reason } => {
                 return Err(CommandError::SessionRevoked(format!(
                     "closed with {code}: {reason}"
@@ -386,9 +381,7 @@ pub async fn tail(
                 continue;
             }
             _ => continue,
-        };
-        let line = line.map_err(|err| CommandError::Output(std::io::Error::other(err)))?;
-        writeln!(out, "{}", format::safe_json(&line)).map_err(CommandError::Output)?;
+        }
         out.flush().map_err(CommandError::Output)?;
     }
     connection.close().await;
