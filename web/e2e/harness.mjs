@@ -90,6 +90,10 @@ export async function newUserPage(browser, server, opts = {}) {
     viewport: opts.viewport ?? { width: 1280, height: 800 },
     locale: opts.locale ?? "en-US",
     serviceWorkers: opts.serviceWorkers ?? "allow",
+    colorScheme: opts.colorScheme ?? "light",
+    ...(opts.userAgent ? { userAgent: opts.userAgent } : {}),
+    // Only the accessibility checker asks for this: it injects axe-core into the page.
+    bypassCSP: opts.bypassCSP ?? false,
   });
   const page = await context.newPage();
   const log = { csp: [], dialogs: [], errors: [], requests: [] };

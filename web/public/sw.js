@@ -1,8 +1,11 @@
 // Natter service worker: caches the app shell so the app installs and opens offline.
 // API responses are never cached here (message history lives in IndexedDB, per user,
 // and is deleted at logout).
-const CACHE = "natter-shell-v1";
-const SHELL = ["/", "/manifest.webmanifest", "/icons/icon.svg", "/icons/icon-192.png"];
+// `npm run build` replaces BUILD with the bundle's version and its files (vite.config.ts),
+// so that the first install caches the whole app, not only the second load.
+const BUILD = { version: "dev", assets: [] };
+const CACHE = `natter-shell-${BUILD.version}`;
+const SHELL = ["/", "/manifest.webmanifest", "/icons/icon.svg", "/icons/icon-192.png", ...BUILD.assets];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));

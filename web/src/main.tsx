@@ -4,7 +4,7 @@ import { lang, t } from "./i18n";
 import { Api } from "./net/api";
 import { Socket } from "./net/socket";
 import { ChatStore } from "./state/store";
-import { booting, loadPrefs, loggedIn, parseHash, route, setStore, store, theme, totalUnread } from "./ui/app";
+import { booting, loadPrefs, loggedIn, notice, parseHash, route, setStore, store, theme, totalUnread } from "./ui/app";
 import { Auth } from "./ui/Auth";
 import { logOut, resume } from "./ui/session";
 import { Shell } from "./ui/Shell";
@@ -22,12 +22,14 @@ function wsUrl(): string {
 const api = new Api();
 const chat = new ChatStore(api, (token, hooks) => new Socket(wsUrl(), token, hooks));
 setStore(chat);
-chat.onRevoked = () => { void logOut(false); };
+chat.onRevoked = () => { void logOut(false).then(() => { notice.value = t("noticeRevoked"); }); };
+chat.onRemoved = (name) => { notice.value = t("noticeRemoved", { name }); };
 
 loadPrefs();
 route.value = parseHash(location.hash);
 addEventListener("hashchange", () => { route.value = parseHash(location.hash); });
 addEventListener("online", () => chat.reconnectNow());
+addEventListener("offline", () => chat.checkConnection());
 
 effect(() => {
   document.documentElement.lang = lang.value;

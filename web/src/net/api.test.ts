@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ConversationSummary, SyncResponse, UserEvent } from "../generated/protocol";
-import { Api } from "./api";
+import { Api, routeUrl } from "./api";
 
 const conv = (id: number, last_seq: number): ConversationSummary => ({
   id, kind: "group", name: `g${id}`, peer: null, announcement: null, member_count: 2, my_role: "member",
@@ -23,7 +23,7 @@ describe("sync", () => {
       asked.push(`${since}${params.get("resume") ? " resume" : ""}`);
       return new Response(JSON.stringify(pages[since]), { status: 200 });
     }) as typeof fetch;
-    const merged = await new Api("/api/v1", fetcher).sync(3);
+    const merged = await new Api("", fetcher).sync(3);
     expect(asked).toEqual(["3", "7 resume"]);
     expect(merged.cursor).toBe(9);
     expect(merged.has_more).toBe(false);
@@ -44,9 +44,43 @@ describe("lists", () => {
         : { members: [{ user: { id: 2 } }], next: null };
       return new Response(JSON.stringify(body), { status: 200 });
     }) as typeof fetch;
-    const all = await new Api("/api/v1", fetcher).members(7);
+    const all = await new Api("", fetcher).members(7);
     expect(asked).toEqual(["", "0:5:1"]);
     expect(all.members.map((m) => m.user.id)).toEqual([1, 2]);
     expect(all.next).toBeNull();
+  });
+});
+
+describe("routes from the generated table", () => {
+  it("fills placeholders, escaped, and appends the query without unset values", () => {
+    expect(routeUrl("LIST_MESSAGES", { conversation_id: 12 }, { before: 40, after: undefined, limit: 50 }))
+      .toBe("/api/v1/conversations/12/messages?before=40&limit=50");
+    expect(routeUrl("REMOVE_MEMBER", { conversation_id: 3, user_id: "a/b" }))
+      .toBe("/api/v1/groups/3/members/a%2Fb");
+    expect(routeUrl("SEARCH_USERS", undefined, { q: "王 小明&x", limit: 20 }))
+      .toBe("/api/v1/users?q=%E7%8E%8B+%E5%B0%8F%E6%98%8E%26x&limit=20");
+  });
+
+  it("refuses a route whose placeholder has no value", () => {
+    expect(() => routeUrl("GET_CONVERSATION", {} as never)).toThrow(/conversation_id/);
+  });
+
+  it("sends each call with its route's method, and the token only where the route needs one", async () => {
+    const seen: Array<{ url: string; method: string; auth: string | null }> = [];
+    const fetcher = (async (url: string, init: RequestInit) => {
+      const headers = new Headers(init.headers);
+      seen.push({ url, method: init.method ?? "GET", auth: headers.get("authorization") });
+      return new Response("{}", { status: 200 });
+    }) as typeof fetch;
+    const api = new Api("http://host", fetcher);
+    api.token = "secret";
+    await api.login("ann", "pw", "test");
+    await api.removeMember(5, 9);
+    await api.syncPage(7, true);
+    expect(seen).toEqual([
+      { url: "http://host/api/v1/auth/login", method: "POST", auth: null },
+      { url: "http://host/api/v1/groups/5/members/9", method: "DELETE", auth: "Bearer secret" },
+      { url: "http://host/api/v1/sync?since=7&resume=true", method: "GET", auth: "Bearer secret" },
+    ]);
   });
 });

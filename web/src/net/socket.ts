@@ -1,8 +1,20 @@
 // One WebSocket per device: auth in the first frame, requests matched to replies by id,
 // keepalive pings, and reconnect with exponential backoff and full jitter.
+//
+// Liveness comes from the socket's own traffic, not from the browser (which may
+// keep a dead TCP connection "open" for minutes after the network is cut): any
+// frame proves the connection alive; a request met by silence makes it
+// "stalled" at once, and a ping unanswered after that closes it.
 import type { ClientRequest, ErrorCode, Event, ServerFrame, UserProfile } from "../generated/protocol";
 
-export type ConnState = "offline" | "connecting" | "online" | "revoked";
+export type ConnState = "offline" | "connecting" | "online" | "stalled" | "revoked";
+
+/** Silence after a request before the connection counts as stalled and is pinged. */
+export const STALL_MS = 3_000;
+/** Time a ping has to be answered (by any frame) before the connection is given up. */
+export const PONG_MS = 5_000;
+/** Silence on an idle connection after which it is pinged (the server closes after 60 s). */
+export const IDLE_PING_MS = 20_000;
 
 export interface SocketHooks {
   onState(state: ConnState): void;
@@ -33,8 +45,10 @@ export class Socket {
   private attempt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private pingTimer: ReturnType<typeof setInterval> | null = null;
+  private stallTimer: ReturnType<typeof setTimeout> | null = null;
   private pongDeadline: ReturnType<typeof setTimeout> | null = null;
   private upSince = 0;
+  private lastHeard = 0;
   private stopped = true;
   private authed = false;
   private lastErrorCode: string | null = null;
@@ -59,6 +73,7 @@ export class Socket {
 
   /** Reconnect now (the browser came back online, or the user asked). */
   kick(): void {
+    if (this.state === "stalled") { this.probe(); return; }
     if (this.stopped || this.state === "online") return;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
@@ -66,7 +81,20 @@ export class Socket {
     if (!this.ws) this.open();
   }
 
-  get isOnline(): boolean { return this.state === "online"; }
+  get isOnline(): boolean { return this.state === "online" || this.state === "stalled"; }
+
+  /**
+   * Checks the connection now (the browser says it went offline, or a request
+   * is waiting): unless a frame arrives within PONG_MS, it is closed and
+   * reconnected.
+   */
+  probe(): void {
+    if (!this.ws || !this.authed) return;
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+    this.stallTimer = null;
+    this.setState("stalled");
+    this.ping();
+  }
 
   request<T>(req: ClientRequest, timeoutMs = 15_000): Promise<T> {
     const ws = this.ws;
@@ -82,12 +110,45 @@ export class Socket {
         reject: (e) => { clearTimeout(timer); reject(e); },
       });
       ws.send(JSON.stringify({ id, ...req }));
+      this.expectAnswer();
     });
   }
 
   /** Fire and forget (typing); dropped when not connected. */
   notify(req: ClientRequest): void {
     if (this.ws && this.authed) this.ws.send(JSON.stringify(req));
+  }
+
+  /** A request is out: silence from now on for STALL_MS means trouble. */
+  private expectAnswer(): void {
+    if (this.stallTimer || this.pongDeadline) return;
+    this.stallTimer = setTimeout(() => {
+      this.stallTimer = null;
+      this.probe();
+    }, STALL_MS);
+  }
+
+  private ping(): void {
+    if (!this.ws || !this.authed) return;
+    this.ws.send(JSON.stringify({ type: "ping" }));
+    if (this.pongDeadline) return;
+    this.pongDeadline = setTimeout(() => {
+      this.pongDeadline = null;
+      // Nothing heard: the connection is dead even if the browser has not noticed.
+      const ws = this.ws;
+      ws?.close(4000);
+      if (ws) { ws.onclose?.(new CloseEvent("close", { code: 1006 })); }
+    }, PONG_MS);
+  }
+
+  /** Any frame: the connection lives. */
+  private heard(): void {
+    this.lastHeard = Date.now();
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+    if (this.pongDeadline) clearTimeout(this.pongDeadline);
+    this.stallTimer = null;
+    this.pongDeadline = null;
+    if (this.state === "stalled") this.setState("online");
   }
 
   private setState(s: ConnState): void {
@@ -112,6 +173,8 @@ export class Socket {
       ws.send(JSON.stringify({ id: 0, type: "auth", token: this.token }));
     };
     ws.onmessage = (ev) => {
+      if (this.ws !== ws) return;
+      if (this.authed) this.heard();
       if (typeof ev.data !== "string") return;
       let frame: ServerFrame;
       try {
@@ -163,8 +226,6 @@ export class Socket {
         return;
       }
       case "pong":
-        if (this.pongDeadline) clearTimeout(this.pongDeadline);
-        this.pongDeadline = null;
         return;
       case "event":
         this.hooks.onEvent(frame.event);
@@ -173,24 +234,18 @@ export class Socket {
   }
 
   private startPings(): void {
+    this.lastHeard = Date.now();
     this.pingTimer = setInterval(() => {
-      if (!this.ws || !this.authed) return;
-      this.ws.send(JSON.stringify({ type: "ping" }));
-      if (!this.pongDeadline) {
-        this.pongDeadline = setTimeout(() => {
-          // No pong: the connection is dead even if the browser has not noticed.
-          this.ws?.close(4000);
-          const ws = this.ws;
-          if (ws) { ws.onclose?.(new CloseEvent("close", { code: 1006 })); }
-        }, 10_000);
-      }
-    }, 20_000);
+      if (!this.pongDeadline && Date.now() - this.lastHeard >= IDLE_PING_MS) this.ping();
+    }, IDLE_PING_MS / 4);
   }
 
   private teardown(): void {
     if (this.pingTimer) clearInterval(this.pingTimer);
+    if (this.stallTimer) clearTimeout(this.stallTimer);
     if (this.pongDeadline) clearTimeout(this.pongDeadline);
     this.pingTimer = null;
+    this.stallTimer = null;
     this.pongDeadline = null;
     this.authed = false;
     if (this.upSince && Date.now() - this.upSince > 30_000) this.attempt = 0;

@@ -63,6 +63,7 @@ function fakeTransport(server: ReturnType<typeof fakeServer>) {
     start() {},
     stop() {},
     kick() {},
+    probe() {},
     notify(r: ClientRequest) { t.sent.push(r); },
     async request<T>(r: ClientRequest): Promise<T> {
       t.sent.push(r);
@@ -271,5 +272,35 @@ describe("ChatStore presence", () => {
     transport.disconnect();
     expect(store.presenceOf(bob)).toBe(null);
     expect(store.presenceOf(undefined)).toBe(null);
+  });
+});
+
+describe("contacts flows", () => {
+  it("accepting a request costs two calls, and its friend_added event adds none", async () => {
+    const { store, connect, server } = await setup(0);
+    await connect();
+    const bob = { id: 2, username: "bob", display_name: "Bob", created_at: 0 };
+    const friend = { user: bob, remark: null, conversation_id: 7, since: 1, online: false, last_seen_at: null };
+    const request = { id: 41, from: bob, to: { id: ME, username: "me", display_name: "me", created_at: 0 }, greeting: "hi", status: "pending" as const, created_at: 1, updated_at: 1 };
+    store.upsertRequest(request as never);
+    const api = server.api as unknown as Record<string, unknown>;
+    const asked: string[] = [];
+    api["acceptRequest"] = async (id: number) => { asked.push(`accept ${id}`); return friend; };
+    api["conversation"] = async (id: number) => {
+      asked.push(`conversation ${id}`);
+      return { ...summary(0), id, name: "Bob" };
+    };
+    api["friends"] = async () => { asked.push("friends"); return { friends: [friend], next: null }; };
+    api["friendRequests"] = async () => { asked.push("requests"); return { incoming: [], outgoing: [], next: null }; };
+
+    await store.contacts.accept(41);
+    // The other side's event arrives after the reply, as it does on other devices.
+    store.applyUserEvent({ cursor: 99, at: 2, change: { type: "friend_added", friend } } as never);
+    await settle(store);
+
+    expect(asked).toEqual(["accept 41", "conversation 7"]);
+    expect(store.friends.value.map((f) => f.user.id)).toEqual([2]);
+    expect(store.requests.value.incoming).toEqual([]);
+    expect(store.conversations.value.some((c) => c.id === 7)).toBe(true);
   });
 });

@@ -9,6 +9,9 @@ import type {
 import type { Api } from "../net/api";
 import { ApiError } from "../net/api";
 import type { ConnState, SocketHooks } from "../net/socket";
+import { Account } from "./account";
+import { Contacts } from "./contacts";
+import { Groups } from "./groups";
 import { memoryCache, type Cache } from "./cache";
 import {
   classifyLive, contiguousTail, heldSeq, mergeMessages, newClientMsgId, settlePending, sortConversations,
@@ -21,6 +24,8 @@ export interface Transport {
   start(): void;
   stop(): void;
   kick(): void;
+  /** Checks a connection that may have died unnoticed (the browser went offline). */
+  probe(): void;
   readonly isOnline: boolean;
   request<T>(req: ClientRequest): Promise<T>;
   notify(req: ClientRequest): void;
@@ -38,6 +43,8 @@ export interface TimelineState {
 
 const EMPTY_TIMELINE: TimelineState = { messages: [], loaded: false, hasOlder: false, loadingOlder: false };
 const PAGE = 50;
+/** Older history comes in bigger pages: scrolling back is a read of many, and the timeline is virtualized. */
+const OLDER_PAGE = 100;
 /** Past this many missing messages, a timeline restarts from the newest page instead of filling. */
 const MAX_FILL_PAGES = 5;
 const TYPING_MS = 6000;
@@ -66,6 +73,8 @@ export class ChatStore {
 
   onIncoming: (m: Message) => void = () => {};
   onRevoked: () => void = () => {};
+  /** Someone else removed the user from a group (its name). */
+  onRemoved: (name: string) => void = () => {};
 
   private timelines = new Map<number, Signal<TimelineState>>();
   private memberSignals = new Map<number, Signal<Member[] | null>>();
@@ -86,6 +95,13 @@ export class ChatStore {
   private stopped = false;
 
   private cache: Cache = memoryCache();
+
+  /** The flows of each screen, by domain: views call these, not `api`. */
+  readonly contacts = new Contacts(this);
+  readonly groups = new Groups(this);
+  readonly account = new Account(this);
+  /** Conversations being fetched, so that a reply and an event ask once. */
+  private fetching = new Map<number, Promise<void>>();
 
   constructor(readonly api: Api, private readonly connect: Connect) {}
 
@@ -124,7 +140,8 @@ export class ChatStore {
     this.cursor = cursor ?? 0;
     if (this.stopped) return;
     this.transport = this.connect(session.token, {
-      onState: (s) => { this.conn.value = s; if (s !== "online") this.synced.value = false; },
+      // A stalled connection is still the same session: it has lost no events yet.
+      onState: (s) => { this.conn.value = s; if (s !== "online" && s !== "stalled") this.synced.value = false; },
       onAuthOk: (user) => { this.me.value = user; this.persistSoon(); void this.catchUp(); },
       onEvent: (e) => this.onEvent(e),
       onRevoked: () => this.onRevoked(),
@@ -165,6 +182,9 @@ export class ChatStore {
   }
 
   reconnectNow(): void { this.transport?.kick(); }
+
+  /** The browser says the network went away: find out now rather than at the next ping. */
+  checkConnection(): void { this.transport?.probe(); }
 
   setDraft(conversationId: number, text: string): void {
     const cur = this.drafts.value;
@@ -303,7 +323,7 @@ export class ChatStore {
     if (!first) return;
     this.setTimeline(id, { loadingOlder: true });
     try {
-      let older = await this.cache.messages(id, PAGE, first.seq);
+      let older = await this.cache.messages(id, OLDER_PAGE, first.seq);
       const lastCached = older[older.length - 1];
       if (!lastCached || lastCached.seq !== first.seq - 1) older = [];
       else older = contiguousTail(older);
@@ -311,7 +331,7 @@ export class ChatStore {
       if (older.length > 0) {
         hasOlder = older[0]!.seq > 1;
       } else {
-        const page = await this.api.history(id, { before: first.seq, limit: PAGE });
+        const page = await this.api.history(id, { before: first.seq, limit: OLDER_PAGE });
         await this.cache.putMessages(page.messages);
         older = page.messages;
         hasOlder = page.has_more;
@@ -334,8 +354,20 @@ export class ChatStore {
         this.friends.value = this.friends.value.map((f) =>
           f.user.id === e.user_id ? { ...f, online: e.online, last_seen_at: e.last_seen_at } : f);
         break;
+      case "profile": this.onProfile(e.user); break;
       default: break; // Unknown event types are ignored (protocol §2).
     }
+  }
+
+  /** A friend's new display name: everywhere it shows, at once. */
+  private onProfile(user: UserProfile): void {
+    batch(() => {
+      this.friends.value = this.friends.value.map((f) => (f.user.id === user.id ? { ...f, user } : f));
+      this.conversations.value = this.conversations.value.map((c) =>
+        c.peer?.id === user.id ? { ...c, peer: user, name: user.display_name } : c);
+      this.rememberPeople([user]);
+    });
+    this.persistSoon();
   }
 
   async onMessage(m: Message): Promise<void> {
@@ -420,10 +452,10 @@ export class ChatStore {
         break;
       }
       case "friend_added":
-        this.setFriends([...this.friends.value.filter((f) => f.user.id !== ch.friend.user.id), ch.friend]);
-        void this.refreshFriends();
-        // The direct conversation has no conversation_joined event: fetch it.
-        void this.api.conversation(ch.friend.conversation_id).then((s) => this.addConversation(s), () => {});
+        // The event carries the friend; the direct conversation has no
+        // conversation_joined event, so it is fetched unless known.
+        this.addFriend(ch.friend);
+        void this.ensureConversation(ch.friend.conversation_id);
         break;
       case "friend_removed":
         this.friends.value = this.friends.value.filter((f) => f.user.id !== ch.user_id);
@@ -439,9 +471,12 @@ export class ChatStore {
           (s) => { this.conversations.value = upsertConversations(this.conversations.value, [s]); void this.catchUpConversation(s.id, s.last_seq); },
           () => {});
         break;
-      case "conversation_left":
+      case "conversation_left": {
+        const left = this.conversations.value.find((c) => c.id === ch.conversation_id);
+        if (left && ch.removed_by !== null && ch.removed_by !== this.myId) this.onRemoved(left.name ?? "");
         this.forgetConversation(ch.conversation_id);
         break;
+      }
       case "read_position":
         this.conversations.value = this.conversations.value.map((c) =>
           c.id === ch.conversation_id ? summaryWithRead(c, ch.read_seq) : c);
@@ -464,7 +499,13 @@ export class ChatStore {
     if (ev.type === "renamed") this.patchConversation(id, { name: ev.name });
     if (ev.type === "announcement_set") this.patchConversation(id, { announcement: ev.text === "" ? null : ev.text });
     if (ev.type === "member_left" && ev.user === this.myId) { this.forgetConversation(id); return; }
-    if (ev.type === "member_removed" && ev.user === this.myId) { this.forgetConversation(id); return; }
+    if (ev.type === "member_removed" && ev.user === this.myId) {
+      // Whichever of this and `conversation_left` comes first tells the user.
+      const c = this.conversations.value.find((x) => x.id === id);
+      if (c && ev.by !== this.myId) this.onRemoved(c.name ?? "");
+      this.forgetConversation(id);
+      return;
+    }
     if (["members_added", "member_removed", "member_left", "role_changed", "ownership_transferred"].includes(ev.type)) {
       void this.api.conversation(id).then((s) => this.patchConversation(id, { my_role: s.my_role, member_count: s.member_count }), () => {});
       if (this.memberSignals.has(id)) void this.loadMembers(id);
@@ -640,6 +681,39 @@ export class ChatStore {
     try { this.blocks.value = (await this.api.blocks()).users; this.persistSoon(); } catch { /* offline */ }
   }
 
+  addFriend(friend: Friend): void {
+    this.setFriends([...this.friends.value.filter((f) => f.user.id !== friend.user.id), friend]);
+    this.rememberPeople([friend.user]);
+    this.persistSoon();
+  }
+
+  upsertRequest(request: FriendRequest): void {
+    const { incoming, outgoing } = this.requests.value;
+    const drop = (l: FriendRequest[]) => l.filter((x) => x.id !== request.id);
+    this.requests.value = request.from.id === this.myId
+      ? { incoming: drop(incoming), outgoing: [request, ...drop(outgoing)], next: null }
+      : { incoming: [request, ...drop(incoming)], outgoing: drop(outgoing), next: null };
+    this.persistSoon();
+  }
+
+  dropRequest(id: number): void {
+    const { incoming, outgoing } = this.requests.value;
+    this.requests.value = { incoming: incoming.filter((r) => r.id !== id), outgoing: outgoing.filter((r) => r.id !== id), next: null };
+    this.persistSoon();
+  }
+
+  /** Fetches a conversation the list does not hold yet (once, however many ask). */
+  ensureConversation(id: number): Promise<void> {
+    if (this.conversations.value.some((c) => c.id === id)) return Promise.resolve();
+    let pending = this.fetching.get(id);
+    if (!pending) {
+      pending = this.api.conversation(id).then((s) => this.addConversation(s), () => {})
+        .finally(() => this.fetching.delete(id));
+      this.fetching.set(id, pending);
+    }
+    return pending;
+  }
+
   /** Adds a conversation summary we learned of from a reply (group created, direct opened). */
   addConversation(s: ConversationSummary): void {
     this.conversations.value = upsertConversations(this.conversations.value, [s]);
@@ -707,7 +781,7 @@ export class ChatStore {
     s.value = { ...s.value, ...patch };
   }
 
-  private persistSoon(): void {
+  persistSoon(): void {
     if (this.persistTimer || this.stopped) return;
     this.persistTimer = setTimeout(() => {
       this.persistTimer = null;

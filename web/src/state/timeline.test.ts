@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { ConversationSummary, Message } from "../generated/protocol";
 import {
-  classifyLive, contiguousTail, deliveryState, firstUnreadIndex, heldSeq, matchesFilter, mergeMessages, newClientMsgId,
+  classifyLive, contiguousTail, deliveryState, firstUnreadIndex, heldSeq, indexOfSeq, isPrepend, itemIndexOfSeq, matchesFilter,
+  mergeMessages, newClientMsgId,
   settlePending, sortConversations, summaryWithMessage, summaryWithRead, timelineItems, upsertConversations, type PendingSend,
 } from "./timeline";
 
@@ -126,5 +127,40 @@ describe("delivery and markers", () => {
     const items = timelineItems([msg(1), msg(2, 9), msg(3, 9), msg(4), msg(5)], [], 9);
     expect(firstUnreadIndex(items, 1, 9)).toBe(3);
     expect(firstUnreadIndex(items, 5, 9)).toBe(-1);
+  });
+});
+
+describe("large timelines", () => {
+  it("appends and prepends without re-sorting, and finds a seq by binary search", () => {
+    const held = [3, 4, 5].map((s) => msg(s));
+    expect(mergeMessages(held, [msg(6), msg(7)]).map((m) => m.seq)).toEqual([3, 4, 5, 6, 7]);
+    expect(mergeMessages(held, [msg(1), msg(2)]).map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(mergeMessages(held, [msg(7), msg(6)]).map((m) => m.seq)).toEqual([3, 4, 5, 6, 7]);
+    expect(mergeMessages([], [msg(1)]).map((m) => m.seq)).toEqual([1]);
+    expect(indexOfSeq(held, 4)).toBe(1);
+    expect(indexOfSeq(held, 9)).toBe(-1);
+    expect(indexOfSeq([], 1)).toBe(-1);
+  });
+  it("an item keeps its identity while its message does (memoized rows skip re-rendering)", () => {
+    const m1 = msg(1);
+    const a = timelineItems([m1, msg(2)], [], 9);
+    const b = timelineItems([m1], [pend("x")], 9);
+    expect(b[0]).toBe(a[0]);
+    expect(timelineItems([{ ...m1 }], [], 9)[0]).not.toBe(a[0]);
+  });
+  it("finds the item of a seq with pending sends at the end", () => {
+    const items = timelineItems([msg(2), msg(4), msg(5)], [pend("x")], 9);
+    expect(itemIndexOfSeq(items, 4)).toBe(1);
+    expect(itemIndexOfSeq(items, 3)).toBe(-1);
+    expect(itemIndexOfSeq(timelineItems([], [pend("x")], 9), 1)).toBe(-1);
+  });
+  it("tells a prepended page from other changes", () => {
+    const base = timelineItems([msg(3), msg(4)], [], 9);
+    const older = timelineItems([msg(1), msg(2), msg(3), msg(4)], [], 9);
+    expect(isPrepend(base, older)).toBe(true);
+    expect(isPrepend(base, timelineItems([msg(1), msg(2), msg(3), msg(4), msg(5)], [], 9))).toBe(true);
+    expect(isPrepend(base, timelineItems([msg(3), msg(4), msg(5)], [], 9))).toBe(false);
+    expect(isPrepend(base, timelineItems([msg(7), msg(8), msg(9)], [], 9))).toBe(false);
+    expect(isPrepend([], older)).toBe(false);
   });
 });

@@ -15,13 +15,40 @@ export interface PendingSend {
 /**
  * Merges two ascending runs of messages into one ascending, duplicate-free run.
  * For a seq present in both, the incoming copy wins (it may carry newer fields).
+ * Appending after the newest or prepending before the oldest (the usual cases:
+ * a live message, an older page) costs one copy, not a sort of everything held.
  */
 export function mergeMessages(current: readonly Message[], incoming: readonly Message[]): Message[] {
   if (incoming.length === 0) return current as Message[];
+  if (isAscending(incoming) && isAscending(current)) {
+    if (current.length === 0) return incoming.slice();
+    const first = current[0]!;
+    const last = current[current.length - 1]!;
+    if (incoming[0]!.seq > last.seq) return current.concat(incoming);
+    if (incoming[incoming.length - 1]!.seq < first.seq) return incoming.concat(current);
+  }
   const bySeq = new Map<number, Message>();
   for (const m of current) bySeq.set(m.seq, m);
   for (const m of incoming) bySeq.set(m.seq, m);
   return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+}
+
+function isAscending(msgs: readonly Message[]): boolean {
+  for (let i = 1; i < msgs.length; i++) if (msgs[i]!.seq <= msgs[i - 1]!.seq) return false;
+  return true;
+}
+
+/** Index of the message of `seq` in an ascending run, or -1 (binary search). */
+export function indexOfSeq(messages: readonly Message[], seq: number): number {
+  let lo = 0;
+  let hi = messages.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const s = messages[mid]!.seq;
+    if (s === seq) return mid;
+    if (s < seq) lo = mid + 1; else hi = mid - 1;
+  }
+  return -1;
 }
 
 /** The highest seq held without a hole, starting from the first message held (0 when empty). */
@@ -69,18 +96,65 @@ export type TimelineItem =
   | { kind: "message"; key: string; message: Message }
   | { kind: "pending"; key: string; pending: PendingSend };
 
+// Item objects are remembered per message (and per pending send), so an item
+// keeps its identity while its message does: memoized rows then skip re-rendering.
+const messageItems = new WeakMap<Message, TimelineItem>();
+const pendingItems = new WeakMap<PendingSend, TimelineItem>();
+
+function messageItem(m: Message, myId: number): TimelineItem {
+  // Own messages keep the key of their pending bubble so confirmation does not re-create the node.
+  const key = m.sender_id === myId && m.client_msg_id ? `c:${m.client_msg_id}` : `s:${m.seq}`;
+  const found = messageItems.get(m);
+  if (found && found.key === key) return found;
+  const item: TimelineItem = { kind: "message", key, message: m };
+  messageItems.set(m, item);
+  return item;
+}
+
+function pendingItem(p: PendingSend): TimelineItem {
+  let item = pendingItems.get(p);
+  if (!item) { item = { kind: "pending", key: `c:${p.client_msg_id}`, pending: p }; pendingItems.set(p, item); }
+  return item;
+}
+
 /** What the chat shows: held messages by seq, then the pending sends not confirmed yet. */
 export function timelineItems(messages: readonly Message[], pending: readonly PendingSend[], myId: number): TimelineItem[] {
-  const items: TimelineItem[] = messages.map((m) => ({
-    kind: "message",
-    // Own messages keep the key of their pending bubble so confirmation does not re-create the node.
-    key: m.sender_id === myId && m.client_msg_id ? `c:${m.client_msg_id}` : `s:${m.seq}`,
-    message: m,
-  }));
+  const items: TimelineItem[] = new Array(messages.length);
+  for (let i = 0; i < messages.length; i++) items[i] = messageItem(messages[i]!, myId);
+  if (pending.length === 0) return items;
   const left = settlePending(pending, messages, myId);
   const sorted = [...left].sort((a, b) => a.created_at - b.created_at);
-  for (const p of sorted) items.push({ kind: "pending", key: `c:${p.client_msg_id}`, pending: p });
+  for (const p of sorted) items.push(pendingItem(p));
   return items;
+}
+
+/** Index of the timeline item holding the message of `seq`, or -1 (items are by seq, pending last). */
+export function itemIndexOfSeq(items: readonly TimelineItem[], seq: number): number {
+  let lo = 0;
+  let hi = items.length - 1;
+  while (hi >= 0 && items[hi]!.kind === "pending") hi--;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const it = items[mid]!;
+    const s = it.kind === "message" ? it.message.seq : Infinity;
+    if (s === seq) return mid;
+    if (s < seq) lo = mid + 1; else hi = mid - 1;
+  }
+  return -1;
+}
+
+/**
+ * Whether `next` is `prev` with items added before its first one (an older page):
+ * the case where a list keeps its scroll position from the end.
+ */
+export function isPrepend(prev: readonly TimelineItem[], next: readonly TimelineItem[]): boolean {
+  if (prev.length === 0 || next.length <= prev.length) return false;
+  const first = prev[0]!.key;
+  if (next[0]!.key === first) return false;
+  // Usually exactly where the added count puts it; a search covers a live message arriving at once.
+  const at = next.length - prev.length;
+  if (next[at]?.key === first) return true;
+  return next.findIndex((it) => it.key === first) > 0;
 }
 
 /** A conversation summary updated for a message that arrived (live, by history or by our own send). */

@@ -1,8 +1,8 @@
 import { useState } from "preact/hooks";
 import { errorText, lang, t } from "../i18n";
-import { savePrefs, store } from "./app";
+import { notice, savePrefs } from "./app";
 import { ErrorLine } from "./common";
-import { logIn } from "./session";
+import { logIn, register } from "./session";
 
 export function LangSwitch() {
   return (
@@ -34,7 +34,7 @@ export function Auth() {
     try {
       if (mode === "register") {
         if ([...password].length < 8) throw { code: "weak_password", reason: "too_short" };
-        await store().api.register(username.trim(), password, display.trim() || undefined);
+        await register(username.trim(), password, display.trim() || undefined);
       }
       await logIn(username.trim(), password);
     } catch (err) {
@@ -49,6 +49,7 @@ export function Auth() {
         <div class="auth-top"><LangSwitch /></div>
         <div class="brand"><img src="/icons/icon.svg" alt="" width="56" height="56" /><h1>{t("appName")}</h1></div>
         <p class="muted center">{t("welcome")}</p>
+        {notice.value && <p class="notice" role="alert" data-notice="auth">{notice.value}</p>}
         <form onSubmit={submit} aria-label={mode === "login" ? t("login") : t("register")}>
           <label class="field">
             <span>{t("username")}</span>

@@ -67,7 +67,7 @@ export function Contacts() {
               <li key={u.id} class="person" data-blocked={u.username}>
                 <Avatar name={u.display_name} seed={u.id} size="s" />
                 <span class="person-name">{u.display_name} <span class="muted">@{u.username}</span></span>
-                <button type="button" class="btn btn-small" onClick={() => s.api.unblock(u.id).then(() => s.refreshBlocks(), () => {})}>{t("unblock")}</button>
+                <button type="button" class="btn btn-small" onClick={() => s.contacts.unblock(u.id).catch(() => {})}>{t("unblock")}</button>
               </li>
             ))}
           </ul>
@@ -83,21 +83,16 @@ function RequestButtons(props: { id: number; kind: "incoming" | "outgoing" }) {
   const run = async (f: () => Promise<unknown>) => {
     setError(null);
     try { await f(); } catch (e) { setError(errorText(e)); }
-    await s.refreshRequests();
-    await s.refreshFriends();
   };
   return (
     <div class="request-actions">
       {props.kind === "incoming" ? (
         <>
-          <button type="button" class="btn btn-primary btn-small" onClick={() => run(async () => {
-            const f = await s.api.acceptRequest(props.id);
-            s.addConversation(await s.api.conversation(f.conversation_id));
-          })}>{t("accept")}</button>
-          <button type="button" class="btn btn-small" onClick={() => run(() => s.api.declineRequest(props.id))}>{t("decline")}</button>
+          <button type="button" class="btn btn-primary btn-small" onClick={() => run(() => s.contacts.accept(props.id))}>{t("accept")}</button>
+          <button type="button" class="btn btn-small" onClick={() => run(() => s.contacts.decline(props.id))}>{t("decline")}</button>
         </>
       ) : (
-        <button type="button" class="btn btn-small" onClick={() => run(() => s.api.cancelRequest(props.id))}>{t("cancel")}</button>
+        <button type="button" class="btn btn-small" onClick={() => run(() => s.contacts.cancel(props.id))}>{t("cancel")}</button>
       )}
       <ErrorLine error={error} />
     </div>
@@ -113,9 +108,7 @@ function FindPeople() {
     e.preventDefault();
     setError(null);
     try {
-      const r = await s.api.searchUsers(q.trim());
-      setResults(r.users);
-      s.rememberPeople(r.users);
+      setResults(await s.contacts.search(q));
     } catch (err) { setError(errorText(err)); }
   };
   return (
@@ -148,14 +141,9 @@ function SearchResult({ user }: { user: UserProfile }) {
     e.preventDefault();
     setError(null);
     try {
-      const r = await s.api.sendFriendRequest(user.id, greeting.trim());
+      const r = await s.contacts.sendRequest(user, greeting);
       setDone(r.outcome === "friends" ? t("nowFriends") : t("requestSent"));
       setOpen(false);
-      await s.refreshRequests();
-      if (r.outcome === "friends") {
-        await s.refreshFriends();
-        s.addConversation(await s.api.conversation(r.friend.conversation_id));
-      }
     } catch (err) { setError(errorText(err)); }
   };
   return (
@@ -211,9 +199,7 @@ export function FriendActions({ friend }: { friend: Friend }) {
       <form class="inline-form" onSubmit={(e) => {
         e.preventDefault();
         void run(async () => {
-          const r = remark.trim() || null;
-          await s.api.setRemark(friend.user.id, r);
-          s.friends.value = s.friends.value.map((f) => (f.user.id === friend.user.id ? { ...f, remark: r } : f));
+          await s.contacts.setRemark(friend, remark);
           setNote(t("saved"));
         });
       }}>
@@ -223,11 +209,11 @@ export function FriendActions({ friend }: { friend: Friend }) {
       </form>
       <div class="row">
         {blocked
-          ? <button type="button" class="btn btn-small" onClick={() => run(async () => { await s.api.unblock(friend.user.id); await s.refreshBlocks(); })}>{t("unblock")}</button>
-          : <button type="button" class="btn btn-small" onClick={() => run(async () => { await s.api.block(friend.user.id); await s.refreshBlocks(); })}>{t("block")}</button>}
+          ? <button type="button" class="btn btn-small" onClick={() => run(() => s.contacts.unblock(friend.user.id))}>{t("unblock")}</button>
+          : <button type="button" class="btn btn-small" onClick={() => run(() => s.contacts.block(friend.user.id))}>{t("block")}</button>}
         <ConfirmButton class="btn btn-small btn-danger" label={t("removeFriend")}
           question={t("confirmRemove", { name: friend.remark || friend.user.display_name })}
-          onConfirm={() => void run(async () => { await s.api.removeFriend(friend.user.id); await s.refreshFriends(); })} />
+          onConfirm={() => void run(() => s.contacts.remove(friend.user.id))} />
       </div>
       {note && <p class="muted" role="status">{note}</p>}
       <ErrorLine error={error} />
@@ -250,8 +236,7 @@ function NewGroup(props: { onDone(): void }) {
         onSubmit={async (ids) => {
           setError(null);
           try {
-            const c = await s.api.createGroup(name.trim(), ids);
-            s.addConversation(c);
+            const c = await s.contacts.createGroup(name, ids);
             props.onDone();
             openChat(c.id);
           } catch (e) { setError(errorText(e)); }

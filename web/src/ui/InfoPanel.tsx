@@ -65,14 +65,14 @@ function GroupInfo({ conv }: { conv: ConversationSummary }) {
       </div>
       <ErrorLine error={error} />
       {can(myRole, "rename") ? (
-        <form class="inline-form" onSubmit={(e) => { e.preventDefault(); void act(() => s.api.updateGroup(conv.id, { name: name.trim() })); }}>
+        <form class="inline-form" onSubmit={(e) => { e.preventDefault(); void act(() => s.groups.rename(conv.id, name)); }}>
           <label class="field"><span>{t("groupName")}</span>
             <input value={name} maxLength={64} required onInput={(e) => setName(e.currentTarget.value)} /></label>
           <button class="btn" type="submit" disabled={!name.trim() || name.trim() === conv.name}>{t("rename")}</button>
         </form>
       ) : null}
       {can(myRole, "announce") ? (
-        <form class="inline-form" onSubmit={(e) => { e.preventDefault(); void act(() => s.api.updateGroup(conv.id, { announcement: ann.trim() })); }}>
+        <form class="inline-form" onSubmit={(e) => { e.preventDefault(); void act(() => s.groups.announce(conv.id, ann)); }}>
           <label class="field"><span>{t("announcement")}</span>
             <textarea rows={3} value={ann} maxLength={2000} onInput={(e) => setAnn(e.currentTarget.value)} /></label>
           <button class="btn" type="submit" disabled={ann.trim() === (conv.announcement ?? "")}>{t("save")}</button>
@@ -92,10 +92,10 @@ function GroupInfo({ conv }: { conv: ConversationSummary }) {
       {inviting && (
         <FriendPicker options={invitable.map((f) => ({ id: f.user.id, name: f.remark || f.user.display_name }))}
           submitLabel={t("invite")}
-          onSubmit={(ids) => act(async () => { await s.api.invite(conv.id, ids); setInviting(false); })} />
+          onSubmit={(ids) => act(async () => { await s.groups.invite(conv.id, ids); setInviting(false); })} />
       )}
       <ConfirmButton class="btn btn-danger" label={t("leave")} question={t("confirmLeave")}
-        onConfirm={() => void act(async () => { await s.api.removeMember(conv.id, s.myId); s.forgetConversation(conv.id); go("#/"); })} />
+        onConfirm={() => void act(async () => { await s.groups.leave(conv.id); go("#/"); })} />
     </div>
   );
 }
@@ -114,18 +114,17 @@ function MemberRow(props: { m: Member; conv: ConversationSummary; act: (f: () =>
       {!isMe && (
         <span class="member-actions">
           {can(me, "setRole", m.role) && (
-            <button type="button" class="btn btn-small" onClick={() => act(() => s.api.setRole(conv.id, m.user.id, (m.role === "admin" ? "member" : "admin") as Role))}>
+            <button type="button" class="btn btn-small" onClick={() => act(() => s.groups.setRole(conv.id, m.user.id, (m.role === "admin" ? "member" : "admin") as Role))}>
               {m.role === "admin" ? t("makeMember") : t("makeAdmin")}
             </button>
           )}
           {can(me, "transfer", m.role) && (
             <ConfirmButton class="btn btn-small" label={t("transfer")} question={t("confirmTransfer", { name })}
-              onConfirm={() => void act(() => s.api.transfer(conv.id, m.user.id))} />
+              onConfirm={() => void act(() => s.groups.transfer(conv.id, m.user.id))} />
           )}
           {can(me, "kick", m.role) && (
-            <button type="button" class="btn btn-small btn-danger" onClick={() => act(() => s.api.removeMember(conv.id, m.user.id))}>
-              {t("kick")}
-            </button>
+            <ConfirmButton class="btn btn-small btn-danger" label={t("kick")} question={t("confirmKick", { name })}
+              onConfirm={() => void act(() => s.groups.kick(conv.id, m.user.id))} />
           )}
         </span>
       )}

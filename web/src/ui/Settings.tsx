@@ -2,7 +2,8 @@ import { useEffect, useState } from "preact/hooks";
 import type { Device } from "../generated/protocol";
 import { errorText, lang, t } from "../i18n";
 import { savePrefs, store, theme, type Theme } from "./app";
-import { Avatar, ErrorLine, formatListTime, formatTime } from "./common";
+import { Avatar, ConfirmButton, ErrorLine } from "./common";
+import { formatMoment } from "./format";
 import { logOut } from "./session";
 
 export function Settings() {
@@ -59,7 +60,7 @@ function ProfileForm() {
       <form class="inline-form" onSubmit={async (e) => {
         e.preventDefault();
         setError(null); setNote(null);
-        try { s.me.value = await s.api.updateMe(name.trim()); setNote(t("saved")); } catch (err) { setError(errorText(err)); }
+        try { await s.account.rename(name); setNote(t("saved")); } catch (err) { setError(errorText(err)); }
       }}>
         <label class="field"><span>{t("displayName")}</span>
           <input name="display_name" value={name} maxLength={64} onInput={(e) => setName(e.currentTarget.value)} /></label>
@@ -89,7 +90,7 @@ function Devices() {
   const s = store();
   const [devices, setDevices] = useState<Device[] | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const load = () => s.api.devices().then((r) => setDevices(r.devices), (e) => setError(errorText(e)));
+  const load = () => s.account.devices().then(setDevices, (e) => setError(errorText(e)));
   useEffect(() => { void load(); }, []);
   return (
     <section class="section" aria-labelledby="h-devices">
@@ -99,11 +100,10 @@ function Devices() {
         {(devices ?? []).map((d) => (
           <li key={d.id} class="device">
             <span class="device-main"><strong>{d.name}</strong>{d.current && <span class="muted"> ({t("thisDevice")})</span>}
-              <span class="muted small block">{formatListTime(d.last_seen_at)} {formatTime(d.last_seen_at)}</span></span>
+              <span class="muted small block">{formatMoment(d.last_seen_at)}</span></span>
             {!d.current && (
-              <button type="button" class="btn btn-small btn-danger" onClick={() => s.api.revokeDevice(d.id).then(load, (e) => setError(errorText(e)))}>
-                {t("revoke")}
-              </button>
+              <ConfirmButton class="btn btn-small btn-danger" label={t("revoke")} question={t("confirmRevoke", { name: d.name })}
+                onConfirm={() => void s.account.revoke(d.id).then(setDevices, (e) => setError(errorText(e)))} />
             )}
           </li>
         ))}
@@ -125,8 +125,8 @@ function PasswordForm() {
         e.preventDefault();
         setError(null); setNote(null);
         try {
-          if ([...newPw].length < 8) throw { code: "weak_password" };
-          await s.api.changePassword(oldPw, newPw);
+          if ([...newPw].length < 8) throw { code: "weak_password", reason: "too_short" };
+          await s.account.changePassword(oldPw, newPw);
           setOld(""); setNew(""); setNote(t("passwordChanged"));
         } catch (err) {
           setError((err as { code?: string }).code === "invalid_credentials" ? t("wrongCurrentPassword") : errorText(err));

@@ -1,5 +1,5 @@
 import { t } from "../i18n";
-import { route, store, totalUnread } from "./app";
+import { notice, route, store, totalUnread } from "./app";
 import { Avatar, Icon } from "./common";
 import { ChatList } from "./ChatList";
 import { ChatView } from "./ChatView";
@@ -9,12 +9,17 @@ import { Settings } from "./Settings";
 export function ConnBadge() {
   const s = store().conn.value;
   const text = s === "online" ? t("connOnline") : s === "connecting" ? t("connConnecting")
-    : s === "revoked" ? t("connRevoked") : t("connOffline");
+    : s === "stalled" ? t("connStalled") : s === "revoked" ? t("connRevoked") : t("connOffline");
+  const canRetry = s === "offline" || s === "connecting" || s === "stalled";
   return (
-    <button type="button" class={`conn conn-${s}`} role="status" aria-live="polite" data-state={s}
-      title={text} onClick={() => store().reconnectNow()}>
-      <span class="conn-dot" aria-hidden="true" /> <span class="conn-text">{text}</span>
-    </button>
+    <div class={`conn conn-${s}`} data-state={s}>
+      <span role="status" aria-live="polite" class="conn-status" title={text}>
+        <span class="conn-dot" aria-hidden="true" /> <span class="conn-text">{text}</span>
+      </span>
+      {canRetry && (
+        <button type="button" class="conn-retry" onClick={() => store().reconnectNow()}>{t("connRetry")}</button>
+      )}
+    </div>
   );
 }
 
@@ -41,21 +46,32 @@ export function Shell() {
           </a>
         ))}
       </nav>
-      <aside class="sidebar">
-        <header class="sidebar-head">
-          <h1 class="sidebar-title">{r.tab === "chats" ? t("chats") : r.tab === "contacts" ? t("contacts") : t("settings")}</h1>
-          <ConnBadge />
-        </header>
-        <div class="sidebar-body">
-          {r.tab === "chats" && <ChatList />}
-          {r.tab === "contacts" && <Contacts />}
-          {r.tab === "settings" && <Settings />}
-        </div>
-      </aside>
-      <main class="main">
-        {r.chatId !== null ? <ChatView key={r.chatId} id={r.chatId} info={r.info} /> : (
-          <div class="placeholder"><img src="/icons/icon.svg" alt="" width="72" height="72" /><p>{t("selectChat")}</p></div>
-        )}
+      {/* One main landmark in every layout: the phone shows one pane of it at a time. */}
+      <main class="panes">
+        <section class="sidebar" aria-labelledby="h-pane">
+          <header class="sidebar-head">
+            <h1 id="h-pane" class="sidebar-title">{r.tab === "chats" ? t("chats") : r.tab === "contacts" ? t("contacts") : t("settings")}</h1>
+            <ConnBadge />
+          </header>
+          {notice.value && (
+            <p class="notice" role="alert" data-notice="shell">
+              <span>{notice.value}</span>
+              <button type="button" class="icon-btn" aria-label={t("close")} onClick={() => { notice.value = null; }}><Icon name="close" /></button>
+            </p>
+          )}
+          <div class="sidebar-body">
+            {r.tab === "chats" && <ChatList />}
+            {r.tab === "contacts" && <Contacts />}
+            {r.tab === "settings" && <Settings />}
+          </div>
+        </section>
+        <section class="main" aria-label={t("conversation")}>
+          {/* The phone hides the list and its heading while a chat is open. */}
+          {r.chatId !== null && <h1 class="sr-only pane-heading">{t("appName")}</h1>}
+          {r.chatId !== null ? <ChatView key={r.chatId} id={r.chatId} info={r.info} /> : (
+            <div class="placeholder"><img src="/icons/icon.svg" alt="" width="72" height="72" /><p>{t("selectChat")}</p></div>
+          )}
+        </section>
       </main>
     </div>
   );

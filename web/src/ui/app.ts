@@ -11,6 +11,8 @@ export const theme = signal<Theme>("system");
 export const route = signal<Route>({ tab: "chats", chatId: null, info: false });
 export const loggedIn = signal(false);
 export const booting = signal(true);
+/** A sentence the next screen must show once: why the user was logged out, or removed. */
+export const notice = signal<string | null>(null);
 
 let storeRef: ChatStore | null = null;
 export function setStore(s: ChatStore): void { storeRef = s; }

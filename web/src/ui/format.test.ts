@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { lang } from "../i18n";
-import { dayKey, formatDay, formatListTime, formatTime, formatter } from "./format";
+import { dayKey, formatDay, formatList, formatListTime, formatMoment, formatTime, formatter } from "./format";
 
 const NOON = new Date(2026, 11, 1, 12, 0).getTime();
 const DAY = 86400_000;
@@ -45,5 +45,26 @@ describe("date formatting", () => {
     expect(formatDay(NOON - 2 * DAY, "today", "yesterday", NOON)).toContain("2026");
     expect(dayKey(NOON)).toBe(dayKey(NOON + 60_000));
     expect(dayKey(NOON)).not.toBe(dayKey(NOON + DAY));
+  });
+
+  it("says a moment once: the time today, with the day before that", () => {
+    lang.value = "en";
+    expect(formatMoment(NOON - 3600_000, NOON)).toBe(formatTime(NOON - 3600_000));
+    const lastWeek = NOON - 3 * DAY;
+    expect(formatMoment(lastWeek, NOON)).toBe(`${formatListTime(lastWeek, NOON)} ${formatTime(lastWeek)}`);
+    const longAgo = NOON - 40 * DAY;
+    const shown = formatMoment(longAgo, NOON);
+    expect(shown).toContain(formatTime(longAgo));
+    expect(shown.split(formatTime(longAgo)).length).toBe(2);
+  });
+
+  it("joins names as each language does, with no English comma in Chinese", () => {
+    lang.value = "en";
+    expect(formatList(["you", "Carol"])).toBe("you and Carol");
+    expect(formatList(["Ann", "Bob", "Carol"])).toBe("Ann, Bob, and Carol");
+    lang.value = "zh-CN";
+    const joined = formatList(["你", "Carol", "Dave"]);
+    expect(joined).not.toContain(",");
+    expect(joined).toBe("你、Carol和Dave");
   });
 });

@@ -28,6 +28,18 @@ export function formatter(style: Style): Intl.DateTimeFormat {
   return found;
 }
 
+const lists = new Map<string, Intl.ListFormat>();
+
+/** Names joined as the language joins them: "Ann, Bob and Carol", "安、鲍勃和卡罗尔". */
+export function formatList(items: readonly string[]): string {
+  let found = lists.get(lang.value);
+  if (!found) {
+    found = new Intl.ListFormat(lang.value, { style: "long", type: "conjunction" });
+    lists.set(lang.value, found);
+  }
+  return found.format(items);
+}
+
 const sameDay = (a: Date, b: Date) =>
   a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
 
@@ -41,6 +53,17 @@ export function formatListTime(ms: number, now = Date.now()): string {
   if (sameDay(d, new Date(now))) return formatTime(ms);
   if (now - ms < 6 * 86400_000) return formatter("weekday").format(d);
   return formatter("shortDate").format(d);
+}
+
+/**
+ * A moment as a person says it: "14:05" today, "Tue 14:05" this week, the date
+ * and time before that. For "last seen" and device lists, where a time alone
+ * would be ambiguous and a date alone too vague.
+ */
+export function formatMoment(ms: number, now = Date.now()): string {
+  const day = formatListTime(ms, now);
+  const time = formatTime(ms);
+  return day === time ? time : `${day} ${time}`;
 }
 
 /** The day separator of a timeline: "today", "yesterday", or the date in full. */

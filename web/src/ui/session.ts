@@ -2,7 +2,7 @@
 import { DB_NAME, openCache, memoryCache, type Cache } from "../state/cache";
 import type { Session } from "../state/store";
 import { deviceName } from "../state/text";
-import { go, loggedIn, store } from "./app";
+import { go, loggedIn, notice, savePrefs, store } from "./app";
 
 async function cache(): Promise<Cache> {
   try { return await openCache(); } catch { return memoryCache(); }
@@ -24,9 +24,15 @@ export async function resume(): Promise<boolean> {
   return true;
 }
 
+/** Creates the account; the caller logs in next. */
+export async function register(username: string, password: string, displayName?: string): Promise<void> {
+  await store().api.register(username, password, displayName);
+}
+
 export async function logIn(username: string, password: string): Promise<void> {
   const r = await store().api.login(username, password, deviceName(navigator.userAgent));
   const c = await cache();
+  notice.value = null;
   loggedIn.value = true;
   await store().start({ token: r.token, device_id: r.device_id, user: r.user }, c);
 }
@@ -37,6 +43,8 @@ export async function logOut(serverToo = true): Promise<void> {
   if (serverToo && s.token) await s.api.logout().catch(() => {});
   await s.wipe();
   try { localStorage.clear(); sessionStorage.clear(); } catch { /* nothing stored */ }
+  // Language and theme belong to the device, not the account: keep them.
+  savePrefs();
   loggedIn.value = false;
   go("#/");
 }

@@ -1,13 +1,14 @@
 import type { SystemEvent } from "../generated/protocol";
 import { t, type MessageKey } from "../i18n";
 import { store } from "./app";
+import { formatList } from "./format";
 
 /** A system event as a sentence, with names resolved (as text). */
 export function systemText(ev: SystemEvent): string {
   const n = (id: number) => (id === store().myId ? t("you") : store().nameOf(id));
   switch (ev.type) {
     case "group_created": return t("sys_group_created", { by: n(ev.by), name: ev.name });
-    case "members_added": return t("sys_members_added", { by: n(ev.by), users: ev.users.map(n).join(", ") });
+    case "members_added": return t("sys_members_added", { by: n(ev.by), users: formatList(ev.users.map(n)) });
     case "member_removed": return t("sys_member_removed", { by: n(ev.by), user: n(ev.user) });
     case "member_left": return t("sys_member_left", { user: n(ev.user) });
     case "renamed": return t("sys_renamed", { by: n(ev.by), name: ev.name });

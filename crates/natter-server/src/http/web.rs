@@ -3,9 +3,13 @@
 //! A release build embeds `web/dist` (built by `make web`); a debug build reads
 //! it from disk. Before any web build, `/` says how to build the client, so that
 //! `cargo build` alone always works.
+//!
+//! The build stores a brotli (`.br`) and a gzip (`.gz`) copy beside each text
+//! file; a browser that accepts one gets it, with `Vary: Accept-Encoding` so
+//! that caches keep the copies apart. Nothing is compressed per request.
 
 use axum::body::Body;
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use natter_protocol::ErrorCode;
 
@@ -18,7 +22,7 @@ struct WebAssets;
 
 /// Serves a file of the client, `index.html` for app routes, or a JSON
 /// `no_route` error under `/api/`.
-pub async fn serve(uri: Uri) -> Response {
+pub async fn serve(uri: Uri, headers: HeaderMap) -> Response {
     let path = uri.path().trim_start_matches('/');
     // Any case: `/API/V1/me` is an API path that does not exist, not a page.
     let api = path
@@ -28,23 +32,48 @@ pub async fn serve(uri: Uri) -> Response {
     if api {
         return ApiError::new(ErrorCode::NoRoute, "No such route.").into_response();
     }
+    let accepted = Encodings::accepted(&headers);
     let wanted = if path.is_empty() { "index.html" } else { path };
     if let Some(file) = WebAssets::get(wanted) {
-        return file_response(wanted, file);
+        return file_response(wanted, file, accepted);
     }
     // Client-side routes (no file extension) get the app shell.
     let is_route = !path.rsplit('/').next().unwrap_or_default().contains('.');
     match WebAssets::get("index.html") {
-        Some(index) if is_route => file_response("index.html", index),
+        Some(index) if is_route => file_response("index.html", index, accepted),
         Some(_) => ApiError::new(ErrorCode::NoRoute, "No such file.").into_response(),
         None if is_route => (StatusCode::OK, Html(NOT_BUILT)).into_response(),
         None => ApiError::new(ErrorCode::NoRoute, "No such file.").into_response(),
     }
 }
 
-fn file_response(path: &str, file: rust_embed::EmbeddedFile) -> Response {
+fn file_response(path: &str, file: rust_embed::EmbeddedFile, accepted: Encodings) -> Response {
     let mime = file.metadata.mimetype().to_owned();
-    let mut response = Response::new(Body::from(file.data.into_owned()));
+    let compressed = [(accepted.brotli, "br"), (accepted.gzip, "gzip")]
+        .into_iter()
+        .filter(|(accepted, _)| *accepted)
+        .find_map(|(_, coding)| {
+            let suffix = if coding == "br" { "br" } else { "gz" };
+            WebAssets::get(&format!("{path}.{suffix}")).map(|copy| (coding, copy))
+        });
+    // Only a file that has a compressed copy varies by Accept-Encoding.
+    let varies = WebAssets::get(&format!("{path}.br")).is_some()
+        || WebAssets::get(&format!("{path}.gz")).is_some();
+    let mut response = match compressed {
+        Some((coding, copy)) => {
+            let mut response = Response::new(Body::from(copy.data.into_owned()));
+            response
+                .headers_mut()
+                .insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
+            response
+        }
+        None => Response::new(Body::from(file.data.into_owned())),
+    };
+    if varies {
+        response
+            .headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
     if let Ok(value) = HeaderValue::from_str(&mime) {
         response.headers_mut().insert(header::CONTENT_TYPE, value);
     }
@@ -60,6 +89,50 @@ fn file_response(path: &str, file: rust_embed::EmbeddedFile) -> Response {
     response
 }
 
+/// The content codings a request accepts, of those the build stores.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Encodings {
+    brotli: bool,
+    gzip: bool,
+}
+
+impl Encodings {
+    /// Reads every `Accept-Encoding` header (RFC 9110 §12.5.3): a coding is
+    /// accepted when listed, or covered by `*`, with a q-value above zero.
+    fn accepted(headers: &HeaderMap) -> Self {
+        let mut listed: Vec<(String, bool)> = Vec::new();
+        for value in headers.get_all(header::ACCEPT_ENCODING) {
+            let Ok(value) = value.to_str() else { continue };
+            for item in value.split(',') {
+                let mut parts = item.split(';');
+                let coding = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+                if coding.is_empty() {
+                    continue;
+                }
+                let acceptable = parts
+                    .filter_map(|param| {
+                        let (name, value) = param.split_once('=')?;
+                        name.trim().eq_ignore_ascii_case("q").then(|| value.trim())
+                    })
+                    .next_back()
+                    .is_none_or(|q| q.parse::<f32>().is_ok_and(|q| q > 0.0));
+                listed.push((coding, acceptable));
+            }
+        }
+        let find = |name: &str| {
+            listed
+                .iter()
+                .find(|(coding, _)| coding == name)
+                .map(|(_, ok)| *ok)
+        };
+        let any = find("*").unwrap_or(false);
+        Self {
+            brotli: find("br").unwrap_or(any),
+            gzip: find("gzip").or_else(|| find("x-gzip")).unwrap_or(any),
+        }
+    }
+}
+
 const NOT_BUILT: &str = concat!(
     "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Natter</title></head>",
     "<body><h1>Natter is running</h1>",
@@ -68,3 +141,67 @@ const NOT_BUILT: &str = concat!(
     "<p>The API lives under <code>/api/v1/</code>; its description is at ",
     "<a href=\"/api/v1/openapi.json\">/api/v1/openapi.json</a>.</p></body></html>"
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accepted(values: &[&str]) -> Encodings {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append(
+                header::ACCEPT_ENCODING,
+                HeaderValue::from_str(value).expect("header"),
+            );
+        }
+        Encodings::accepted(&headers)
+    }
+
+    #[test]
+    fn browsers_get_brotli_and_gzip() {
+        let both = Encodings {
+            brotli: true,
+            gzip: true,
+        };
+        assert_eq!(accepted(&["gzip, deflate, br, zstd"]), both);
+        assert_eq!(accepted(&["gzip", "br"]), both);
+        assert_eq!(accepted(&["BR;q=0.5, GZip;q=1"]), both);
+    }
+
+    #[test]
+    fn nothing_listed_means_identity() {
+        assert_eq!(accepted(&[]), Encodings::default());
+        assert_eq!(accepted(&["identity"]), Encodings::default());
+        assert_eq!(accepted(&[""]), Encodings::default());
+    }
+
+    #[test]
+    fn a_zero_q_value_refuses_a_coding() {
+        let gzip_only = Encodings {
+            brotli: false,
+            gzip: true,
+        };
+        assert_eq!(accepted(&["br;q=0, gzip"]), gzip_only);
+        assert_eq!(accepted(&["*;q=0.1, br;q=0"]), gzip_only);
+        assert_eq!(accepted(&["gzip;q=0.0, br;q=0"]), Encodings::default());
+        assert_eq!(accepted(&["gzip;q=nonsense"]), Encodings::default());
+    }
+
+    #[test]
+    fn a_wildcard_covers_codings_not_named() {
+        assert_eq!(
+            accepted(&["*"]),
+            Encodings {
+                brotli: true,
+                gzip: true
+            }
+        );
+        assert_eq!(
+            accepted(&["x-gzip"]),
+            Encodings {
+                brotli: false,
+                gzip: true
+            }
+        );
+    }
+}
