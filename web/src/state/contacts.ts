@@ -2,15 +2,126 @@
 // new groups). Views call these and render the store's signals; only this layer
 // talks to the network. Each flow makes the fewest calls it can: the replies
 // carry what changed, and events fill in the rest.
-import type { ConversationSummary, Friend, FriendRequestOutcome, UserProfile } from "../generated/protocol";
+import { signal } from "@preact/signals";
+import type {
+  ConversationSummary, Friend, FriendRequest, FriendRequestList, FriendRequestOutcome, UserProfile,
+} from "../generated/protocol";
 import type { ChatStore } from "./store";
 
+const NO_REQUESTS: FriendRequestList = { incoming: [], outgoing: [], next: null };
+
 export class Contacts {
+  readonly friends = signal<Friend[]>([]);
+  readonly requests = signal<FriendRequestList>(NO_REQUESTS);
+  readonly blocks = signal<UserProfile[]>([]);
+  /** Profiles seen anywhere (members, friends, search), for names in groups and system messages. */
+  readonly people = signal<Record<number, UserProfile>>({});
+  private lookingUp = new Set<number>();
+
   constructor(private readonly store: ChatStore) {}
+
+  /** Forgets everything (logout). */
+  reset(): void {
+    this.friends.value = [];
+    this.requests.value = NO_REQUESTS;
+    this.blocks.value = [];
+    this.people.value = {};
+    this.lookingUp.clear();
+  }
+
+  setFriends(friends: Friend[]): void {
+    this.friends.value = [...friends].sort((a, b) => a.user.username.localeCompare(b.user.username));
+    this.rememberPeople(friends.map((f) => f.user));
+  }
+
+  addFriend(friend: Friend): void {
+    this.setFriends([...this.friends.value.filter((f) => f.user.id !== friend.user.id), friend]);
+    this.store.persistSoon();
+  }
+
+  upsertRequest(request: FriendRequest): void {
+    const { incoming, outgoing } = this.requests.value;
+    const drop = (l: FriendRequest[]) => l.filter((x) => x.id !== request.id);
+    this.requests.value = request.from.id === this.store.myId
+      ? { incoming: drop(incoming), outgoing: [request, ...drop(outgoing)], next: null }
+      : { incoming: [request, ...drop(incoming)], outgoing: drop(outgoing), next: null };
+    this.rememberPeople([request.from, request.to]);
+    this.store.persistSoon();
+  }
+
+  dropRequest(id: number): void {
+    const { incoming, outgoing } = this.requests.value;
+    this.requests.value = { incoming: incoming.filter((r) => r.id !== id), outgoing: outgoing.filter((r) => r.id !== id), next: null };
+    this.store.persistSoon();
+  }
+
+  async refreshFriends(): Promise<void> {
+    try {
+      this.setFriends((await this.store.api.friends()).friends);
+      this.store.persistSoon();
+    } catch {
+      // Offline: keep the cached list.
+    }
+  }
+
+  async refreshRequests(): Promise<void> {
+    try { this.requests.value = await this.store.api.friendRequests(); this.store.persistSoon(); } catch { /* offline */ }
+  }
+
+  async refreshBlocks(): Promise<void> {
+    try { this.blocks.value = (await this.store.api.blocks()).users; this.store.persistSoon(); } catch { /* offline */ }
+  }
+
+  rememberPeople(users: readonly UserProfile[]): void {
+    const cur = this.people.value;
+    if (users.every((u) => cur[u.id]?.display_name === u.display_name)) return;
+    const next = { ...cur };
+    for (const u of users) next[u.id] = u;
+    this.people.value = next;
+  }
+
+  /** How a user is called here: my remark for a friend, else their display name. */
+  nameOf(userId: number): string {
+    const me = this.store.me.value;
+    if (me && userId === me.id) return me.display_name;
+    const f = this.friends.value.find((x) => x.user.id === userId);
+    if (f) return f.remark || f.user.display_name;
+    const p = this.people.value[userId];
+    if (p) return p.display_name;
+    void this.lookUp(userId);
+    return `#${userId}`;
+  }
+
+  /**
+   * A friend's presence as far as this device knows it: `null` (unknown)
+   * while disconnected, since what was last heard may no longer be true.
+   */
+  presenceOf(friend: Friend | undefined): boolean | null {
+    if (!friend || this.store.conn.value !== "online") return null;
+    return friend.online;
+  }
+
+  /** A friend came online or went offline. */
+  onPresence(userId: number, online: boolean, lastSeenAt: number | null): void {
+    this.friends.value = this.friends.value.map((f) =>
+      f.user.id === userId ? { ...f, online, last_seen_at: lastSeenAt } : f);
+  }
+
+  /** A friend's new display name. */
+  onProfile(user: UserProfile): void {
+    this.friends.value = this.friends.value.map((f) => (f.user.id === user.id ? { ...f, user } : f));
+    this.rememberPeople([user]);
+  }
+
+  private async lookUp(userId: number): Promise<void> {
+    if (this.lookingUp.has(userId) || !this.store.token) return;
+    this.lookingUp.add(userId);
+    try { this.rememberPeople([await this.store.api.user(userId)]); } catch { /* stays #id */ }
+  }
 
   async search(query: string): Promise<UserProfile[]> {
     const page = await this.store.api.searchUsers(query.trim());
-    this.store.rememberPeople(page.users);
+    this.rememberPeople(page.users);
     return page.users;
   }
 
@@ -18,48 +129,48 @@ export class Contacts {
   async sendRequest(user: UserProfile, greeting: string): Promise<FriendRequestOutcome> {
     const outcome = await this.store.api.sendFriendRequest(user.id, greeting.trim());
     if (outcome.outcome === "friends") await this.befriended(outcome.friend);
-    else this.store.upsertRequest(outcome.request);
+    else this.upsertRequest(outcome.request);
     return outcome;
   }
 
   /** Accepts: two calls (the accept and, if not known yet, the conversation). */
   async accept(requestId: number): Promise<Friend> {
     const friend = await this.store.api.acceptRequest(requestId);
-    this.store.dropRequest(requestId);
+    this.dropRequest(requestId);
     await this.befriended(friend);
     return friend;
   }
 
   async decline(requestId: number): Promise<void> {
     await this.store.api.declineRequest(requestId);
-    this.store.dropRequest(requestId);
+    this.dropRequest(requestId);
   }
 
   async cancel(requestId: number): Promise<void> {
     await this.store.api.cancelRequest(requestId);
-    this.store.dropRequest(requestId);
+    this.dropRequest(requestId);
   }
 
   async setRemark(friend: Friend, remark: string): Promise<void> {
     const value = remark.trim() || null;
     await this.store.api.setRemark(friend.user.id, value);
-    this.store.friends.value = this.store.friends.value.map((f) => (f.user.id === friend.user.id ? { ...f, remark: value } : f));
+    this.friends.value = this.friends.value.map((f) => (f.user.id === friend.user.id ? { ...f, remark: value } : f));
     this.store.persistSoon();
   }
 
   async block(userId: number): Promise<void> {
     await this.store.api.block(userId);
-    await this.store.refreshBlocks();
+    await this.refreshBlocks();
   }
 
   async unblock(userId: number): Promise<void> {
     await this.store.api.unblock(userId);
-    await this.store.refreshBlocks();
+    await this.refreshBlocks();
   }
 
   async remove(userId: number): Promise<void> {
     await this.store.api.removeFriend(userId);
-    this.store.friends.value = this.store.friends.value.filter((f) => f.user.id !== userId);
+    this.friends.value = this.friends.value.filter((f) => f.user.id !== userId);
     this.store.persistSoon();
   }
 
@@ -70,7 +181,7 @@ export class Contacts {
   }
 
   private async befriended(friend: Friend): Promise<void> {
-    this.store.addFriend(friend);
+    this.addFriend(friend);
     await this.store.ensureConversation(friend.conversation_id);
   }
 }

@@ -4,7 +4,7 @@
 import { batch, signal, type Signal } from "@preact/signals";
 import type {
   ClientRequest, ConversationSummary, Event, Friend, FriendRequest, FriendRequestList, Member, Message,
-  SendMessageResponse, SyncResponse, UserEvent, UserProfile,
+  SyncResponse, UserEvent, UserProfile,
 } from "../generated/protocol";
 import type { Api } from "../net/api";
 import { ApiError } from "../net/api";
@@ -12,9 +12,10 @@ import type { ConnState, SocketHooks } from "../net/socket";
 import { Account } from "./account";
 import { Contacts } from "./contacts";
 import { Groups } from "./groups";
+import { Outbox } from "./outbox";
 import { memoryCache, type Cache } from "./cache";
 import {
-  classifyLive, contiguousTail, heldSeq, mergeMessages, newClientMsgId, settlePending, sortConversations,
+  classifyLive, contiguousTail, heldSeq, mergeMessages, sortConversations,
   summaryWithMessage, summaryWithRead, upsertConversations, type PendingSend,
 } from "./timeline";
 
@@ -48,21 +49,25 @@ const OLDER_PAGE = 100;
 /** Past this many missing messages, a timeline restarts from the newest page instead of filling. */
 const MAX_FILL_PAGES = 5;
 const TYPING_MS = 6000;
-/** Errors after which a send is worth retrying as it is. */
-const RETRYABLE = new Set(["closed", "network", "unavailable", "internal", "server_busy", "rate_limited"]);
 
 export class ChatStore {
+  /** The state and flows of each domain; views call these, not `api`. */
+  readonly contacts = new Contacts(this);
+  readonly outbox = new Outbox(this);
+  readonly groups = new Groups(this);
+  readonly account = new Account(this);
+
   readonly me = signal<UserProfile | null>(null);
   readonly conn = signal<ConnState>("offline");
   readonly conversations = signal<ConversationSummary[]>([]);
-  readonly pending = signal<PendingSend[]>([]);
-  readonly friends = signal<Friend[]>([]);
-  readonly requests = signal<FriendRequestList>({ incoming: [], outgoing: [], next: null });
-  readonly blocks = signal<UserProfile[]>([]);
+  // The domains' signals, under the names the screens have always read.
+  readonly pending = this.outbox.pending;
+  readonly friends = this.contacts.friends;
+  readonly requests = this.contacts.requests;
+  readonly blocks = this.contacts.blocks;
   /** conversation id → user id → time the indicator expires. */
   readonly typing = signal<Record<number, Record<number, number>>>({});
-  /** Profiles seen anywhere (members, friends, search), for names in groups and system messages. */
-  readonly people = signal<Record<number, UserProfile>>({});
+  readonly people = this.contacts.people;
   readonly activeId = signal<number | null>(null);
   /** Whether the chat is visible and scrolled to the bottom (so arriving messages count as read). */
   readonly viewing = signal(false);
@@ -78,7 +83,8 @@ export class ChatStore {
 
   private timelines = new Map<number, Signal<TimelineState>>();
   private memberSignals = new Map<number, Signal<Member[] | null>>();
-  private transport: Transport | null = null;
+  /** The connection; the domains send through it (outbox). */
+  transport: Transport | null = null;
   private session: Session | null = null;
   private cursor = 0;
   private appliedCursors = new Set<number>();
@@ -87,19 +93,15 @@ export class ChatStore {
   reorderWindowMs = 500;
   private readonly pendingFills = new Map<number, ReturnType<typeof setTimeout>>();
   private syncAgain = false;
-  private inFlight = new Set<string>();
   private fills = new Map<number, Promise<void>>();
   private persistTimer: ReturnType<typeof setTimeout> | null = null;
   private typingTimer: ReturnType<typeof setTimeout> | null = null;
   private lastTypingSent = new Map<number, number>();
   private stopped = false;
 
-  private cache: Cache = memoryCache();
+  /** This device's cache; the domains keep their part of it (outbox). */
+  cache: Cache = memoryCache();
 
-  /** The flows of each screen, by domain: views call these, not `api`. */
-  readonly contacts = new Contacts(this);
-  readonly groups = new Groups(this);
-  readonly account = new Account(this);
   /** Conversations being fetched, so that a reply and an event ask once. */
   private fetching = new Map<number, Promise<void>>();
 
@@ -132,10 +134,10 @@ export class ChatStore {
     batch(() => {
       if (me) this.me.value = me;
       if (convs) this.conversations.value = sortConversations(convs);
-      if (friends) this.setFriends(friends);
+      if (friends) this.contacts.setFriends(friends);
       if (requests) this.requests.value = requests;
       if (blocks) this.blocks.value = blocks;
-      this.pending.value = pending;
+      this.outbox.load(pending);
     });
     this.cursor = cursor ?? 0;
     if (this.stopped) return;
@@ -168,12 +170,9 @@ export class ChatStore {
     batch(() => {
       this.me.value = null;
       this.conversations.value = [];
-      this.pending.value = [];
-      this.friends.value = [];
-      this.requests.value = { incoming: [], outgoing: [], next: null };
-      this.blocks.value = [];
+      this.outbox.reset();
+      this.contacts.reset();
       this.typing.value = {};
-      this.people.value = {};
       this.activeId.value = null;
       this.drafts.value = {};
       this.conn.value = "offline";
@@ -241,7 +240,7 @@ export class ChatStore {
         this.api.friends(), this.api.friendRequests(), this.api.blocks(), this.api.me(),
       ]);
       batch(() => {
-        this.setFriends(friends.friends);
+        this.contacts.setFriends(friends.friends);
         this.requests.value = requests;
         this.blocks.value = blocks.users;
         this.me.value = me;
@@ -276,7 +275,7 @@ export class ChatStore {
       this.setTimeline(id, {
         messages: mergeMessages(tl.value.messages, page.messages), loaded: true, hasOlder: page.has_more,
       });
-      this.settle(page.messages);
+      this.outbox.settle(page.messages);
     } catch (e) {
       if (e instanceof ApiError && e.code === "network") return;
       throw e;
@@ -301,7 +300,7 @@ export class ChatStore {
         const page = await this.api.history(id, { limit: PAGE });
         await this.cache.putMessages(page.messages);
         this.setTimeline(id, { messages: page.messages, loaded: true, hasOlder: page.has_more });
-        this.settle(page.messages);
+        this.outbox.settle(page.messages);
         return;
       }
       const q: { after: number; before?: number; limit: number } = { after, limit: 100 };
@@ -350,10 +349,7 @@ export class ChatStore {
       case "user": this.applyUserEvent(e.event); break;
       case "read": this.onPeerRead(e.conversation_id, e.user_id, e.read_seq); break;
       case "typing": this.onTyping(e.conversation_id, e.user_id); break;
-      case "presence":
-        this.friends.value = this.friends.value.map((f) =>
-          f.user.id === e.user_id ? { ...f, online: e.online, last_seen_at: e.last_seen_at } : f);
-        break;
+      case "presence": this.contacts.onPresence(e.user_id, e.online, e.last_seen_at); break;
       case "profile": this.onProfile(e.user); break;
       default: break; // Unknown event types are ignored (protocol §2).
     }
@@ -362,10 +358,9 @@ export class ChatStore {
   /** A friend's new display name: everywhere it shows, at once. */
   private onProfile(user: UserProfile): void {
     batch(() => {
-      this.friends.value = this.friends.value.map((f) => (f.user.id === user.id ? { ...f, user } : f));
+      this.contacts.onProfile(user);
       this.conversations.value = this.conversations.value.map((c) =>
         c.peer?.id === user.id ? { ...c, peer: user, name: user.display_name } : c);
-      this.rememberPeople([user]);
     });
     this.persistSoon();
   }
@@ -425,7 +420,7 @@ export class ChatStore {
         for (const m of msgs) s = summaryWithMessage(s, m, myId);
         return s;
       }));
-      this.settle(msgs);
+      this.outbox.settle(msgs);
     });
     this.persistSoon();
   }
@@ -548,73 +543,15 @@ export class ChatStore {
 
   // ---------------------------------------------------------------- sending
 
+
   /** Shows the message at once as pending, stores it in the outbox, sends it when connected. */
   sendText(conversationId: number, text: string): PendingSend {
-    const p: PendingSend = { client_msg_id: newClientMsgId(), conversation_id: conversationId, text, created_at: Date.now() };
-    this.pending.value = [...this.pending.value, p];
-    void this.cache.putPending(p);
     this.lastTypingSent.delete(conversationId);
-    void this.trySend(p);
-    return p;
+    return this.outbox.send(conversationId, text);
   }
-
-  retrySend(clientMsgId: string): void {
-    const p = this.pending.value.find((x) => x.client_msg_id === clientMsgId);
-    if (!p) return;
-    const again = { ...p, error: null };
-    this.pending.value = this.pending.value.map((x) => (x.client_msg_id === clientMsgId ? again : x));
-    void this.trySend(again);
-  }
-
-  discardSend(clientMsgId: string): void {
-    this.pending.value = this.pending.value.filter((x) => x.client_msg_id !== clientMsgId);
-    void this.cache.deletePending(clientMsgId);
-  }
-
-  /** Resends every pending send, in order, with its original client_msg_id. */
-  async flushPending(): Promise<void> {
-    for (const p of [...this.pending.value].sort((a, b) => a.created_at - b.created_at)) {
-      if (!p.error) await this.trySend(p);
-    }
-  }
-
-  private async trySend(p: PendingSend): Promise<void> {
-    const t = this.transport;
-    if (!t || !t.isOnline || this.inFlight.has(p.client_msg_id)) return;
-    this.inFlight.add(p.client_msg_id);
-    try {
-      const r = await t.request<SendMessageResponse>({
-        type: "send", conversation_id: p.conversation_id, client_msg_id: p.client_msg_id,
-        content: { kind: "text", text: p.text },
-      });
-      // The reply carries the stored message: treat it like a message event.
-      const held = heldSeq(this.timeline(p.conversation_id).value.messages);
-      this.addMessages(p.conversation_id, [r.message]);
-      if (this.timeline(p.conversation_id).value.loaded && r.message.seq > held + 1) {
-        void this.fill(p.conversation_id, held, r.message.seq);
-      }
-    } catch (e) {
-      const code = (e as { code?: string }).code ?? "closed";
-      if (!RETRYABLE.has(code)) {
-        const failed = { ...p, error: code as PendingSend["error"] };
-        this.pending.value = this.pending.value.map((x) => (x.client_msg_id === p.client_msg_id ? failed : x));
-        void this.cache.putPending(failed);
-      }
-      // Retryable: it stays pending and goes again after the next (re)connect.
-    } finally {
-      this.inFlight.delete(p.client_msg_id);
-    }
-  }
-
-  /** Drops pending sends that these messages confirm. */
-  private settle(msgs: readonly Message[]): void {
-    const before = this.pending.value;
-    const after = settlePending(before, msgs, this.myId);
-    if (after === before) return;
-    const left = new Set(after.map((p) => p.client_msg_id));
-    for (const p of before) if (!left.has(p.client_msg_id)) void this.cache.deletePending(p.client_msg_id);
-    this.pending.value = after;
-  }
+  retrySend(clientMsgId: string): void { this.outbox.retry(clientMsgId); }
+  discardSend(clientMsgId: string): void { this.outbox.discard(clientMsgId); }
+  flushPending(): Promise<void> { return this.outbox.flush(); }
 
   /** Tells the others we are typing, at most every 3 seconds. */
   typingNow(conversationId: number): void {
@@ -663,44 +600,17 @@ export class ChatStore {
     }
   }
 
-  async refreshFriends(): Promise<void> {
-    try {
-      const r = await this.api.friends();
-      this.setFriends(r.friends);
-      this.persistSoon();
-    } catch {
-      // Offline: keep the cached list.
-    }
-  }
 
-  async refreshRequests(): Promise<void> {
-    try { this.requests.value = await this.api.friendRequests(); this.persistSoon(); } catch { /* offline */ }
-  }
-
-  async refreshBlocks(): Promise<void> {
-    try { this.blocks.value = (await this.api.blocks()).users; this.persistSoon(); } catch { /* offline */ }
-  }
-
-  addFriend(friend: Friend): void {
-    this.setFriends([...this.friends.value.filter((f) => f.user.id !== friend.user.id), friend]);
-    this.rememberPeople([friend.user]);
-    this.persistSoon();
-  }
-
-  upsertRequest(request: FriendRequest): void {
-    const { incoming, outgoing } = this.requests.value;
-    const drop = (l: FriendRequest[]) => l.filter((x) => x.id !== request.id);
-    this.requests.value = request.from.id === this.myId
-      ? { incoming: drop(incoming), outgoing: [request, ...drop(outgoing)], next: null }
-      : { incoming: [request, ...drop(incoming)], outgoing: drop(outgoing), next: null };
-    this.persistSoon();
-  }
-
-  dropRequest(id: number): void {
-    const { incoming, outgoing } = this.requests.value;
-    this.requests.value = { incoming: incoming.filter((r) => r.id !== id), outgoing: outgoing.filter((r) => r.id !== id), next: null };
-    this.persistSoon();
-  }
+  refreshFriends(): Promise<void> { return this.contacts.refreshFriends(); }
+  refreshRequests(): Promise<void> { return this.contacts.refreshRequests(); }
+  refreshBlocks(): Promise<void> { return this.contacts.refreshBlocks(); }
+  addFriend(friend: Friend): void { this.contacts.addFriend(friend); }
+  upsertRequest(request: FriendRequest): void { this.contacts.upsertRequest(request); }
+  dropRequest(id: number): void { this.contacts.dropRequest(id); }
+  rememberPeople(users: readonly UserProfile[]): void { this.contacts.rememberPeople(users); }
+  /** How a user is called here: my remark for a friend, else their display name. */
+  nameOf(userId: number): string { return this.contacts.nameOf(userId); }
+  presenceOf(friend: Friend | undefined): boolean | null { return this.contacts.presenceOf(friend); }
 
   /** Fetches a conversation the list does not hold yet (once, however many ask). */
   ensureConversation(id: number): Promise<void> {
@@ -735,46 +645,6 @@ export class ChatStore {
     this.persistSoon();
   }
 
-  rememberPeople(users: readonly UserProfile[]): void {
-    const cur = this.people.value;
-    if (users.every((u) => cur[u.id]?.display_name === u.display_name)) return;
-    const next = { ...cur };
-    for (const u of users) next[u.id] = u;
-    this.people.value = next;
-  }
-
-  /** How a user is called here: my remark for a friend, else their display name. */
-  nameOf(userId: number): string {
-    const me = this.me.value;
-    if (me && userId === me.id) return me.display_name;
-    const f = this.friends.value.find((x) => x.user.id === userId);
-    if (f) return f.remark || f.user.display_name;
-    const p = this.people.value[userId];
-    if (p) return p.display_name;
-    void this.lookUp(userId);
-    return `#${userId}`;
-  }
-
-  private lookingUp = new Set<number>();
-  private async lookUp(userId: number): Promise<void> {
-    if (this.lookingUp.has(userId) || !this.session) return;
-    this.lookingUp.add(userId);
-    try { this.rememberPeople([await this.api.user(userId)]); } catch { /* stays #id */ }
-  }
-
-  /**
-   * A friend's presence as far as this device knows it: `null` (unknown)
-   * while disconnected, since what was last heard may no longer be true.
-   */
-  presenceOf(friend: Friend | undefined): boolean | null {
-    if (!friend || this.conn.value !== "online") return null;
-    return friend.online;
-  }
-
-  private setFriends(friends: Friend[]): void {
-    this.friends.value = [...friends].sort((a, b) => a.user.username.localeCompare(b.user.username));
-    this.rememberPeople(friends.map((f) => f.user));
-  }
 
   private setTimeline(id: number, patch: Partial<TimelineState>): void {
     const s = this.timeline(id);
