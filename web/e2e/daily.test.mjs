@@ -123,6 +123,20 @@ describe("daily use", () => {
     await u.context.close();
   });
 
+  it("'last seen' says its time once", async () => {
+    const dora = await open("dora");
+    await openChatWith(dora.page, "eli");
+    const eli = await open("eli");
+    await dora.page.locator('.chat-sub[data-presence="online"]').waitFor();
+    await eli.context.close();
+    const sub = dora.page.locator('.chat-sub[data-presence="offline"]');
+    await sub.waitFor({ timeout: 20_000 });
+    const text = await sub.innerText();
+    assert.match(text, /last seen/);
+    assert.equal((text.match(/\d{1,2}:\d{2}/g) ?? []).length, 1, text);
+    await dora.context.close();
+  });
+
   it("language and theme stay after logout", async () => {
     const u = await open("dora");
     await u.page.goto("/#/settings");

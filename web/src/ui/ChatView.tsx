@@ -4,7 +4,8 @@ import type { ConversationSummary } from "../generated/protocol";
 import { t } from "../i18n";
 import { store } from "./app";
 import { conversationTitle } from "./ChatList";
-import { Avatar, formatListTime, formatTime, Icon } from "./common";
+import { Avatar, Icon } from "./common";
+import { formatMoment } from "./format";
 import { EmojiPicker } from "./EmojiPicker";
 import { InfoPanel } from "./InfoPanel";
 import { textBudget, TEXT_MAX_BYTES } from "./timeline/text";
@@ -48,7 +49,7 @@ function ChatHeader({ conv }: { conv: ConversationSummary }) {
   if (conv.kind === "group") sub = t("members", { n: conv.member_count });
   else if (friend && online === null) sub = "";
   else if (online) sub = t("online");
-  else if (friend?.last_seen_at) sub = t("lastSeen", { time: formatListTime(friend.last_seen_at) + " " + formatTime(friend.last_seen_at) });
+  else if (friend?.last_seen_at) sub = t("lastSeen", { time: formatMoment(friend.last_seen_at) });
   else sub = t("offline");
   return (
     <header class="chat-head">
