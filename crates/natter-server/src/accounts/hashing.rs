@@ -10,6 +10,7 @@
 
 use std::net::IpAddr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Instant;
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -169,11 +170,11 @@ fn worker(waiting: &Waiting) {
     // 265 MiB after 200 hashes; keeping it holds the server at 50 MiB.)
     let mut memory: Vec<Block> = Vec::new();
     loop {
-        let job = {
+        let (lane, job) = {
             let mut queue = waiting.lock();
             loop {
-                if let Some(job) = queue.jobs.pop() {
-                    break job;
+                if let Some(next) = queue.jobs.pop(Instant::now()) {
+                    break next;
                 }
                 if queue.stopped {
                     return;
@@ -194,7 +195,11 @@ fn worker(waiting: &Waiting) {
                 hash,
                 reply,
             } => {
-                let _ = reply.send(verify_with(&mut memory, password.as_bytes(), &hash));
+                let verdict = verify_with(&mut memory, password.as_bytes(), &hash);
+                if matches!(verdict, Ok(false)) {
+                    waiting.lock().jobs.failed(lane, Instant::now());
+                }
+                let _ = reply.send(verdict);
             }
         }
     }
