@@ -9,15 +9,18 @@
 //! The account must exist and be friends with whoever talks to it (from the
 //! CLI: `natter friends add echo_bot`, then, as the bot, `natter friends
 //! accept NAME`). The position it has handled is kept in the file given as
-//! the third argument ([`FileCursorStore`]): delete it to start afresh.
+//! the third argument ([`FileCursorStore`]): delete it to start afresh. Its
+//! session token is kept beside it (`<file>.token`, mode 0600), so that a
+//! restart is the same device, not a new login each time.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use natter_client::protocol::ErrorCode;
 use natter_client::protocol::accounts::LoginRequest;
 use natter_client::protocol::conversations::MessageContent;
 use natter_client::protocol::ws::Event;
-use natter_client::{Client, ConnectionEvent, FileCursorStore};
+use natter_client::{Client, ConnectionEvent, FileCursorStore, Session};
 
 /// A boxed error: the bot reports any failure and stops.
 pub type BotError = Box<dyn std::error::Error + Send + Sync>;
@@ -37,13 +40,7 @@ pub struct BotOptions {
 /// up, so that whoever started the bot knows from when it listens.
 pub async fn run(options: &BotOptions, ready: impl FnOnce()) -> Result<(), BotError> {
     let client = Client::new(&options.server)?;
-    let session = client
-        .login(&LoginRequest {
-            username: options.username.clone(),
-            password: options.password.clone(),
-            device: Some("echo bot".into()),
-        })
-        .await?;
+    let session = session(&client, options).await?;
     let me = session.user().id;
     let mut store = FileCursorStore::open(&options.position_file)?;
     let connection = session.connect_with(store.connect_options()).await?;
@@ -74,6 +71,53 @@ pub async fn run(options: &BotOptions, ready: impl FnOnce()) -> Result<(), BotEr
         store.mark_handled(&connection, &event)?;
     }
     Ok(())
+}
+
+/// Where the session token is kept: beside the position.
+pub fn token_file(options: &BotOptions) -> PathBuf {
+    let mut name = options.position_file.clone().into_os_string();
+    name.push(".token");
+    name.into()
+}
+
+/// The saved session if the server still takes its token, else a new login
+/// (saved for the next start).
+async fn session(client: &Client, options: &BotOptions) -> Result<Session, BotError> {
+    let path = token_file(options);
+    if let Ok(token) = std::fs::read_to_string(&path) {
+        match client.session_from_token(token.trim()).await {
+            Ok(session) => return Ok(session),
+            // Revoked or expired: log in again. Anything else (the server is
+            // down) is worth stopping for, not worth a new device.
+            Err(err) if err.code() == Some(ErrorCode::Unauthorized) => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
+    let session = client
+        .login(&LoginRequest {
+            username: options.username.clone(),
+            password: options.password.clone(),
+            device: Some("echo bot".into()),
+        })
+        .await?;
+    save_token(&path, session.token())?;
+    Ok(session)
+}
+
+/// Writes the token readable by its owner only, replacing the file whole.
+fn save_token(path: &Path, token: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut temporary = path.to_path_buf().into_os_string();
+    temporary.push(".tmp");
+    let temporary = PathBuf::from(temporary);
+    let mut file = std::fs::OpenOptions::new();
+    file.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+    let mut file = file.open(&temporary)?;
+    file.write_all(token.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, path)
 }
 
 /// `echo_bot SERVER USERNAME POSITION_FILE`, the password in `NATTER_PASSWORD`.

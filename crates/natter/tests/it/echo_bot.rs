@@ -91,6 +91,18 @@ async fn the_echo_bot_answers_what_came_while_it_was_down() -> anyhow::Result<()
 
     let bot = start(&options).await?;
     expect_text(&alice_events, bot_id, "echo: two, while you were away").await?;
+    // The same device as before the restart, not a new login: the test
+    // account's own session plus the bot's.
+    let devices = bot_account.devices().await?.devices;
+    assert_eq!(devices.len(), 2, "{devices:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(example::token_file(&options))?
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the token file is the owner's only");
+    }
     // And it goes on answering live.
     alice.send_text(conversation, "three").await?;
     expect_text(&alice_events, bot_id, "echo: three").await?;
