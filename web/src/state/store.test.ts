@@ -282,7 +282,7 @@ describe("contacts flows", () => {
     const bob = { id: 2, username: "bob", display_name: "Bob", created_at: 0 };
     const friend = { user: bob, remark: null, conversation_id: 7, since: 1, online: false, last_seen_at: null };
     const request = { id: 41, from: bob, to: { id: ME, username: "me", display_name: "me", created_at: 0 }, greeting: "hi", status: "pending" as const, created_at: 1, updated_at: 1 };
-    store.upsertRequest(request as never);
+    store.contacts.upsertRequest(request as never);
     const api = server.api as unknown as Record<string, unknown>;
     const asked: string[] = [];
     api["acceptRequest"] = async (id: number) => { asked.push(`accept ${id}`); return friend; };

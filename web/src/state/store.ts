@@ -3,7 +3,7 @@
 // resend pending sends with their original client_msg_id.
 import { batch, signal, type Signal } from "@preact/signals";
 import type {
-  ClientRequest, ConversationSummary, Event, Friend, FriendRequest, FriendRequestList, Member, Message,
+  ClientRequest, ConversationSummary, Event, Friend, FriendRequestList, Member, Message,
   SyncResponse, UserEvent, UserProfile,
 } from "../generated/protocol";
 import type { Api } from "../net/api";
@@ -211,7 +211,7 @@ export class ChatStore {
         this.appliedCursors = new Set([...this.appliedCursors].filter((c) => c > r.cursor));
         this.persistSoon();
       } while (this.syncAgain);
-      await this.refreshFriends();
+      await this.contacts.refreshFriends();
       const active = this.activeId.value;
       if (active !== null) void this.loadMembers(active);
       this.synced.value = true;
@@ -429,27 +429,19 @@ export class ChatStore {
     if (ev.cursor <= this.cursor || this.appliedCursors.has(ev.cursor)) return;
     this.appliedCursors.add(ev.cursor);
     const ch = ev.change;
-    const me = this.myId;
     switch (ch.type) {
       case "friend_request_received":
       case "friend_request_updated": {
         const r = ch.request;
-        const drop = (l: FriendRequest[]) => l.filter((x) => x.id !== r.id);
-        const { incoming, outgoing } = this.requests.value;
-        if (r.status === "pending") {
-          this.requests.value = r.from.id === me
-            ? { incoming, outgoing: [r, ...drop(outgoing)], next: null }
-            : { incoming: [r, ...drop(incoming)], outgoing, next: null };
-        } else {
-          this.requests.value = { incoming: drop(incoming), outgoing: drop(outgoing), next: null };
-        }
-        this.rememberPeople([r.from, r.to]);
+        if (r.status === "pending") this.contacts.upsertRequest(r);
+        else this.contacts.dropRequest(r.id);
+        this.contacts.rememberPeople([r.from, r.to]);
         break;
       }
       case "friend_added":
         // The event carries the friend; the direct conversation has no
         // conversation_joined event, so it is fetched unless known.
-        this.addFriend(ch.friend);
+        this.contacts.addFriend(ch.friend);
         void this.ensureConversation(ch.friend.conversation_id);
         break;
       case "friend_removed":
@@ -594,20 +586,13 @@ export class ChatStore {
     try {
       const r = await this.api.members(id);
       this.members(id).value = r.members;
-      this.rememberPeople(r.members.map((m) => m.user));
+      this.contacts.rememberPeople(r.members.map((m) => m.user));
     } catch {
       // Offline or not a member any more: keep what we have.
     }
   }
 
 
-  refreshFriends(): Promise<void> { return this.contacts.refreshFriends(); }
-  refreshRequests(): Promise<void> { return this.contacts.refreshRequests(); }
-  refreshBlocks(): Promise<void> { return this.contacts.refreshBlocks(); }
-  addFriend(friend: Friend): void { this.contacts.addFriend(friend); }
-  upsertRequest(request: FriendRequest): void { this.contacts.upsertRequest(request); }
-  dropRequest(id: number): void { this.contacts.dropRequest(id); }
-  rememberPeople(users: readonly UserProfile[]): void { this.contacts.rememberPeople(users); }
   /** How a user is called here: my remark for a friend, else their display name. */
   nameOf(userId: number): string { return this.contacts.nameOf(userId); }
   presenceOf(friend: Friend | undefined): boolean | null { return this.contacts.presenceOf(friend); }

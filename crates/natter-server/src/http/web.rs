@@ -49,16 +49,16 @@ pub async fn serve(uri: Uri, headers: HeaderMap) -> Response {
 
 fn file_response(path: &str, file: rust_embed::EmbeddedFile, accepted: Encodings) -> Response {
     let mime = file.metadata.mimetype().to_owned();
-    let compressed = [(accepted.brotli, "br"), (accepted.gzip, "gzip")]
-        .into_iter()
-        .filter(|(accepted, _)| *accepted)
-        .find_map(|(_, coding)| {
-            let suffix = if coding == "br" { "br" } else { "gz" };
-            WebAssets::get(&format!("{path}.{suffix}")).map(|copy| (coding, copy))
-        });
-    // Only a file that has a compressed copy varies by Accept-Encoding.
-    let varies = WebAssets::get(&format!("{path}.br")).is_some()
-        || WebAssets::get(&format!("{path}.gz")).is_some();
+    // Each copy is looked up once (a debug build reads it from disk): it
+    // decides both what is sent and whether the answer varies.
+    let brotli = WebAssets::get(&format!("{path}.br"));
+    let gzip = WebAssets::get(&format!("{path}.gz"));
+    let varies = brotli.is_some() || gzip.is_some();
+    let compressed = match (brotli, gzip) {
+        (Some(copy), _) if accepted.brotli => Some(("br", copy)),
+        (_, Some(copy)) if accepted.gzip => Some(("gzip", copy)),
+        _ => None,
+    };
     let mut response = match compressed {
         Some((coding, copy)) => {
             let mut response = Response::new(Body::from(copy.data.into_owned()));
