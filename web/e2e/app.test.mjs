@@ -363,7 +363,7 @@ describe("long history", () => {
     const bubble = (n) => page.locator(".msg .text", { hasText: new RegExp(`^history message ${n}$`) });
     // Let the opening scroll to the newest message settle (rows are measured as they mount).
     await page.waitForTimeout(300);
-    // The newest 50 come first (81–130); older pages hold 100 (store.ts OLDER_PAGE).
+    // The newest 50 come first (81–130); older pages hold 100 (state/timelines.ts OLDER_PAGE).
     for (let first = 81; first > 1; first = Math.max(1, first - 100)) {
       await page.locator(".timeline").evaluate((el) => { el.scrollTop = 0; });
       await bubble(first - 1).waitFor({ state: "attached" });

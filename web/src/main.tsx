@@ -4,10 +4,10 @@ import { lang, t } from "./i18n";
 import { Api } from "./net/api";
 import { Socket } from "./net/socket";
 import { ChatStore } from "./state/store";
-import { booting, loadPrefs, loggedIn, notice, parseHash, route, setStore, store, theme, totalUnread } from "./ui/app";
 import { Auth } from "./ui/Auth";
-import { logOut, resume } from "./ui/session";
 import { Shell } from "./ui/Shell";
+import { booting, loadPrefs, loggedIn, notice, parseHash, route, setStore, theme } from "./vm/app";
+import { logOut, resume } from "./vm/session";
 import "./styles.css";
 
 function App() {
@@ -28,8 +28,8 @@ chat.onRemoved = (name) => { notice.value = t("noticeRemoved", { name }); };
 loadPrefs();
 route.value = parseHash(location.hash);
 addEventListener("hashchange", () => { route.value = parseHash(location.hash); });
-addEventListener("online", () => chat.reconnectNow());
-addEventListener("offline", () => chat.checkConnection());
+addEventListener("online", () => chat.session.reconnectNow());
+addEventListener("offline", () => chat.session.checkConnection());
 
 effect(() => {
   document.documentElement.lang = lang.value;
@@ -41,14 +41,14 @@ matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => { th
 
 // Title badge: the number of unread messages, while logged in.
 effect(() => {
-  const n = loggedIn.value ? totalUnread.value : 0;
+  const n = loggedIn.value ? chat.conversations.unreadTotal.value : 0;
   document.title = n > 0 ? `(${n > 99 ? "99+" : n}) ${t("appName")}` : t("appName");
 });
 
 // Keep the active conversation in the store, for the read logic.
 effect(() => {
   const id = route.value.chatId;
-  if (id === null) chat.activeId.value = null;
+  if (id === null) chat.conversations.activeId.value = null;
 });
 
 // Desktop notifications for new messages while the tab is in the background.
@@ -56,7 +56,7 @@ chat.onIncoming = (m) => {
   if (document.visibilityState === "visible") return;
   if (typeof Notification === "undefined" || Notification.permission !== "granted") return;
   if (m.content.kind !== "text") return;
-  const name = store().nameOf(m.sender_id);
+  const name = chat.contacts.nameOf(m.sender_id);
   try {
     const n = new Notification(t("newMessageFrom", { name }), { body: m.content.text.slice(0, 140), tag: `natter-${m.conversation_id}` });
     n.onclick = () => { focus(); location.hash = `#/chat/${m.conversation_id}`; n.close(); };

@@ -85,3 +85,24 @@ export function memoryCache(): Cache {
     async destroy() { kv.clear(); msgs.clear(); outbox.clear(); },
   };
 }
+
+/** Where a session's cache lives on this device; the root asks it at login and on reload. */
+export interface DeviceStorage {
+  /** Whether a cache may exist (so a reload without one never creates the database). */
+  exists(): Promise<boolean>;
+  open(): Promise<Cache>;
+}
+
+/** IndexedDB, or memory where the browser refuses it (private modes). */
+export const browserStorage: DeviceStorage = {
+  async exists() {
+    try {
+      return (await indexedDB.databases()).some((d) => d.name === DB_NAME);
+    } catch {
+      return true; // databases() unsupported: open and look.
+    }
+  },
+  async open() {
+    try { return await openCache(); } catch { return memoryCache(); }
+  },
+};

@@ -1,12 +1,13 @@
-// Contacts: the flows of the Contacts screen (search, requests, friends, blocks,
-// new groups). Views call these and render the store's signals; only this layer
-// talks to the network. Each flow makes the fewest calls it can: the replies
-// carry what changed, and events fill in the rest.
-import { signal } from "@preact/signals";
+// Contacts: friends, requests, blocks and the people seen anywhere, with the
+// flows that change them (search, requests, remarks, blocks, new groups). Each
+// flow makes the fewest calls it can: the replies carry what changed, and
+// events fill in the rest.
+import { batch, signal } from "@preact/signals";
 import type {
   ConversationSummary, Friend, FriendRequest, FriendRequestList, FriendRequestOutcome, UserProfile,
 } from "../generated/protocol";
-import type { ChatStore } from "./store";
+import type { Conversations } from "./conversations";
+import type { Session } from "./session";
 
 const NO_REQUESTS: FriendRequestList = { incoming: [], outgoing: [], next: null };
 
@@ -18,7 +19,34 @@ export class Contacts {
   readonly people = signal<Record<number, UserProfile>>({});
   private lookingUp = new Set<number>();
 
-  constructor(private readonly store: ChatStore) {}
+  constructor(private readonly session: Session, private readonly conversations: Conversations) {
+    session.persist("friends", () => this.friends.value);
+    session.persist("requests", () => this.requests.value);
+    session.persist("blocks", () => this.blocks.value);
+  }
+
+  async restore(): Promise<() => void> {
+    const cache = this.session.cache;
+    const [friends, requests, blocks] = await Promise.all([
+      cache.get<Friend[]>("friends"), cache.get<FriendRequestList>("requests"), cache.get<UserProfile[]>("blocks"),
+    ]);
+    return () => {
+      if (friends) this.setFriends(friends);
+      if (requests) this.requests.value = requests;
+      if (blocks) this.blocks.value = blocks;
+    };
+  }
+
+  /** All three lists from the server (a reset sync). */
+  async reload(): Promise<void> {
+    const api = this.session.api;
+    const [friends, requests, blocks] = await Promise.all([api.friends(), api.friendRequests(), api.blocks()]);
+    batch(() => {
+      this.setFriends(friends.friends);
+      this.requests.value = requests;
+      this.blocks.value = blocks.users;
+    });
+  }
 
   /** Forgets everything (logout). */
   reset(): void {
@@ -36,40 +64,48 @@ export class Contacts {
 
   addFriend(friend: Friend): void {
     this.setFriends([...this.friends.value.filter((f) => f.user.id !== friend.user.id), friend]);
-    this.store.persistSoon();
+    this.session.persistSoon();
+  }
+
+  dropFriend(userId: number): void {
+    this.friends.value = this.friends.value.filter((f) => f.user.id !== userId);
+  }
+
+  noteRemark(userId: number, remark: string | null): void {
+    this.friends.value = this.friends.value.map((f) => (f.user.id === userId ? { ...f, remark } : f));
   }
 
   upsertRequest(request: FriendRequest): void {
     const { incoming, outgoing } = this.requests.value;
     const drop = (l: FriendRequest[]) => l.filter((x) => x.id !== request.id);
-    this.requests.value = request.from.id === this.store.myId
+    this.requests.value = request.from.id === this.session.myId
       ? { incoming: drop(incoming), outgoing: [request, ...drop(outgoing)], next: null }
       : { incoming: [request, ...drop(incoming)], outgoing: drop(outgoing), next: null };
     this.rememberPeople([request.from, request.to]);
-    this.store.persistSoon();
+    this.session.persistSoon();
   }
 
   dropRequest(id: number): void {
     const { incoming, outgoing } = this.requests.value;
     this.requests.value = { incoming: incoming.filter((r) => r.id !== id), outgoing: outgoing.filter((r) => r.id !== id), next: null };
-    this.store.persistSoon();
+    this.session.persistSoon();
   }
 
   async refreshFriends(): Promise<void> {
     try {
-      this.setFriends((await this.store.api.friends()).friends);
-      this.store.persistSoon();
+      this.setFriends((await this.session.api.friends()).friends);
+      this.session.persistSoon();
     } catch {
       // Offline: keep the cached list.
     }
   }
 
   async refreshRequests(): Promise<void> {
-    try { this.requests.value = await this.store.api.friendRequests(); this.store.persistSoon(); } catch { /* offline */ }
+    try { this.requests.value = await this.session.api.friendRequests(); this.session.persistSoon(); } catch { /* offline */ }
   }
 
   async refreshBlocks(): Promise<void> {
-    try { this.blocks.value = (await this.store.api.blocks()).users; this.store.persistSoon(); } catch { /* offline */ }
+    try { this.blocks.value = (await this.session.api.blocks()).users; this.session.persistSoon(); } catch { /* offline */ }
   }
 
   rememberPeople(users: readonly UserProfile[]): void {
@@ -82,7 +118,7 @@ export class Contacts {
 
   /** How a user is called here: my remark for a friend, else their display name. */
   nameOf(userId: number): string {
-    const me = this.store.me.value;
+    const me = this.session.me.value;
     if (me && userId === me.id) return me.display_name;
     const f = this.friends.value.find((x) => x.user.id === userId);
     if (f) return f.remark || f.user.display_name;
@@ -97,7 +133,7 @@ export class Contacts {
    * while disconnected, since what was last heard may no longer be true.
    */
   presenceOf(friend: Friend | undefined): boolean | null {
-    if (!friend || this.store.conn.value !== "online") return null;
+    if (!friend || this.session.conn.value !== "online") return null;
     return friend.online;
   }
 
@@ -114,20 +150,20 @@ export class Contacts {
   }
 
   private async lookUp(userId: number): Promise<void> {
-    if (this.lookingUp.has(userId) || !this.store.token) return;
+    if (this.lookingUp.has(userId) || !this.session.token) return;
     this.lookingUp.add(userId);
-    try { this.rememberPeople([await this.store.api.user(userId)]); } catch { /* stays #id */ }
+    try { this.rememberPeople([await this.session.api.user(userId)]); } catch { /* stays #id */ }
   }
 
   async search(query: string): Promise<UserProfile[]> {
-    const page = await this.store.api.searchUsers(query.trim());
+    const page = await this.session.api.searchUsers(query.trim());
     this.rememberPeople(page.users);
     return page.users;
   }
 
   /** Sends a request; if they had asked already, that makes friends at once. */
   async sendRequest(user: UserProfile, greeting: string): Promise<FriendRequestOutcome> {
-    const outcome = await this.store.api.sendFriendRequest(user.id, greeting.trim());
+    const outcome = await this.session.api.sendFriendRequest(user.id, greeting.trim());
     if (outcome.outcome === "friends") await this.befriended(outcome.friend);
     else this.upsertRequest(outcome.request);
     return outcome;
@@ -135,53 +171,53 @@ export class Contacts {
 
   /** Accepts: two calls (the accept and, if not known yet, the conversation). */
   async accept(requestId: number): Promise<Friend> {
-    const friend = await this.store.api.acceptRequest(requestId);
+    const friend = await this.session.api.acceptRequest(requestId);
     this.dropRequest(requestId);
     await this.befriended(friend);
     return friend;
   }
 
   async decline(requestId: number): Promise<void> {
-    await this.store.api.declineRequest(requestId);
+    await this.session.api.declineRequest(requestId);
     this.dropRequest(requestId);
   }
 
   async cancel(requestId: number): Promise<void> {
-    await this.store.api.cancelRequest(requestId);
+    await this.session.api.cancelRequest(requestId);
     this.dropRequest(requestId);
   }
 
   async setRemark(friend: Friend, remark: string): Promise<void> {
     const value = remark.trim() || null;
-    await this.store.api.setRemark(friend.user.id, value);
-    this.friends.value = this.friends.value.map((f) => (f.user.id === friend.user.id ? { ...f, remark: value } : f));
-    this.store.persistSoon();
+    await this.session.api.setRemark(friend.user.id, value);
+    this.noteRemark(friend.user.id, value);
+    this.session.persistSoon();
   }
 
   async block(userId: number): Promise<void> {
-    await this.store.api.block(userId);
+    await this.session.api.block(userId);
     await this.refreshBlocks();
   }
 
   async unblock(userId: number): Promise<void> {
-    await this.store.api.unblock(userId);
+    await this.session.api.unblock(userId);
     await this.refreshBlocks();
   }
 
   async remove(userId: number): Promise<void> {
-    await this.store.api.removeFriend(userId);
-    this.friends.value = this.friends.value.filter((f) => f.user.id !== userId);
-    this.store.persistSoon();
+    await this.session.api.removeFriend(userId);
+    this.dropFriend(userId);
+    this.session.persistSoon();
   }
 
   async createGroup(name: string, memberIds: number[]): Promise<ConversationSummary> {
-    const group = await this.store.api.createGroup(name.trim(), memberIds);
-    this.store.addConversation(group);
+    const group = await this.session.api.createGroup(name.trim(), memberIds);
+    this.conversations.add(group);
     return group;
   }
 
   private async befriended(friend: Friend): Promise<void> {
     this.addFriend(friend);
-    await this.store.ensureConversation(friend.conversation_id);
+    await this.conversations.ensure(friend.conversation_id);
   }
 }

@@ -3,8 +3,8 @@
 // reconnect, so that a message is stored once whatever the network did.
 import { signal } from "@preact/signals";
 import type { Message, SendMessageResponse } from "../generated/protocol";
-import type { ChatStore } from "./store";
-import { heldSeq, newClientMsgId, settlePending, type PendingSend } from "./timeline";
+import type { Session } from "./session";
+import { newClientMsgId, settlePending, type PendingSend } from "./timeline";
 
 /** Errors after which a send is worth retrying as it is. */
 const RETRYABLE = new Set(["closed", "network", "unavailable", "internal", "server_busy", "rate_limited"]);
@@ -12,11 +12,16 @@ const RETRYABLE = new Set(["closed", "network", "unavailable", "internal", "serv
 export class Outbox {
   readonly pending = signal<PendingSend[]>([]);
   private inFlight = new Set<string>();
+  /** The server stored a send: its reply carries the message, which the timeline takes like a live one. */
+  onStored: (m: Message) => void = () => {};
 
-  constructor(private readonly store: ChatStore) {}
+  constructor(private readonly session: Session) {}
 
   /** What the cache held at start. */
-  load(pending: PendingSend[]): void { this.pending.value = pending; }
+  async restore(): Promise<() => void> {
+    const pending = await this.session.cache.allPending();
+    return () => { this.pending.value = pending; };
+  }
 
   reset(): void {
     this.pending.value = [];
@@ -27,7 +32,7 @@ export class Outbox {
   send(conversationId: number, text: string): PendingSend {
     const p: PendingSend = { client_msg_id: newClientMsgId(), conversation_id: conversationId, text, created_at: Date.now() };
     this.pending.value = [...this.pending.value, p];
-    void this.store.cache.putPending(p);
+    void this.session.cache.putPending(p);
     void this.trySend(p);
     return p;
   }
@@ -42,7 +47,7 @@ export class Outbox {
 
   discard(clientMsgId: string): void {
     this.pending.value = this.pending.value.filter((x) => x.client_msg_id !== clientMsgId);
-    void this.store.cache.deletePending(clientMsgId);
+    void this.session.cache.deletePending(clientMsgId);
   }
 
   /** Resends every pending send, in order, with its original client_msg_id. */
@@ -55,15 +60,15 @@ export class Outbox {
   /** Drops pending sends that these messages confirm. */
   settle(msgs: readonly Message[]): void {
     const before = this.pending.value;
-    const after = settlePending(before, msgs, this.store.myId);
+    const after = settlePending(before, msgs, this.session.myId);
     if (after === before) return;
     const left = new Set(after.map((p) => p.client_msg_id));
-    for (const p of before) if (!left.has(p.client_msg_id)) void this.store.cache.deletePending(p.client_msg_id);
+    for (const p of before) if (!left.has(p.client_msg_id)) void this.session.cache.deletePending(p.client_msg_id);
     this.pending.value = after;
   }
 
   private async trySend(p: PendingSend): Promise<void> {
-    const t = this.store.transport;
+    const t = this.session.transport;
     if (!t || !t.isOnline || this.inFlight.has(p.client_msg_id)) return;
     this.inFlight.add(p.client_msg_id);
     try {
@@ -71,19 +76,13 @@ export class Outbox {
         type: "send", conversation_id: p.conversation_id, client_msg_id: p.client_msg_id,
         content: { kind: "text", text: p.text },
       });
-      // The reply carries the stored message: treat it like a message event.
-      const timeline = this.store.timeline(p.conversation_id);
-      const held = heldSeq(timeline.value.messages);
-      this.store.addMessages(p.conversation_id, [r.message]);
-      if (timeline.value.loaded && r.message.seq > held + 1) {
-        void this.store.fill(p.conversation_id, held, r.message.seq);
-      }
+      this.onStored(r.message);
     } catch (e) {
       const code = (e as { code?: string }).code ?? "closed";
       if (!RETRYABLE.has(code)) {
         const failed = { ...p, error: code as PendingSend["error"] };
         this.pending.value = this.pending.value.map((x) => (x.client_msg_id === p.client_msg_id ? failed : x));
-        void this.store.cache.putPending(failed);
+        void this.session.cache.putPending(failed);
       }
       // Retryable: it stays pending and goes again after the next (re)connect.
     } finally {

@@ -1,8 +1,8 @@
-import { useState } from "preact/hooks";
-import { errorText, lang, t } from "../i18n";
-import { notice, savePrefs } from "./app";
+import { useMemo, useState } from "preact/hooks";
+import { lang, t } from "../i18n";
+import { notice, savePrefs } from "../vm/app";
+import { AuthViewModel } from "../vm/auth";
 import { ErrorLine } from "./common";
-import { logIn, register } from "./session";
 
 export function LangSwitch() {
   return (
@@ -20,27 +20,15 @@ export function LangSwitch() {
 }
 
 export function Auth() {
-  const [mode, setMode] = useState<"login" | "register">("login");
+  const vm = useMemo(() => new AuthViewModel(), []);
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
   const [display, setDisplay] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const mode = vm.mode.value;
 
-  const submit = async (e: Event) => {
+  const submit = (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      if (mode === "register") {
-        if ([...password].length < 8) throw { code: "weak_password", reason: "too_short" };
-        await register(username.trim(), password, display.trim() || undefined);
-      }
-      await logIn(username.trim(), password);
-    } catch (err) {
-      setError(errorText(err));
-      setBusy(false);
-    }
+    void vm.submit({ username, password, displayName: display });
   };
 
   return (
@@ -69,13 +57,13 @@ export function Auth() {
               autocomplete={mode === "login" ? "current-password" : "new-password"}
               value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
           </label>
-          <ErrorLine error={error} />
-          <button class="btn btn-primary btn-block" type="submit" disabled={busy}>
+          <ErrorLine error={vm.error.value} />
+          <button class="btn btn-primary btn-block" type="submit" disabled={vm.busy.value}>
             {mode === "login" ? t("login") : t("register")}
           </button>
         </form>
         <button class="btn btn-link btn-block" type="button"
-          onClick={() => { setMode(mode === "login" ? "register" : "login"); setError(null); }}>
+          onClick={() => vm.toggleMode()}>
           {mode === "login" ? t("noAccount") : t("haveAccount")}
         </button>
       </div>

@@ -1,17 +1,21 @@
-import { useState } from "preact/hooks";
+import { useMemo, useState } from "preact/hooks";
 import type { Friend, UserProfile } from "../generated/protocol";
 import { errorText, t } from "../i18n";
-import { openChat, store } from "./app";
+import { openChat, store } from "../vm/app";
+import { ContactsViewModel, friendName, FriendViewModel } from "../vm/contacts";
 import { Avatar, ConfirmButton, ErrorLine, formatListTime, Icon } from "./common";
 import { FriendPicker } from "./InfoPanel";
 
 export function Contacts() {
-  const s = store();
-  const { incoming, outgoing } = s.requests.value;
+  const vm = useMemo(() => new ContactsViewModel(store()), []);
+  const incoming = vm.incoming.value;
+  const outgoing = vm.outgoing.value;
+  const friends = vm.friends.value;
+  const blocks = vm.blocks.value;
   const [creating, setCreating] = useState(false);
   return (
     <div class="contacts">
-      <FindPeople />
+      <FindPeople vm={vm} />
       {incoming.length > 0 && (
         <section class="section" aria-labelledby="h-in">
           <h2 id="h-in" class="section-title">{t("incoming")} <span class="badge">{incoming.length}</span></h2>
@@ -23,7 +27,7 @@ export function Contacts() {
                   <strong>{r.from.display_name}</strong> <span class="muted">@{r.from.username}</span>
                   {r.greeting && <p class="greeting pre">{r.greeting}</p>}
                 </div>
-                <RequestButtons id={r.id} kind="incoming" />
+                <RequestButtons vm={vm} id={r.id} kind="incoming" />
               </li>
             ))}
           </ul>
@@ -40,7 +44,7 @@ export function Contacts() {
                   <strong>{r.to.display_name}</strong> <span class="muted">@{r.to.username}</span>
                   {r.greeting && <p class="greeting pre">{r.greeting}</p>}
                 </div>
-                <RequestButtons id={r.id} kind="outgoing" />
+                <RequestButtons vm={vm} id={r.id} kind="outgoing" />
               </li>
             ))}
           </ul>
@@ -53,21 +57,21 @@ export function Contacts() {
             <Icon name="plus" /> {t("newGroup")}
           </button>
         </div>
-        {creating && <NewGroup onDone={() => setCreating(false)} />}
-        {s.friends.value.length === 0 && <p class="muted empty">{t("noFriends")}</p>}
+        {creating && <NewGroup vm={vm} onDone={() => setCreating(false)} />}
+        {friends.length === 0 && <p class="muted empty">{t("noFriends")}</p>}
         <ul class="plain-list">
-          {s.friends.value.map((f) => <FriendRow key={f.user.id} friend={f} />)}
+          {friends.map((f) => <FriendRow key={f.user.id} friend={f} />)}
         </ul>
       </section>
-      {s.blocks.value.length > 0 && (
+      {blocks.length > 0 && (
         <section class="section" aria-labelledby="h-blocked">
           <h2 id="h-blocked" class="section-title">{t("blocked")}</h2>
           <ul class="plain-list">
-            {s.blocks.value.map((u) => (
+            {blocks.map((u) => (
               <li key={u.id} class="person" data-blocked={u.username}>
                 <Avatar name={u.display_name} seed={u.id} size="s" />
                 <span class="person-name">{u.display_name} <span class="muted">@{u.username}</span></span>
-                <button type="button" class="btn btn-small" onClick={() => s.contacts.unblock(u.id).catch(() => {})}>{t("unblock")}</button>
+                <button type="button" class="btn btn-small" onClick={() => vm.unblock(u.id).catch(() => {})}>{t("unblock")}</button>
               </li>
             ))}
           </ul>
@@ -77,8 +81,8 @@ export function Contacts() {
   );
 }
 
-function RequestButtons(props: { id: number; kind: "incoming" | "outgoing" }) {
-  const s = store();
+function RequestButtons(props: { vm: ContactsViewModel; id: number; kind: "incoming" | "outgoing" }) {
+  const { vm } = props;
   const [error, setError] = useState<string | null>(null);
   const run = async (f: () => Promise<unknown>) => {
     setError(null);
@@ -88,19 +92,18 @@ function RequestButtons(props: { id: number; kind: "incoming" | "outgoing" }) {
     <div class="request-actions">
       {props.kind === "incoming" ? (
         <>
-          <button type="button" class="btn btn-primary btn-small" onClick={() => run(() => s.contacts.accept(props.id))}>{t("accept")}</button>
-          <button type="button" class="btn btn-small" onClick={() => run(() => s.contacts.decline(props.id))}>{t("decline")}</button>
+          <button type="button" class="btn btn-primary btn-small" onClick={() => run(() => vm.accept(props.id))}>{t("accept")}</button>
+          <button type="button" class="btn btn-small" onClick={() => run(() => vm.decline(props.id))}>{t("decline")}</button>
         </>
       ) : (
-        <button type="button" class="btn btn-small" onClick={() => run(() => s.contacts.cancel(props.id))}>{t("cancel")}</button>
+        <button type="button" class="btn btn-small" onClick={() => run(() => vm.cancel(props.id))}>{t("cancel")}</button>
       )}
       <ErrorLine error={error} />
     </div>
   );
 }
 
-function FindPeople() {
-  const s = store();
+function FindPeople({ vm }: { vm: ContactsViewModel }) {
   const [q, setQ] = useState("");
   const [results, setResults] = useState<UserProfile[] | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -108,7 +111,7 @@ function FindPeople() {
     e.preventDefault();
     setError(null);
     try {
-      setResults(await s.contacts.search(q));
+      setResults(await vm.search(q));
     } catch (err) { setError(errorText(err)); }
   };
   return (
@@ -122,26 +125,25 @@ function FindPeople() {
       <ErrorLine error={error} />
       {results && (
         <ul class="plain-list">
-          {results.map((u) => <SearchResult key={u.id} user={u} />)}
+          {results.map((u) => <SearchResult key={u.id} user={u} vm={vm} />)}
         </ul>
       )}
     </section>
   );
 }
 
-function SearchResult({ user }: { user: UserProfile }) {
-  const s = store();
+function SearchResult({ user, vm }: { user: UserProfile; vm: ContactsViewModel }) {
   const [open, setOpen] = useState(false);
-  const [greeting, setGreeting] = useState(t("greetingDefault", { name: s.me.value?.display_name ?? "" }));
+  const [greeting, setGreeting] = useState(t("greetingDefault", { name: vm.myName.value }));
   const [done, setDone] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const isMe = user.id === s.myId;
-  const friend = s.friends.value.find((f) => f.user.id === user.id);
+  const isMe = vm.isMe(user.id);
+  const friend = vm.friendOf(user.id);
   const send = async (e: Event) => {
     e.preventDefault();
     setError(null);
     try {
-      const r = await s.contacts.sendRequest(user, greeting);
+      const r = await vm.sendRequest(user, greeting);
       setDone(r.outcome === "friends" ? t("nowFriends") : t("requestSent"));
       setOpen(false);
     } catch (err) { setError(errorText(err)); }
@@ -167,9 +169,10 @@ function SearchResult({ user }: { user: UserProfile }) {
 }
 
 function FriendRow({ friend }: { friend: Friend }) {
+  const vm = useMemo(() => new FriendViewModel(store(), friend.user.id), [friend.user.id]);
   const [open, setOpen] = useState(false);
-  const name = friend.remark || friend.user.display_name;
-  const online = store().presenceOf(friend);
+  const name = friendName(friend);
+  const online = vm.online.value;
   return (
     <li class="friend" data-user={friend.user.username} data-online={online === null ? "unknown" : online ? "true" : "false"}>
       <button type="button" class="friend-btn" aria-expanded={open} onClick={() => setOpen(!open)}>
@@ -183,11 +186,11 @@ function FriendRow({ friend }: { friend: Friend }) {
 }
 
 export function FriendActions({ friend }: { friend: Friend }) {
-  const s = store();
+  const vm = useMemo(() => new FriendViewModel(store(), friend.user.id), [friend.user.id]);
   const [remark, setRemark] = useState(friend.remark ?? "");
   const [error, setError] = useState<string | null>(null);
   const [note, setNote] = useState<string | null>(null);
-  const blocked = s.blocks.value.some((u) => u.id === friend.user.id);
+  const blocked = vm.blocked.value;
   const run = async (f: () => Promise<unknown>) => {
     setError(null);
     setNote(null);
@@ -199,7 +202,7 @@ export function FriendActions({ friend }: { friend: Friend }) {
       <form class="inline-form" onSubmit={(e) => {
         e.preventDefault();
         void run(async () => {
-          await s.contacts.setRemark(friend, remark);
+          await vm.setRemark(remark);
           setNote(t("saved"));
         });
       }}>
@@ -209,11 +212,11 @@ export function FriendActions({ friend }: { friend: Friend }) {
       </form>
       <div class="row">
         {blocked
-          ? <button type="button" class="btn btn-small" onClick={() => run(() => s.contacts.unblock(friend.user.id))}>{t("unblock")}</button>
-          : <button type="button" class="btn btn-small" onClick={() => run(() => s.contacts.block(friend.user.id))}>{t("block")}</button>}
+          ? <button type="button" class="btn btn-small" onClick={() => run(() => vm.unblock())}>{t("unblock")}</button>
+          : <button type="button" class="btn btn-small" onClick={() => run(() => vm.block())}>{t("block")}</button>}
         <ConfirmButton class="btn btn-small btn-danger" label={t("removeFriend")}
-          question={t("confirmRemove", { name: friend.remark || friend.user.display_name })}
-          onConfirm={() => void run(() => s.contacts.remove(friend.user.id))} />
+          question={t("confirmRemove", { name: friendName(friend) })}
+          onConfirm={() => void run(() => vm.remove())} />
       </div>
       {note && <p class="muted" role="status">{note}</p>}
       <ErrorLine error={error} />
@@ -221,14 +224,14 @@ export function FriendActions({ friend }: { friend: Friend }) {
   );
 }
 
-function NewGroup(props: { onDone(): void }) {
-  const s = store();
+function NewGroup(props: { vm: ContactsViewModel; onDone(): void }) {
+  const { vm } = props;
   const [name, setName] = useState("");
   const [error, setError] = useState<string | null>(null);
   return (
     <div class="new-group">
       <FriendPicker
-        options={s.friends.value.map((f) => ({ id: f.user.id, name: f.remark || f.user.display_name }))}
+        options={vm.friendOptions.value}
         submitLabel={t("create")}
         needOne={false}
         extra={<label class="field"><span>{t("groupName")}</span>
@@ -236,7 +239,7 @@ function NewGroup(props: { onDone(): void }) {
         onSubmit={async (ids) => {
           setError(null);
           try {
-            const c = await s.contacts.createGroup(name, ids);
+            const c = await vm.createGroup(name, ids);
             props.onDone();
             openChat(c.id);
           } catch (e) { setError(errorText(e)); }

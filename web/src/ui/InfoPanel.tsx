@@ -1,8 +1,9 @@
-import { useState } from "preact/hooks";
-import type { ConversationSummary, Member, Role } from "../generated/protocol";
+import { useMemo, useState } from "preact/hooks";
+import type { ConversationSummary, Member } from "../generated/protocol";
 import { errorText, t, type MessageKey } from "../i18n";
-import { can } from "../state/text";
-import { go, store } from "./app";
+import { go, store } from "../vm/app";
+import { FriendViewModel } from "../vm/contacts";
+import { InfoPanelViewModel } from "../vm/info";
 import { Avatar, ConfirmButton, ErrorLine, Icon } from "./common";
 import { FriendActions } from "./Contacts";
 
@@ -21,13 +22,17 @@ export function InfoPanel({ conv }: { conv: ConversationSummary }) {
 }
 
 function DirectInfo({ conv }: { conv: ConversationSummary }) {
-  const s = store();
   const peer = conv.peer;
   if (!peer) return null;
-  const friend = s.friends.value.find((f) => f.user.id === peer.id);
+  return <PeerCard peer={peer} />;
+}
+
+function PeerCard({ peer }: { peer: NonNullable<ConversationSummary["peer"]> }) {
+  const vm = useMemo(() => new FriendViewModel(store(), peer.id), [peer.id]);
+  const friend = vm.friend.value;
   return (
     <div class="profile-card">
-      <Avatar name={peer.display_name} seed={peer.id} size="l" online={s.presenceOf(friend)} />
+      <Avatar name={peer.display_name} seed={peer.id} size="l" online={vm.online.value} />
       <h3>{friend?.remark || peer.display_name}</h3>
       <p class="muted">@{peer.username}</p>
       {friend && <FriendActions friend={friend} />}
@@ -36,9 +41,8 @@ function DirectInfo({ conv }: { conv: ConversationSummary }) {
 }
 
 function GroupInfo({ conv }: { conv: ConversationSummary }) {
-  const s = store();
-  const members = s.members(conv.id).value ?? [];
-  const myRole = conv.my_role;
+  const vm = useMemo(() => new InfoPanelViewModel(store(), conv.id), [conv.id]);
+  const members = vm.members.value;
   const [error, setError] = useState<string | null>(null);
   const [name, setName] = useState(conv.name);
   const [ann, setAnn] = useState(conv.announcement ?? "");
@@ -48,13 +52,10 @@ function GroupInfo({ conv }: { conv: ConversationSummary }) {
     setError(null);
     try {
       await f();
-      await s.loadMembers(conv.id);
     } catch (e) {
       setError(errorText(e));
     }
   };
-  const memberIds = new Set(members.map((m) => m.user.id));
-  const invitable = s.friends.value.filter((f) => !memberIds.has(f.user.id));
 
   return (
     <div class="group-info">
@@ -64,15 +65,15 @@ function GroupInfo({ conv }: { conv: ConversationSummary }) {
         <p class="muted">{t("members", { n: conv.member_count })}</p>
       </div>
       <ErrorLine error={error} />
-      {can(myRole, "rename") ? (
-        <form class="inline-form" onSubmit={(e) => { e.preventDefault(); void act(() => s.groups.rename(conv.id, name)); }}>
+      {vm.can("rename") ? (
+        <form class="inline-form" onSubmit={(e) => { e.preventDefault(); void act(() => vm.rename(name)); }}>
           <label class="field"><span>{t("groupName")}</span>
             <input value={name} maxLength={64} required onInput={(e) => setName(e.currentTarget.value)} /></label>
           <button class="btn" type="submit" disabled={!name.trim() || name.trim() === conv.name}>{t("rename")}</button>
         </form>
       ) : null}
-      {can(myRole, "announce") ? (
-        <form class="inline-form" onSubmit={(e) => { e.preventDefault(); void act(() => s.groups.announce(conv.id, ann)); }}>
+      {vm.can("announce") ? (
+        <form class="inline-form" onSubmit={(e) => { e.preventDefault(); void act(() => vm.announce(ann)); }}>
           <label class="field"><span>{t("announcement")}</span>
             <textarea rows={3} value={ann} maxLength={2000} onInput={(e) => setAnn(e.currentTarget.value)} /></label>
           <button class="btn" type="submit" disabled={ann.trim() === (conv.announcement ?? "")}>{t("save")}</button>
@@ -83,29 +84,27 @@ function GroupInfo({ conv }: { conv: ConversationSummary }) {
 
       <h4 class="list-title">{t("members", { n: members.length })}</h4>
       <ul class="member-list">
-        {members.map((m) => <MemberRow key={m.user.id} m={m} conv={conv} act={act} />)}
+        {members.map((m) => <MemberRow key={m.user.id} m={m} vm={vm} act={act} />)}
       </ul>
 
       <button type="button" class="btn" onClick={() => setInviting(!inviting)} aria-expanded={inviting}>
         <Icon name="plus" /> {t("invitePick")}
       </button>
       {inviting && (
-        <FriendPicker options={invitable.map((f) => ({ id: f.user.id, name: f.remark || f.user.display_name }))}
+        <FriendPicker options={vm.invitable.value}
           submitLabel={t("invite")}
-          onSubmit={(ids) => act(async () => { await s.groups.invite(conv.id, ids); setInviting(false); })} />
+          onSubmit={(ids) => act(async () => { await vm.invite(ids); setInviting(false); })} />
       )}
       <ConfirmButton class="btn btn-danger" label={t("leave")} question={t("confirmLeave")}
-        onConfirm={() => void act(async () => { await s.groups.leave(conv.id); go("#/"); })} />
+        onConfirm={() => void act(async () => { await vm.leave(); go("#/"); })} />
     </div>
   );
 }
 
-function MemberRow(props: { m: Member; conv: ConversationSummary; act: (f: () => Promise<unknown>) => Promise<void> }) {
-  const s = store();
-  const { m, conv, act } = props;
-  const me = conv.my_role;
-  const isMe = m.user.id === s.myId;
-  const name = s.nameOf(m.user.id);
+function MemberRow(props: { m: Member; vm: InfoPanelViewModel; act: (f: () => Promise<unknown>) => Promise<void> }) {
+  const { m, vm, act } = props;
+  const isMe = m.user.id === vm.myId;
+  const name = vm.nameOf(m.user.id);
   return (
     <li class="member" data-user={m.user.username}>
       <Avatar name={name} seed={m.user.id} size="s" />
@@ -113,18 +112,18 @@ function MemberRow(props: { m: Member; conv: ConversationSummary; act: (f: () =>
       <span class={`role role-${m.role}`}>{t(`role_${m.role}` as MessageKey)}</span>
       {!isMe && (
         <span class="member-actions">
-          {can(me, "setRole", m.role) && (
-            <button type="button" class="btn btn-small" onClick={() => act(() => s.groups.setRole(conv.id, m.user.id, (m.role === "admin" ? "member" : "admin") as Role))}>
+          {vm.can("setRole", m.role) && (
+            <button type="button" class="btn btn-small" onClick={() => act(() => vm.toggleAdmin(m))}>
               {m.role === "admin" ? t("makeMember") : t("makeAdmin")}
             </button>
           )}
-          {can(me, "transfer", m.role) && (
+          {vm.can("transfer", m.role) && (
             <ConfirmButton class="btn btn-small" label={t("transfer")} question={t("confirmTransfer", { name })}
-              onConfirm={() => void act(() => s.groups.transfer(conv.id, m.user.id))} />
+              onConfirm={() => void act(() => vm.transfer(m.user.id))} />
           )}
-          {can(me, "kick", m.role) && (
+          {vm.can("kick", m.role) && (
             <ConfirmButton class="btn btn-small btn-danger" label={t("kick")} question={t("confirmKick", { name })}
-              onConfirm={() => void act(() => s.groups.kick(conv.id, m.user.id))} />
+              onConfirm={() => void act(() => vm.kick(m.user.id))} />
           )}
         </span>
       )}

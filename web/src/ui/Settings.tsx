@@ -1,14 +1,13 @@
-import { useEffect, useState } from "preact/hooks";
-import type { Device } from "../generated/protocol";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { errorText, lang, t } from "../i18n";
-import { savePrefs, store, theme, type Theme } from "./app";
+import { savePrefs, store, theme, type Theme } from "../vm/app";
+import { SettingsViewModel } from "../vm/settings";
 import { Avatar, ConfirmButton, ErrorLine } from "./common";
 import { formatMoment } from "./format";
-import { logOut } from "./session";
 
 export function Settings() {
-  const s = store();
-  const me = s.me.value;
+  const vm = useMemo(() => new SettingsViewModel(store()), []);
+  const me = vm.me.value;
   return (
     <div class="settings">
       {me && (
@@ -18,7 +17,7 @@ export function Settings() {
           <p class="muted">@{me.username}</p>
         </div>
       )}
-      <ProfileForm />
+      <ProfileForm vm={vm} />
       <section class="section" aria-labelledby="h-prefs">
         <h2 id="h-prefs" class="section-title">{t("settings")}</h2>
         <label class="field">
@@ -40,18 +39,17 @@ export function Settings() {
         </label>
         <Notifications />
       </section>
-      <Devices />
-      <PasswordForm />
+      <Devices vm={vm} />
+      <PasswordForm vm={vm} />
       <section class="section">
-        <button type="button" class="btn btn-danger btn-block" onClick={() => void logOut()}>{t("logout")}</button>
+        <button type="button" class="btn btn-danger btn-block" onClick={() => void vm.logOut()}>{t("logout")}</button>
       </section>
     </div>
   );
 }
 
-function ProfileForm() {
-  const s = store();
-  const [name, setName] = useState(s.me.value?.display_name ?? "");
+function ProfileForm({ vm }: { vm: SettingsViewModel }) {
+  const [name, setName] = useState(vm.me.peek()?.display_name ?? "");
   const [error, setError] = useState<string | null>(null);
   const [note, setNote] = useState<string | null>(null);
   return (
@@ -60,7 +58,7 @@ function ProfileForm() {
       <form class="inline-form" onSubmit={async (e) => {
         e.preventDefault();
         setError(null); setNote(null);
-        try { await s.account.rename(name); setNote(t("saved")); } catch (err) { setError(errorText(err)); }
+        try { await vm.rename(name); setNote(t("saved")); } catch (err) { setError(errorText(err)); }
       }}>
         <label class="field"><span>{t("displayName")}</span>
           <input name="display_name" value={name} maxLength={64} onInput={(e) => setName(e.currentTarget.value)} /></label>
@@ -86,12 +84,10 @@ function Notifications() {
   );
 }
 
-function Devices() {
-  const s = store();
-  const [devices, setDevices] = useState<Device[] | null>(null);
+function Devices({ vm }: { vm: SettingsViewModel }) {
+  const devices = vm.devices.value;
   const [error, setError] = useState<string | null>(null);
-  const load = () => s.account.devices().then(setDevices, (e) => setError(errorText(e)));
-  useEffect(() => { void load(); }, []);
+  useEffect(() => { vm.loadDevices().catch((e) => setError(errorText(e))); }, [vm]);
   return (
     <section class="section" aria-labelledby="h-devices">
       <h2 id="h-devices" class="section-title">{t("devices")}</h2>
@@ -103,7 +99,7 @@ function Devices() {
               <span class="muted small block">{formatMoment(d.last_seen_at)}</span></span>
             {!d.current && (
               <ConfirmButton class="btn btn-small btn-danger" label={t("revoke")} question={t("confirmRevoke", { name: d.name })}
-                onConfirm={() => void s.account.revoke(d.id).then(setDevices, (e) => setError(errorText(e)))} />
+                onConfirm={() => void vm.revoke(d.id).catch((e) => setError(errorText(e)))} />
             )}
           </li>
         ))}
@@ -112,8 +108,7 @@ function Devices() {
   );
 }
 
-function PasswordForm() {
-  const s = store();
+function PasswordForm({ vm }: { vm: SettingsViewModel }) {
   const [oldPw, setOld] = useState("");
   const [newPw, setNew] = useState("");
   const [error, setError] = useState<string | null>(null);
@@ -125,8 +120,7 @@ function PasswordForm() {
         e.preventDefault();
         setError(null); setNote(null);
         try {
-          if ([...newPw].length < 8) throw { code: "weak_password", reason: "too_short" };
-          await s.account.changePassword(oldPw, newPw);
+          await vm.changePassword(oldPw, newPw);
           setOld(""); setNew(""); setNote(t("passwordChanged"));
         } catch (err) {
           setError((err as { code?: string }).code === "invalid_credentials" ? t("wrongCurrentPassword") : errorText(err));

@@ -1,33 +1,35 @@
+import { useMemo } from "preact/hooks";
 import { t } from "../i18n";
-import { notice, route, store, totalUnread } from "./app";
+import { notice, route, store } from "../vm/app";
+import { ShellViewModel } from "../vm/shell";
 import { Avatar, Icon } from "./common";
 import { ChatList } from "./ChatList";
 import { ChatView } from "./ChatView";
 import { Contacts } from "./Contacts";
 import { Settings } from "./Settings";
 
-export function ConnBadge() {
-  const s = store().conn.value;
+export function ConnBadge({ vm }: { vm: ShellViewModel }) {
+  const s = vm.conn.value;
   const text = s === "online" ? t("connOnline") : s === "connecting" ? t("connConnecting")
     : s === "stalled" ? t("connStalled") : s === "revoked" ? t("connRevoked") : t("connOffline");
-  const canRetry = s === "offline" || s === "connecting" || s === "stalled";
   return (
     <div class={`conn conn-${s}`} data-state={s}>
       <span role="status" aria-live="polite" class="conn-status" title={text}>
         <span class="conn-dot" aria-hidden="true" /> <span class="conn-text">{text}</span>
       </span>
-      {canRetry && (
-        <button type="button" class="conn-retry" onClick={() => store().reconnectNow()}>{t("connRetry")}</button>
+      {vm.canRetry.value && (
+        <button type="button" class="conn-retry" onClick={() => vm.reconnect()}>{t("connRetry")}</button>
       )}
     </div>
   );
 }
 
 export function Shell() {
+  const vm = useMemo(() => new ShellViewModel(store()), []);
   const r = route.value;
-  const me = store().me.value;
-  const unread = totalUnread.value;
-  const requests = store().requests.value.incoming.length;
+  const me = vm.me.value;
+  const unread = vm.unread.value;
+  const requests = vm.incomingRequests.value;
   const tabs = [
     { id: "chats", hash: "#/", icon: "chat", label: t("chats"), badge: unread },
     { id: "contacts", hash: "#/contacts", icon: "contacts", label: t("contacts"), badge: requests },
@@ -51,7 +53,7 @@ export function Shell() {
         <section class="sidebar" aria-labelledby="h-pane">
           <header class="sidebar-head">
             <h1 id="h-pane" class="sidebar-title">{r.tab === "chats" ? t("chats") : r.tab === "contacts" ? t("contacts") : t("settings")}</h1>
-            <ConnBadge />
+            <ConnBadge vm={vm} />
           </header>
           {notice.value && (
             <p class="notice" role="alert" data-notice="shell">

@@ -1,11 +1,11 @@
 import type { SystemEvent } from "../generated/protocol";
 import { t, type MessageKey } from "../i18n";
-import { store } from "./app";
+import type { Names } from "../vm/names";
 import { formatList } from "./format";
 
 /** A system event as a sentence, with names resolved (as text). */
-export function systemText(ev: SystemEvent): string {
-  const n = (id: number) => (id === store().myId ? t("you") : store().nameOf(id));
+export function systemText(ev: SystemEvent, names: Names): string {
+  const n = (id: number) => (id === names.myId ? t("you") : names.nameOf(id));
   switch (ev.type) {
     case "group_created": return t("sys_group_created", { by: n(ev.by), name: ev.name });
     case "members_added": return t("sys_members_added", { by: n(ev.by), users: formatList(ev.users.map(n)) });

@@ -2,6 +2,7 @@ import { memo } from "preact/compat";
 import type { Message } from "../../generated/protocol";
 import { t } from "../../i18n";
 import type { TimelineItem } from "../../state/timeline";
+import type { TimelineViewModel } from "../../vm/timeline";
 import { dayKey, formatDay } from "../format";
 import { Bubble } from "./Bubble";
 import { SystemMessage } from "./kinds";
@@ -10,7 +11,7 @@ export interface RowProps {
   item: TimelineItem;
   /** The row above, for the day separator and grouping by sender. */
   prev: TimelineItem | undefined;
-  convId: number;
+  vm: TimelineViewModel;
   group: boolean;
   /** The "new messages" line goes above this row. */
   marker: boolean;
@@ -40,8 +41,8 @@ export const Row = memo(function Row(props: RowProps & { myId: number }) {
       {showDay && <div class="day-sep" role="separator"><span>{formatDay(at, t("today"), t("yesterday"))}</span></div>}
       {props.marker && <div class="new-marker" role="separator"><span>{t("newMessages")}</span></div>}
       {m && m.content.kind === "system"
-        ? <SystemMessage message={m} event={m.content.event} />
-        : <Bubble item={item} convId={props.convId} group={props.group}
+        ? <SystemMessage message={m} event={m.content.event} names={props.vm} />
+        : <Bubble item={item} vm={props.vm} group={props.group}
             continued={!showDay && senderOf(prev, props.myId) === senderOf(item, props.myId)}
             quoted={props.quoted} onQuote={props.onQuote} />}
     </div>

@@ -5,11 +5,11 @@ import { memo } from "preact/compat";
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { Virtualizer, type VirtualizerHandle } from "virtua";
 import { t, type MessageKey } from "../../i18n";
-import { firstUnreadIndex, indexOfSeq, isPrepend, itemIndexOfSeq, timelineItems, type TimelineItem } from "../../state/timeline";
-import { store } from "../app";
+import { firstUnreadIndex, isPrepend, itemIndexOfSeq, type TimelineItem } from "../../state/timeline";
+import { replyExcerpt } from "../../vm/text";
+import type { TimelineViewModel } from "../../vm/timeline";
 import { Icon } from "../common";
 import { Row } from "./Row";
-import { replyExcerpt } from "./text";
 
 /** Height of the header above the rows ("beginning" / "loading"), fixed in the stylesheet. */
 const HEAD_PX = 40;
@@ -18,14 +18,12 @@ const BOTTOM_PX = 48;
 /** Closer than this to the start loads the next older page. */
 const LOAD_OLDER_PX = 600;
 
-export const Timeline = memo(function Timeline(props: { id: number; group: boolean; readSeq: number }) {
-  const s = store();
-  const { id, group } = props;
-  const myId = s.myId;
-  const tl = s.timeline(id).value;
-  const allPending = s.pending.value;
-  const pending = useMemo(() => allPending.filter((p) => p.conversation_id === id), [allPending, id]);
-  const items = useMemo(() => timelineItems(tl.messages, pending, myId), [tl.messages, pending, myId]);
+export const Timeline = memo(function Timeline(props: { vm: TimelineViewModel; group: boolean; readSeq: number }) {
+  const { vm, group } = props;
+  const id = vm.id;
+  const myId = vm.myId;
+  const tl = vm.state.value;
+  const items = vm.items.value;
   // The read position when the chat was opened: the "new messages" marker goes after it.
   const readAtOpen = useRef(props.readSeq).current;
   const markerIndex = useMemo(() => firstUnreadIndex(items, readAtOpen, myId), [items, readAtOpen, myId]);
@@ -73,7 +71,7 @@ export const Timeline = memo(function Timeline(props: { id: number; group: boole
       const mine = last.kind === "pending" || last.message.sender_id === myId;
       if (!mine && last.kind === "message" && last.message.content.kind !== "system") {
         const ex = replyExcerpt(last.message.content, 200);
-        setAnnounce(`${s.nameOf(last.message.sender_id)}: ${ex.kind === "text" ? ex.text : t(`kind_${ex.content}` as MessageKey)}`);
+        setAnnounce(`${vm.nameOf(last.message.sender_id)}: ${ex.kind === "text" ? ex.text : t(`kind_${ex.content}` as MessageKey)}`);
       }
       if (stick.current || mine) {
         stick.current = true;
@@ -92,8 +90,8 @@ export const Timeline = memo(function Timeline(props: { id: number; group: boole
     stick.current = bottom;
     setAtBottom(bottom);
     if (bottom) setNewBelow(0);
-    if (offset < LOAD_OLDER_PX && initialDone.current) void s.loadOlder(id);
-  }, [id]);
+    if (offset < LOAD_OLDER_PX && initialDone.current) vm.loadOlder();
+  }, [vm]);
 
   // Rows measured or the pane resized (the composer grew): stay at the newest message.
   const onResize = useCallback(() => { if (stick.current) toBottom(); }, []);
@@ -101,12 +99,12 @@ export const Timeline = memo(function Timeline(props: { id: number; group: boole
   // Mark read while the newest messages are on screen and the tab is visible.
   useEffect(() => {
     const mark = () => {
-      if (atBottom && document.visibilityState === "visible") s.markRead(id);
+      if (atBottom && document.visibilityState === "visible") vm.markRead();
     };
     mark();
     document.addEventListener("visibilitychange", mark);
     return () => document.removeEventListener("visibilitychange", mark);
-  }, [atBottom, items.length, id]);
+  }, [atBottom, items.length, vm]);
 
   const jump = () => {
     stick.current = true;
@@ -128,7 +126,6 @@ export const Timeline = memo(function Timeline(props: { id: number; group: boole
     flashTimer.current = setTimeout(() => setFlashSeq(null), 1600);
   }, []);
 
-  const messages = tl.messages;
   return (
     <div class="timeline-wrap">
       <div class="timeline" role="log" aria-live="off"
@@ -142,13 +139,9 @@ export const Timeline = memo(function Timeline(props: { id: number; group: boole
           {(it: TimelineItem, i: number) => {
             const m = it.kind === "message" ? it.message : null;
             const replyTo = m?.reply_to ?? null;
-            let quoted: typeof m | undefined;
-            if (replyTo !== null) {
-              const at = indexOfSeq(messages, replyTo);
-              quoted = at >= 0 ? messages[at]! : null;
-            }
+            const quoted = replyTo !== null ? vm.quoted(replyTo) : undefined;
             return (
-              <Row key={it.key} item={it} prev={i > 0 ? items[i - 1] : undefined} convId={id} group={group} myId={myId}
+              <Row key={it.key} item={it} prev={i > 0 ? items[i - 1] : undefined} vm={vm} group={group} myId={myId}
                 marker={i === markerIndex && markerIndex > 0} quoted={quoted} flash={m !== null && m.seq === flashSeq}
                 onQuote={openQuoted} />
             );
@@ -156,7 +149,7 @@ export const Timeline = memo(function Timeline(props: { id: number; group: boole
         </Virtualizer>
       </div>
       <div class="sr-only" aria-live="polite" aria-atomic="true">{announce}</div>
-      <Typing id={id} />
+      <Typing vm={vm} />
       {!atBottom && (
         <button type="button" class={`jump${newBelow > 0 ? " has-new" : ""}`} onClick={jump} aria-label={t("jumpToBottom")}
           data-new={newBelow > 0 ? newBelow : undefined}>
@@ -169,10 +162,8 @@ export const Timeline = memo(function Timeline(props: { id: number; group: boole
 });
 
 /** Who is typing here. Its own component, so typing events re-render this line only. */
-function Typing({ id }: { id: number }) {
-  const s = store();
-  const typers = Object.entries(s.typing.value[id] ?? {})
-    .filter(([, until]) => until > Date.now()).map(([uid]) => s.nameOf(Number(uid)));
+function Typing({ vm }: { vm: TimelineViewModel }) {
+  const typers = vm.typingNames();
   return (
     <div class="typing" aria-live="polite">
       {typers.length === 1 ? t("typing", { name: typers[0]! }) : typers.length > 1 ? t("typingMany") : ""}

@@ -1,5 +1,5 @@
 // Pure text rules of the timeline and the composer (no DOM, no signals).
-import type { MessageContent } from "../../generated/protocol";
+import type { MessageContent } from "../generated/protocol";
 
 /** Message text limit, in bytes of UTF-8 (`natter_protocol::limits::TEXT_MAX_BYTES`). */
 export const TEXT_MAX_BYTES = 16 * 1024;

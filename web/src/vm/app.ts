@@ -1,5 +1,7 @@
-// UI-level state shared by the screens: the store, the route, preferences.
-import { computed, signal } from "@preact/signals";
+// App-level view state shared by the screens: the store, the route, the
+// device's preferences, and the notice the next screen shows. The screens'
+// own view models are built on the store given here.
+import { signal } from "@preact/signals";
 import { lang, detectLang, type Lang } from "../i18n";
 import type { ChatStore } from "../state/store";
 
@@ -48,8 +50,3 @@ export function loadPrefs(): void {
 export function savePrefs(): void {
   try { localStorage.setItem(PREFS, JSON.stringify({ lang: lang.value, theme: theme.value })); } catch { /* private mode */ }
 }
-
-export const totalUnread = computed(() => {
-  if (!storeRef) return 0;
-  return storeRef.conversations.value.reduce((n, c) => n + c.unread, 0);
-});
