@@ -80,7 +80,10 @@ pub(crate) async fn open(
     limit: Duration,
 ) -> Result<WsStream, OpenError> {
     let deadline = Instant::now() + limit;
+    // tungstenite's default read buffer is 128 KiB, zeroed on every read (the
+    // server, whose frames are mostly small, reads with 4 KiB too).
     let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
         .max_message_size(Some(MAX_MESSAGE_BYTES))
         .max_frame_size(Some(MAX_MESSAGE_BYTES));
     // Nagle off: frames are small and latency is the point.
