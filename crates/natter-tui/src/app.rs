@@ -21,6 +21,7 @@ use natter_client::protocol::ws::Event;
 use natter_client::protocol::{ClientMsgId, ConversationId, FriendRequestId, Seq, UserId};
 
 use crate::input::Input;
+use crate::names::{self, Unresolved};
 
 /// How long a typing notice stays on screen.
 pub const TYPING_SHOWN_FOR: Duration = Duration::from_secs(5);
@@ -80,6 +81,12 @@ pub enum Overlay {
     /// `user, user` to invite into the current group.
     Invite {
         text: String,
+    },
+    /// A conversation to open by name (see [`crate::names`]); `note` says
+    /// why the last Enter opened none (the choices, when it fits several).
+    GoTo {
+        text: String,
+        note: Vec<String>,
     },
 }
 
@@ -297,6 +304,38 @@ impl App {
                     text: p.text.clone(),
                 });
             }
+        }
+        actions
+    }
+
+    /// Puts sends a previous run left unconfirmed (see [`crate::outbox`])
+    /// back into the outbox and sends them again under their ids.
+    pub fn restore_outbox(
+        &mut self,
+        saved: Vec<crate::outbox::SavedSend>,
+        now: Instant,
+    ) -> Vec<Action> {
+        let mut actions = Vec::new();
+        for s in saved {
+            if self
+                .outbox
+                .iter()
+                .any(|p| p.client_msg_id == s.client_msg_id)
+            {
+                continue;
+            }
+            actions.push(Action::Send {
+                conversation: s.conversation,
+                client_msg_id: s.client_msg_id.clone(),
+                text: s.text.clone(),
+            });
+            self.outbox.push(Pending {
+                client_msg_id: s.client_msg_id,
+                conversation: s.conversation,
+                text: s.text,
+                state: PendingState::Sending,
+                attempted: now,
+            });
         }
         actions
     }
@@ -641,7 +680,8 @@ impl App {
                     adding: Some(text), ..
                 }
                 | Overlay::NewGroup { text }
-                | Overlay::Invite { text } => text,
+                | Overlay::Invite { text }
+                | Overlay::GoTo { text, .. } => text,
                 _ => return Vec::new(),
             };
             field.extend(pasted.chars().map(|c| if c.is_control() { ' ' } else { c }));
@@ -690,6 +730,7 @@ impl App {
             KeyCode::Char('f') if ctrl => return self.open_friends(),
             KeyCode::Char('g') if ctrl => return self.open_new_group(),
             KeyCode::Char('t') if ctrl => return self.open_invite(),
+            KeyCode::Char('k') if ctrl => return self.open_go_to(),
             // Terminals send Esc and a letter typed quickly as Alt+letter:
             // both mean the list's command.
             KeyCode::Char(c) if alt && !ctrl => {
@@ -716,6 +757,42 @@ impl App {
         self.overlay = Some(Overlay::NewGroup {
             text: String::new(),
         });
+        Vec::new()
+    }
+
+    fn open_go_to(&mut self) -> Vec<Action> {
+        self.overlay = Some(Overlay::GoTo {
+            text: String::new(),
+            note: Vec::new(),
+        });
+        Vec::new()
+    }
+
+    /// Opens the conversation `typed` names, by the rule of the commands
+    /// ([`names::find`]) over what this screen holds. When it names none, or
+    /// several, the window stays open and says so: with the choices, each as
+    /// it can be typed.
+    fn go_to(&mut self, typed: String) -> Vec<Action> {
+        let found = match names::parse_id(&typed) {
+            Some(id) => Ok(id),
+            None => names::find(&typed, None, &self.friends, &self.conversations),
+        };
+        let note = match found {
+            Ok(id) => match self.conversations.iter().position(|c| c.id == id) {
+                Some(index) => {
+                    self.focus = Focus::Input;
+                    return self.select(index);
+                }
+                None => vec![format!("#{id} is not one of your chats")],
+            },
+            Err(Unresolved::NotFound) => vec![format!("no friend or group named {}", typed.trim())],
+            Err(Unresolved::Ambiguous(choices)) => {
+                let mut note = vec!["fits several; type one of:".to_owned()];
+                note.extend(choices.into_iter().map(|c| format!("  {c}")));
+                note
+            }
+        };
+        self.overlay = Some(Overlay::GoTo { text: typed, note });
         Vec::new()
     }
 
@@ -775,6 +852,7 @@ impl App {
             KeyCode::Char('f') => self.open_friends(),
             KeyCode::Char('g') => self.open_new_group(),
             KeyCode::Char('n') => self.open_invite(),
+            KeyCode::Char('o') => self.open_go_to(),
             KeyCode::Char(_) if plain(&key) => {
                 self.focus = Focus::Input;
                 self.on_input_key(key, now)
@@ -961,6 +1039,15 @@ impl App {
                 _ => {
                     edit(&mut text);
                     self.overlay = Some(Overlay::NewGroup { text });
+                    Vec::new()
+                }
+            },
+            Overlay::GoTo { mut text, note } => match key.code {
+                KeyCode::Esc => Vec::new(),
+                KeyCode::Enter if !text.trim().is_empty() => self.go_to(text),
+                _ => {
+                    edit(&mut text);
+                    self.overlay = Some(Overlay::GoTo { text, note });
                     Vec::new()
                 }
             },

@@ -4,6 +4,7 @@
 //! server; [`run_terminal`] is the real thing on crossterm.
 
 use std::collections::VecDeque;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,7 +24,7 @@ use tokio::sync::mpsc;
 
 use crate::app::{Action, App, PAGE};
 use crate::error::CommandError;
-use crate::ui;
+use crate::{outbox, ui};
 
 /// Results of background work, fed back into the [`App`].
 #[derive(Debug)]
@@ -370,9 +371,51 @@ where
 /// [`run`] with the connection's options (tests shorten its timeouts).
 pub async fn run_with<B, K>(
     terminal: &mut Terminal<B>,
+    keys: K,
+    session: Session,
+    options: ConnectOptions,
+    on_draw: impl FnMut(&Buffer),
+) -> Result<(), CommandError>
+where
+    B: Backend,
+    B::Error: std::error::Error + Send + Sync + 'static,
+    K: Stream<Item = std::io::Result<TermEvent>> + Unpin,
+{
+    run_in(terminal, keys, session, options, None, on_draw).await
+}
+
+/// Keeps the outbox of [`run_in`] on disk, in step with the screen's.
+struct OutboxFile<'a> {
+    dir: &'a Path,
+    /// What the file holds now.
+    saved: Vec<outbox::SavedSend>,
+}
+
+impl OutboxFile<'_> {
+    /// Writes the outbox when it changed. A failure is shown, not fatal:
+    /// the messages are still on screen and in memory.
+    fn sync(&mut self, app: &mut App) {
+        let now = outbox::to_save(&app.outbox);
+        if now == self.saved {
+            return;
+        }
+        if let Err(err) = outbox::save(self.dir, &app.server, app.me.id, &now) {
+            app.set_status(format!("unsent messages not saved: {err}"));
+        }
+        // Not retried on every loop after a failure: the next change tries.
+        self.saved = now;
+    }
+}
+
+/// [`run_with`], keeping the outbox in `outbox_dir` (the config directory,
+/// see [`crate::outbox`]) when given: what a previous run left unsent is sent
+/// again at once, and every change is written before the loop acts on it.
+pub async fn run_in<B, K>(
+    terminal: &mut Terminal<B>,
     mut keys: K,
     session: Session,
     options: ConnectOptions,
+    outbox_dir: Option<&Path>,
     mut on_draw: impl FnMut(&Buffer),
 ) -> Result<(), CommandError>
 where
@@ -386,8 +429,24 @@ where
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut queue: VecDeque<Action> = VecDeque::new();
     queue.extend([Action::ReloadFriends, Action::ReloadConversations]);
+    let mut file = None;
+    if let Some(dir) = outbox_dir {
+        match outbox::load(dir, session.base_url(), session.user().id) {
+            Ok(saved) => {
+                queue.extend(app.restore_outbox(saved.clone(), Instant::now()));
+                file = Some(OutboxFile { dir, saved });
+            }
+            // Left as it is for the user to look at; this run keeps its
+            // outbox in memory only.
+            Err(err) => app.set_status(format!("unsent messages not loaded: {err}")),
+        }
+    }
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
+        // Persist, then act: a send is on disk before it is on the wire.
+        if let Some(file) = &mut file {
+            file.sync(&mut app);
+        }
         while let Some(action) = queue.pop_front() {
             if action == Action::Quit {
                 connection.close().await;
@@ -448,8 +507,19 @@ where
 }
 
 /// `natter chat` on the real terminal: raw mode and the alternate screen,
-/// restored on the way out whatever happens.
+/// restored on the way out whatever happens. The outbox lives in memory only;
+/// [`run_terminal_in`] keeps it in the config directory.
 pub async fn run_terminal(session: Session) -> Result<(), CommandError> {
+    terminal_loop(session, None).await
+}
+
+/// [`run_terminal`], keeping unsent messages in `dir` (the config directory)
+/// so that the next run sends them (see [`crate::outbox`]).
+pub async fn run_terminal_in(session: Session, dir: &Path) -> Result<(), CommandError> {
+    terminal_loop(session, Some(dir)).await
+}
+
+async fn terminal_loop(session: Session, outbox_dir: Option<&Path>) -> Result<(), CommandError> {
     use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
     use crossterm::terminal::{
         EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
@@ -487,7 +557,9 @@ pub async fn run_terminal(session: Session) -> Result<(), CommandError> {
     let result = async {
         let backend = ratatui::backend::CrosstermBackend::new(std::io::stdout());
         let mut terminal = Terminal::new(backend).map_err(CommandError::Terminal)?;
-        run(&mut terminal, EventStream::new(), session, |_| {}).await
+        let keys = EventStream::new();
+        let options = ConnectOptions::default();
+        run_in(&mut terminal, keys, session, options, outbox_dir, |_| {}).await
     }
     .await;
     restore();

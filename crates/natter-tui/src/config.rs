@@ -68,13 +68,25 @@ pub fn load(dir: &Path) -> Result<SavedSession, CommandError> {
 /// Writes the session file with mode 0600 (created so from the start, so the
 /// token is never readable by others, not even for a moment).
 pub fn save(dir: &Path, session: &SavedSession) -> Result<PathBuf, CommandError> {
+    let path = dir.join(SESSION_FILE);
+    let body = serde_json::to_vec_pretty(session).map_err(|err| CommandError::BadConfig {
+        path: path.clone(),
+        reason: err.to_string(),
+    })?;
+    write_private(dir, SESSION_FILE, &body)
+}
+
+/// Replaces `dir/name` with `body`, atomically (through a temporary file
+/// renamed over it) and with mode 0600 from the start: for what others on
+/// the machine must not read (the token, unsent messages).
+pub(crate) fn write_private(dir: &Path, name: &str, body: &[u8]) -> Result<PathBuf, CommandError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| CommandError::Io { path, source }
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let path = dir.join(SESSION_FILE);
-    let tmp = dir.join(format!("{SESSION_FILE}.tmp"));
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -90,24 +102,25 @@ pub fn save(dir: &Path, session: &SavedSession) -> Result<PathBuf, CommandError>
         file.set_permissions(std::fs::Permissions::from_mode(0o600))
             .map_err(io(&tmp))?;
     }
-    let body = serde_json::to_vec_pretty(session).map_err(|err| CommandError::BadConfig {
-        path: path.clone(),
-        reason: err.to_string(),
-    })?;
-    file.write_all(&body).map_err(io(&tmp))?;
+    file.write_all(body).map_err(io(&tmp))?;
     file.sync_all().map_err(io(&tmp))?;
     std::fs::rename(&tmp, &path).map_err(io(&path))?;
     Ok(path)
 }
 
-/// Deletes the session file, if any.
-pub fn remove(dir: &Path) -> Result<(), CommandError> {
-    let path = dir.join(SESSION_FILE);
+/// Deletes `dir/name`, if it is there.
+pub(crate) fn remove_file(dir: &Path, name: &str) -> Result<(), CommandError> {
+    let path = dir.join(name);
     match std::fs::remove_file(&path) {
         Ok(()) => Ok(()),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(source) => Err(CommandError::Io { path, source }),
     }
+}
+
+/// Deletes the session file, if any.
+pub fn remove(dir: &Path) -> Result<(), CommandError> {
+    remove_file(dir, SESSION_FILE)
 }
 
 #[cfg(test)]

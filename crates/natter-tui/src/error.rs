@@ -78,7 +78,7 @@ pub enum CommandError {
     TooLarge { what: &'static str, limit: usize },
     #[error("no {what} named {name:?}")]
     NotFound { what: &'static str, name: String },
-    #[error("{name:?} is ambiguous: {candidates}; pass the conversation id instead (#ID)")]
+    #[error("{name:?} is ambiguous: it fits {candidates}; type one of these (the name or its #ID)")]
     Ambiguous { name: String, candidates: String },
     #[error("cannot reach the server at {server}: {reason}")]
     Unreachable { server: String, reason: String },

@@ -8,6 +8,10 @@
 //!   render into ratatui's `TestBackend` against a real server.
 //! - [`commands`]: `natter login`, `send`, `history`, `friends`, `groups`,
 //!   `devices`, `tail`, `logout`, writing to any `Write`.
+//! - [`names`]: which conversation a typed name means (`#12`, `bob`,
+//!   `group:bob`), one rule for the commands and the chat screen.
+//! - [`outbox`]: the chat screen's unconfirmed sends, kept on disk so that
+//!   they are sent (once) by the next run.
 //! - [`config`]: the saved session (server, username, token), mode 0600.
 //! - [`error::CommandError`]: every failure, with a documented exit code
 //!   ([`error::exit`]).
@@ -26,6 +30,8 @@ pub mod error;
 pub mod format;
 pub mod input;
 pub mod json;
+pub mod names;
+pub mod outbox;
 pub mod ui;
 
 pub use error::{CommandError, exit};

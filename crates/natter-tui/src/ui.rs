@@ -38,7 +38,11 @@ pub const HELP: &[(&str, &str)] = &[
     ("Ctrl+F", "friends: a accept, d decline, s send a request"),
     ("Ctrl+G", "new group: `Name: bob, carol`"),
     ("Ctrl+T", "invite friends into this group"),
-    ("Esc", "to the list: ↑ ↓ j k choose, f g n ? q, Enter back"),
+    ("Ctrl+K", "go to: bob, group:bob, friend:bob or #12"),
+    (
+        "Esc",
+        "to the list: ↑ ↓ j k choose, f g n o ? q, Enter back",
+    ),
     ("F1", "this help"),
     ("Ctrl+C Ctrl+Q", "quit"),
 ];
@@ -307,7 +311,7 @@ fn render_input(frame: &mut Frame, app: &App, area: Rect) {
     let title = if app.focus == Focus::Input {
         " Message (Enter send · Alt+Enter new line · Esc list) "
     } else {
-        " List: ↑↓ choose · f g n ? q · Enter to write "
+        " List: ↑↓ choose · f g n o ? q · Enter to write "
     };
     let input = Paragraph::new(lines).scroll((skip as u16, 0)).block(
         Block::default()
@@ -458,6 +462,27 @@ fn render_overlay(frame: &mut Frame, app: &App, overlay: &Overlay, area: Rect) {
                     Line::raw(format!("{}_", format::safe_line(text))),
                 ])
                 .block(Block::default().borders(Borders::ALL).title(" New group ")),
+                rect,
+            );
+        }
+        Overlay::GoTo { text, note } => {
+            let mut lines = vec![
+                // The way to tell apart a group and a friend of one name.
+                Line::raw("name, group:name, friend:name or #id (Enter · Esc)"),
+                Line::raw(format!("{}_", format::safe_line(text))),
+            ];
+            lines.extend(
+                note.iter()
+                    .map(|n| Line::raw(format::safe_line(n).into_owned())),
+            );
+            let height = u16::try_from(lines.len())
+                .unwrap_or(u16::MAX)
+                .saturating_add(2);
+            let rect = popup(area, 60, height);
+            frame.render_widget(Clear, rect);
+            frame.render_widget(
+                Paragraph::new(lines)
+                    .block(Block::default().borders(Borders::ALL).title(" Go to ")),
                 rect,
             );
         }

@@ -52,7 +52,8 @@ pub struct LoginArgs {
 pub struct SendArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// A friend's username, a group's name, or a conversation id (#12).
+    /// A friend's username, a group's name (`friend:` or `group:` in front
+    /// when both share it), or a conversation id (#12).
     #[arg(long)]
     pub to: String,
     /// The text; read from stdin when absent.
@@ -549,5 +550,5 @@ async fn chat(dir: &Path) -> Result<(), CommandError> {
     if !std::io::stdout().is_terminal() {
         return Err(CommandError::Usage("`natter chat` needs a terminal".into()));
     }
-    natter_tui::chat::run_terminal(session).await
+    natter_tui::chat::run_terminal_in(session, dir).await
 }

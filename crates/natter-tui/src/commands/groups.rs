@@ -1,7 +1,8 @@
 //! `natter groups [list]`, `groups create|invite|kick|leave|rename|members`.
 //!
-//! A group is named as `natter send --to` names it: its name
-//! (case-insensitive) or its conversation id (`#12`); people as `natter
+//! A group is named as `natter send --to` names it (see [`crate::names`]):
+//! its name (case-insensitive, `group:` optional) or its conversation id
+//! (`#12`); a friend of the same name does not get in the way here; people as `natter
 //! friends` names them (a username or a remark; members by username).
 
 use std::io::Write;
@@ -13,7 +14,7 @@ use natter_client::protocol::conversations::{
 };
 use natter_client::protocol::{UserId, limits};
 
-use super::{contacts, map_err, resolve};
+use super::{contacts, map_err, resolve_kind};
 use crate::error::CommandError;
 use crate::{format, json};
 
@@ -26,7 +27,12 @@ pub async fn find_group(
     session: &Session,
     name: &str,
 ) -> Result<ConversationSummary, CommandError> {
-    let id = resolve(session, name).await?;
+    // Among groups only: a friend of the same name is not in the way. A
+    // name that fits only a friend is told apart from one that fits nothing.
+    let id = match resolve_kind(session, name, Some(ConversationKind::Group)).await {
+        Err(CommandError::NotFound { .. }) => resolve_kind(session, name, None).await?,
+        found => found?,
+    };
     let summary = session.conversation(id).await.map_err(map_err(session))?;
     if summary.kind != ConversationKind::Group {
         return Err(CommandError::Usage(format!(

@@ -16,7 +16,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use natter_client::protocol::accounts::{LoginRequest, RegisterRequest};
-use natter_client::protocol::conversations::{HistoryQuery, Message};
+use natter_client::protocol::conversations::{ConversationKind, HistoryQuery, Message};
 use natter_client::protocol::limits;
 use natter_client::protocol::ws::Event;
 use natter_client::protocol::{ConversationId, Seq, UserId};
@@ -24,7 +24,7 @@ use natter_client::{Client, ClientOptions, ConnectionEvent, Session};
 
 use crate::config::{self, SavedSession};
 use crate::error::CommandError;
-use crate::{format, json};
+use crate::{format, json, names};
 
 pub use contacts::friends;
 
@@ -116,7 +116,8 @@ fn default_device_name() -> String {
     }
 }
 
-/// Logs the saved session out on the server (best effort) and forgets it.
+/// Logs the saved session out on the server (best effort) and forgets it,
+/// with the chat screen's unsent messages.
 pub async fn logout(dir: &Path) -> Result<(), CommandError> {
     let saved = config::load(dir)?;
     if let Ok(session) = saved_client(&saved)?
@@ -128,6 +129,8 @@ pub async fn logout(dir: &Path) -> Result<(), CommandError> {
             .await
             .map_err(|err| CommandError::from_client(&saved.server, err))?;
     }
+    // Unsent messages are private text, and no other login may send them.
+    crate::outbox::remove(dir)?;
     config::remove(dir)
 }
 
@@ -144,54 +147,41 @@ fn map_err(session: &Session) -> impl Fn(natter_client::ClientError) -> CommandE
     move |err| CommandError::from_client(session.base_url(), err)
 }
 
-/// Finds a conversation by what a person would type: `#12` or `12` (its id),
-/// a friend's username or remark (their direct conversation), or a group's
-/// name (case-insensitive).
+/// Finds a conversation by what a person would type (the rule is in
+/// [`names`]): `#12` or `12` (its id), a friend's username, remark or display
+/// name (their direct conversation), a group's name, or either of those after
+/// `friend:` or `group:`. A name that fits several is
+/// [`CommandError::Ambiguous`], listing how to type each.
 pub async fn resolve(session: &Session, name: &str) -> Result<ConversationId, CommandError> {
-    let wanted = name.trim();
-    if let Some(id) = wanted
-        .strip_prefix('#')
-        .unwrap_or(wanted)
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-    {
-        return Ok(ConversationId(id));
+    resolve_kind(session, name, None).await
+}
+
+/// [`resolve`] among conversations of one kind only, when `only` is set.
+pub async fn resolve_kind(
+    session: &Session,
+    name: &str,
+    only: Option<ConversationKind>,
+) -> Result<ConversationId, CommandError> {
+    if let Some(id) = names::parse_id(name) {
+        return Ok(id);
     }
-    let lower = wanted.to_lowercase();
     let friends = session.friends().await.map_err(map_err(session))?;
-    if let Some(friend) = friends.friends.iter().find(|f| {
-        f.user.username.to_lowercase() == lower
-            || f.remark.as_deref().map(str::to_lowercase).as_deref() == Some(lower.as_str())
-    }) {
-        return Ok(friend.conversation_id);
-    }
     let conversations = session.conversations().await.map_err(map_err(session))?;
-    let matches: Vec<_> = conversations
-        .conversations
-        .iter()
-        .filter(|c| {
-            c.name.to_lowercase() == lower
-                || c.peer
-                    .as_ref()
-                    .is_some_and(|p| p.username.to_lowercase() == lower)
-        })
-        .collect();
-    match matches.as_slice() {
-        [] => Err(CommandError::NotFound {
-            what: "friend, group or conversation",
-            name: wanted.to_owned(),
-        }),
-        [one] => Ok(one.id),
-        many => Err(CommandError::Ambiguous {
-            name: wanted.to_owned(),
-            candidates: many
-                .iter()
-                .map(|c| format!("#{} ({:?})", c.id, c.kind))
-                .collect::<Vec<_>>()
-                .join(", "),
-        }),
-    }
+    names::find(name, only, &friends.friends, &conversations.conversations).map_err(|err| match err
+    {
+        names::Unresolved::NotFound => CommandError::NotFound {
+            what: match only {
+                Some(ConversationKind::Group) => "group",
+                Some(ConversationKind::Direct) => "friend",
+                None => "friend, group or conversation",
+            },
+            name: name.trim().to_owned(),
+        },
+        ambiguous @ names::Unresolved::Ambiguous(_) => CommandError::Ambiguous {
+            name: name.trim().to_owned(),
+            candidates: ambiguous.candidates(),
+        },
+    })
 }
 
 /// Reads the text of a message from `input` (stdin), at most

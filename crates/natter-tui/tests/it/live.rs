@@ -31,6 +31,15 @@ impl Screen {
         session: natter_client::Session,
         options: natter_client::ConnectOptions,
     ) -> Screen {
+        Screen::start_in(session, options, None)
+    }
+
+    /// With the outbox kept in `dir`, as `natter chat` keeps it.
+    fn start_in(
+        session: natter_client::Session,
+        options: natter_client::ConnectOptions,
+        dir: Option<std::path::PathBuf>,
+    ) -> Screen {
         let (keys, rx) = mpsc::unbounded_channel();
         let stream = Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|key| (key, rx))
@@ -39,9 +48,16 @@ impl Screen {
         let task = tokio::spawn(async move {
             // A `TestBackend` cannot fail (its error type is `Infallible`).
             let Ok(mut terminal) = Terminal::new(TestBackend::new(80, 24));
-            natter_tui::chat::run_with(&mut terminal, stream, session, options, |buffer| {
-                frame_tx.send_replace(screen(buffer));
-            })
+            natter_tui::chat::run_in(
+                &mut terminal,
+                stream,
+                session,
+                options,
+                dir.as_deref(),
+                |buffer| {
+                    frame_tx.send_replace(screen(buffer));
+                },
+            )
             .await
         });
         Screen { keys, frames, task }
@@ -285,5 +301,98 @@ async fn accepting_a_request_lists_and_opens_the_new_chat() -> anyhow::Result<()
     );
     screen.ctrl('c')?;
     tokio::time::timeout(WAIT, screen.task).await???;
+    Ok(())
+}
+
+/// How many copies of `text` the conversation holds, as `reader` sees it.
+async fn copies(
+    reader: &natter_client::Session,
+    conversation: natter_client::protocol::ConversationId,
+    text: &str,
+) -> anyhow::Result<usize> {
+    let page = reader
+        .history(
+            conversation,
+            &natter_client::protocol::conversations::HistoryQuery {
+                before: None,
+                after: None,
+                limit: Some(50),
+            },
+        )
+        .await?;
+    Ok(page
+        .messages
+        .iter()
+        .filter(|m| {
+            m.content
+                == natter_client::protocol::conversations::MessageContent::Text {
+                    text: text.into(),
+                }
+        })
+        .count())
+}
+
+#[tokio::test]
+async fn an_unsent_message_survives_quitting_and_the_next_run_sends_it_once() -> anyhow::Result<()>
+{
+    let mut server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    let conversation = server.befriend(&alice, &bob).await?;
+    let bob_name = bob.user().username.clone();
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join(natter_tui::outbox::OUTBOX_FILE);
+    let options = natter_client::ConnectOptions {
+        send_timeout: Duration::from_secs(1),
+        backoff_cap: Duration::from_millis(500),
+        ..natter_client::ConnectOptions::default()
+    };
+    let mut screen = Screen::start_in(alice.clone(), options, Some(dir.path().into()));
+    screen.wait_for(&format!("{bob_name} · #")).await?;
+
+    server.stop().await?;
+    screen.wait_for("connection lost").await?;
+    screen.type_text("kept across a restart")?;
+    screen.key(KeyCode::Enter)?;
+    screen.wait_for("not sent yet").await?;
+    // On disk before the user quits.
+    let saved = std::fs::read_to_string(&file)?;
+    assert!(saved.contains("kept across a restart"), "{saved}");
+    screen.ctrl('c')?;
+    tokio::time::timeout(WAIT, screen.task).await???;
+    assert!(file.exists());
+
+    server.restart().await?;
+    // Another account in the same directory neither sends nor shows it.
+    let carol = server.user("carol").await?;
+    let mut other = Screen::start_in(carol, Default::default(), Some(dir.path().into()));
+    other.wait_for("No conversations yet").await?;
+    other.ctrl('c')?;
+    tokio::time::timeout(WAIT, other.task).await???;
+    assert!(file.exists());
+
+    let mut again = Screen::start_in(alice.clone(), Default::default(), Some(dir.path().into()));
+    let shown = again
+        .wait_until(
+            // In the timeline with its time, no longer pending (`--:--`).
+            |s| s.contains(": kept across a restart") && !s.contains("--:--"),
+            || "the saved message was never sent".into(),
+        )
+        .await?;
+    assert!(!shown.contains("not sent yet"), "{shown}");
+    assert_eq!(
+        copies(&bob, conversation, "kept across a restart").await?,
+        1
+    );
+    // Confirmed: the file is gone, and a third run sends nothing.
+    again
+        .wait_until(|_| !file.exists(), || "the outbox file stayed".into())
+        .await?;
+    again.ctrl('c')?;
+    tokio::time::timeout(WAIT, again.task).await???;
+    assert_eq!(
+        copies(&bob, conversation, "kept across a restart").await?,
+        1
+    );
     Ok(())
 }

@@ -730,3 +730,44 @@ fn the_friends_window_scrolls_to_the_name_being_typed() {
     let shown = draw(&app, 80, 24);
     assert!(shown.contains("Send a request to: erin_"), "{shown}");
 }
+
+#[test]
+fn ctrl_k_goes_to_a_chat_by_name_and_lists_the_choices_of_a_shared_one() {
+    let mut app = fixture();
+    // A group named like the friend bob.
+    let mut list = app.conversations.clone();
+    list.push(summary(6, ConversationKind::Group, "Bob", None, 0, 0));
+    app.set_conversations(list);
+    let now = Instant::now();
+    app.on_key(ctrl('k'), now);
+    type_text(&mut app, "bob");
+    assert_eq!(app.on_key(key(KeyCode::Enter), now), Vec::new());
+    let shown = draw(&app, 80, 24);
+    assert!(shown.contains("group:name, friend:name or #id"), "{shown}");
+    assert!(shown.contains("fits several; type one of:"), "{shown}");
+    assert!(shown.contains("friend:bob (#10)"), "{shown}");
+    assert!(shown.contains("group:Bob (#6)"), "{shown}");
+    assert_eq!(app.current_id(), Some(ConversationId(10)));
+
+    // Still open with what was typed: `group:` in front picks the group.
+    for _ in "bob".chars() {
+        app.on_key(key(KeyCode::Backspace), now);
+    }
+    type_text(&mut app, "group:bob");
+    let opened = app.on_key(key(KeyCode::Enter), now);
+    assert_eq!(app.overlay, None);
+    assert_eq!(app.focus, Focus::Input);
+    assert_eq!(app.current_id(), Some(ConversationId(6)));
+    assert_eq!(opened, vec![Action::Open(ConversationId(6))]);
+
+    // By id, and from the list with `o`.
+    app.on_key(key(KeyCode::Esc), now);
+    app.on_key(key(KeyCode::Char('o')), now);
+    type_text(&mut app, "#5");
+    app.on_key(key(KeyCode::Enter), now);
+    assert_eq!(app.current_id(), Some(ConversationId(5)));
+    app.on_key(ctrl('k'), now);
+    type_text(&mut app, "nobody");
+    app.on_key(key(KeyCode::Enter), now);
+    assert!(draw(&app, 80, 24).contains("no friend or group named nobody"));
+}

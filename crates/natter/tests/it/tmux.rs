@@ -1,6 +1,7 @@
 //! `natter chat` end to end in a real terminal (tmux, 80×24): log in, send,
 //! see the reply; and one scenario per thing a user of the chat screen sees
-//! (typing, pasting, wrapping, names, windows, status lines).
+//! (typing, pasting, wrapping, names, windows, status lines, going to a chat
+//! by name, the outbox across a server restart, wide characters, dates).
 
 use std::time::{Duration, Instant};
 
@@ -367,4 +368,223 @@ async fn tmux_control_characters_in_messages_are_shown_inert() -> anyhow::Result
     let screen = tmux.wait_for("␛[2J␛]0;pwned␇nul␀esc␛[31m red").await?;
     assert!(screen.contains(&alice.user().username), "{screen}");
     Ok(())
+}
+
+/// The tmux session's cursor column, as tmux itself counts cells.
+fn cursor_x(tmux: &Tmux) -> anyhow::Result<usize> {
+    let out = tmux.cmd(&["display-message", "-p", "-t", &tmux.session, "#{cursor_x}"])?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim()
+        .parse()
+        .with_context(|| format!("cursor_x: {text:?}"))
+}
+
+/// The screen's row holding `text`.
+fn row<'a>(screen: &'a str, text: &str) -> anyhow::Result<&'a str> {
+    screen
+        .lines()
+        .find(|l| l.contains(text))
+        .with_context(|| format!("no row holds {text:?}:\n{screen}"))
+}
+
+#[tokio::test]
+async fn tmux_a_group_named_like_a_friend_is_reached_by_name() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    let carol = server.user("carol").await?;
+    let direct = server.befriend(&alice, &bob).await?;
+    server.befriend(&alice, &carol).await?;
+    let bob_name = bob.user().username.clone();
+    // Alice's group with Carol bears Bob's name.
+    let group = alice.create_group(&bob_name, &[carol.user().id]).await?.id;
+    let carol_live = carol.connect().await?;
+    let (tmux, _dir) = Tmux::chat(&server, &alice, "goto").await?;
+    tmux.wait_for(&format!("│# {bob_name}")).await?;
+
+    // The bare name fits both: the window lists how to type each.
+    tmux.keys(&["C-k"])?;
+    tmux.wait_for("group:name, friend:name or #id").await?;
+    tmux.keys(&["-l", &bob_name])?;
+    tmux.keys(&["Enter"])?;
+    let screen = tmux.wait_for("fits several").await?;
+    assert!(
+        screen.contains(&format!("friend:{bob_name} (#{direct})")),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(&format!("group:{bob_name} (#{group})")),
+        "{screen}"
+    );
+
+    // `group:` opens the group, where a message reaches Carol.
+    tmux.keys(&["Escape"])?;
+    tmux.wait_gone("fits several").await?;
+    tmux.keys(&["C-k"])?;
+    tmux.keys(&["-l", &format!("group:{bob_name}")])?;
+    tmux.keys(&["Enter"])?;
+    tmux.wait_for(&format!(" {bob_name} · #{group} · 2 members "))
+        .await?;
+    tmux.keys(&["-l", "to the group, not to bob"])?;
+    tmux.keys(&["Enter"])?;
+    assert_eq!(next_text(&carol_live).await?, "to the group, not to bob");
+
+    // `friend:` opens the direct chat.
+    tmux.keys(&["C-k"])?;
+    tmux.keys(&["-l", &format!("friend:{bob_name}")])?;
+    tmux.keys(&["Enter"])?;
+    tmux.wait_for(&format!(" {bob_name} · #{direct} · "))
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn tmux_a_message_sent_while_the_server_is_down_arrives_once() -> anyhow::Result<()> {
+    let mut server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    let conversation = server.befriend(&alice, &bob).await?;
+    let bob_live = bob.connect().await?;
+    let (tmux, _dir) = Tmux::chat(&server, &alice, "outbox").await?;
+    tmux.wait_for(&format!(" {} · #", bob.user().username))
+        .await?;
+
+    server.stop().await?;
+    tmux.wait_for("connection lost").await?;
+    tmux.keys(&["-l", "typed while the server was down"])?;
+    tmux.keys(&["Enter"])?;
+    // Kept on screen, as pending, and counted in the status line.
+    let screen = tmux.wait_for("(1 to send)").await?;
+    assert!(
+        screen.contains(": typed while the server was down"),
+        "{screen}"
+    );
+
+    server.restart().await?;
+    assert_eq!(
+        next_text(&bob_live).await?,
+        "typed while the server was down"
+    );
+    let screen = tmux.wait_gone("… sending").await?;
+    assert!(
+        screen.contains(": typed while the server was down") && !screen.contains("--:--"),
+        "{screen}"
+    );
+    let copies = natter_testkit::all_messages(&bob, conversation)
+        .await?
+        .into_iter()
+        .filter(|m| {
+            m.content
+                == (MessageContent::Text {
+                    text: "typed while the server was down".into(),
+                })
+        })
+        .count();
+    assert_eq!(copies, 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn tmux_family_emoji_and_cjk_take_two_columns_each() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    let conversation = server.befriend(&alice, &bob).await?;
+    let bob_live = bob.connect().await?;
+    let (tmux, _dir) = Tmux::chat(&server, &alice, "widths").await?;
+    tmux.wait_for(&format!(" {} · #", bob.user().username))
+        .await?;
+    // Three members joined by ZWJ: one cluster of two columns, six if
+    // measured by its parts. (A family of four is 25 bytes, and tmux 3.3
+    // keeps at most 21 bytes of a cluster per cell: its own screen would
+    // then differ from what the client wrote.)
+    let family = "👨\u{200d}👩\u{200d}👧";
+
+    // Received: the pane's right border stays in the last column.
+    bob.send_text(conversation, &format!("{family} and 你好世界 end"))
+        .await?;
+    let screen = tmux.wait_for("and 你好世界 end").await?;
+    let received = row(&screen, "and 你好世界 end")?;
+    assert!(received.ends_with('│'), "{screen}");
+    assert_eq!(natter_tui::format::width(received), 80, "{screen}");
+
+    // Typed: the cursor follows two columns per cluster. The input starts at
+    // column 21 (after the 20-column list and the box's border).
+    tmux.keys(&["-l", &format!("{family}你好x")])?;
+    let screen = tmux.wait_for("你好x").await?;
+    let typed = row(&screen, "你好x")?;
+    assert!(typed.ends_with('│'), "{screen}");
+    assert_eq!(natter_tui::format::width(typed), 80, "{screen}");
+    assert_eq!(cursor_x(&tmux)?, 21 + 2 + 2 + 2 + 1, "{screen}");
+    tmux.keys(&["Enter"])?;
+    // Bob's connection shows his own message first, then Alice's.
+    assert_eq!(
+        next_text(&bob_live).await?,
+        format!("{family} and 你好世界 end")
+    );
+    assert_eq!(next_text(&bob_live).await?, format!("{family}你好x"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn tmux_messages_from_before_today_show_their_date() -> anyhow::Result<()> {
+    use natter_store::Store;
+    use natter_store::txn::{MessageRow, transaction};
+
+    let mut server = TestServer::start().await?;
+    if server.on_postgresql() {
+        // The message is aged in the SQLite file; the PostgreSQL store is
+        // covered by the server's own suite.
+        return Ok(());
+    }
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    let conversation = server.befriend(&alice, &bob).await?;
+    // A message stored three days ago: written through the store, with the
+    // server stopped, as the server itself would have written it then. The
+    // client's clock is the real one.
+    server.stop().await?;
+    let at = natter_client::protocol::Timestamp(now_millis()? - 3 * 24 * 3_600_000);
+    let store = natter_store::sqlite::SqliteStore::open(
+        &server.data_dir(),
+        natter_store::sqlite::SqliteOptions::default(),
+    )?;
+    let sender = bob.user().id;
+    let stored: natter_store::StoreResult<_> = transaction(&store, move |tx| {
+        Box::pin(async move {
+            tx.insert_message(MessageRow {
+                conversation,
+                sender,
+                client_msg_id: None,
+                content: MessageContent::Text {
+                    text: "from three days ago".into(),
+                },
+                reply_to: None,
+                now: at,
+            })
+            .await
+        })
+    })
+    .await;
+    stored?;
+    store.shutdown();
+    drop(store);
+    server.restart().await?;
+
+    let (tmux, _dir) = Tmux::chat(&server, &alice, "dates").await?;
+    let stamp = natter_tui::format::stamp(at);
+    // `Mar 3 14:05` (or with the year), never a bare `14:05`.
+    assert!(stamp.len() > 5, "{stamp}");
+    tmux.wait_for(&format!(
+        "{stamp} {}: from three days ago",
+        bob.user().username
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Now, in milliseconds since the epoch.
+fn now_millis() -> anyhow::Result<i64> {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
+    Ok(i64::try_from(since.as_millis())?)
 }
