@@ -250,27 +250,10 @@ async fn a_send_while_the_server_is_down_waits_in_the_outbox_and_is_stored_once(
         shown.contains("written while the server was down"),
         "{shown}"
     );
-    let page = bob
-        .history(
-            conversation,
-            &natter_client::protocol::conversations::HistoryQuery {
-                before: None,
-                after: None,
-                limit: Some(50),
-            },
-        )
-        .await?;
-    let copies = page
-        .messages
-        .iter()
-        .filter(|m| {
-            m.content
-                == natter_client::protocol::conversations::MessageContent::Text {
-                    text: "written while the server was down".into(),
-                }
-        })
-        .count();
-    assert_eq!(copies, 1, "{:?}", page.messages);
+    assert_eq!(
+        copies(&bob, conversation, "written while the server was down").await?,
+        1
+    );
 
     screen.ctrl('c')?;
     tokio::time::timeout(WAIT, screen.task).await???;
